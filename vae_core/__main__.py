@@ -1,0 +1,224 @@
+"""Command line for latent-explorer's VAE core.
+
+Examples:
+    python -m vae_core train --data-dir ../shared/data/mnist --arch mlp --hidden 512 256 \\
+        --latent-dim 2 --epochs 30 --out checkpoints/my-model
+    python -m vae_core train --resume checkpoints/my-model --epochs 40 --data-dir ../shared/data/mnist
+    python -m vae_core evaluate --checkpoint checkpoints/mnist-mlp-2d --data-dir ../shared/data/mnist --json
+    python -m vae_core reconstruct --checkpoint checkpoints/mnist-mlp-2d --image photo.jpg --out rec.png
+    python -m vae_core sample --checkpoint checkpoints/mnist-mlp-2d --n 64 --out samples.png
+    python -m vae_core info --checkpoint checkpoints/mnist-mlp-2d
+
+Every user error (missing data, bad path, unreadable image, bad checkpoint) exits with code 2
+and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint, read_configs
+from .config import ACTIVATIONS, BINARIZE, DATASETS, DEVICES, LIKELIHOODS, OPTIMIZERS, \
+    ModelConfig, TrainConfig
+from .data import load_split
+from .errors import VAEError
+from .latent import compose_grid
+from .metrics import eval_targets, evaluate_elbo, importance_sampled_nll, latent_stats
+from .preprocess import preprocess_image, to_png_bytes
+from .train import Trainer, TqdmCallback
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, like every other user error
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = _Parser(prog="python -m vae_core", description="Train, evaluate and use VAEs on digits.",
+                formatter_class=fmt)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    m, t = ModelConfig(), TrainConfig()
+
+    tr = sub.add_parser("train", help="train a model and write a checkpoint folder",
+                        formatter_class=fmt)
+    tr.add_argument("--data-dir", help="MNIST folder (IDX .gz files or torchvision root); "
+                    "default: $VAE_DATA_DIR")
+    tr.add_argument("--download", action="store_true", help="download the dataset if missing")
+    tr.add_argument("--dataset", choices=DATASETS, default=t.dataset)
+    tr.add_argument("--arch", choices=("mlp", "conv"), default=m.arch)
+    tr.add_argument("--latent-dim", type=int, default=m.latent_dim)
+    tr.add_argument("--hidden", type=int, nargs="+", default=m.hidden, help="MLP widths")
+    tr.add_argument("--channels", type=int, nargs="+", default=m.channels, help="conv channels")
+    tr.add_argument("--strides", type=int, nargs="+", default=[], help="conv strides (default 2)")
+    tr.add_argument("--kernel-size", type=int, default=m.kernel_size)
+    tr.add_argument("--conv-dense", type=int, default=m.conv_dense,
+                    help="dense layer after the convs (0 = none)")
+    tr.add_argument("--activation", choices=ACTIVATIONS, default=m.activation)
+    tr.add_argument("--leaky-slope", type=float, default=m.leaky_slope)
+    tr.add_argument("--likelihood", choices=LIKELIHOODS, default=m.likelihood)
+    tr.add_argument("--gaussian-var", type=float, default=m.gaussian_var)
+    tr.add_argument("--dropout", type=float, default=m.dropout)
+    tr.add_argument("--epochs", type=int, default=t.epochs, help="total epochs (also on resume)")
+    tr.add_argument("--batch-size", type=int, default=t.batch_size)
+    tr.add_argument("--optimizer", choices=OPTIMIZERS, default=t.optimizer)
+    tr.add_argument("--lr", type=float, default=t.lr)
+    tr.add_argument("--lr-decay", type=float, default=t.lr_decay, help="per-epoch lr factor")
+    tr.add_argument("--beta", type=float, default=t.beta, help="KL weight")
+    tr.add_argument("--warmup-epochs", type=float, default=t.warmup_epochs)
+    tr.add_argument("--binarize", choices=BINARIZE, default=t.binarize)
+    tr.add_argument("--iw-samples", type=int, default=t.iw_samples,
+                    help="importance samples per image (>1 trains the IWAE bound)")
+    tr.add_argument("--grad-clip", type=float, default=t.grad_clip)
+    tr.add_argument("--limit", type=int, default=t.limit, help="first N training images (0=all)")
+    tr.add_argument("--seed", type=int, default=t.seed)
+    tr.add_argument("--device", choices=DEVICES, default=t.device)
+    tr.add_argument("--out", help="checkpoint folder to write (default: the --resume folder)")
+    tr.add_argument("--resume", help="continue training from this checkpoint folder")
+
+    ev = sub.add_parser("evaluate", help="test -ELBO (and IS-NLL) of a checkpoint",
+                        formatter_class=fmt)
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--data-dir", help="default: $VAE_DATA_DIR, else the bundled test set")
+    ev.add_argument("--is-samples", type=int, default=0,
+                    help="importance samples for the NLL estimate (0 = skip)")
+    ev.add_argument("--limit", type=int, default=0, help="first N test images (0 = all)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+
+    rc = sub.add_parser("reconstruct", help="preprocess an image like MNIST and reconstruct it",
+                        formatter_class=fmt)
+    rc.add_argument("--checkpoint", required=True)
+    rc.add_argument("--image", required=True)
+    rc.add_argument("--out", required=True, help="PNG: input (left) beside reconstruction")
+    rc.add_argument("--scale", type=int, default=8, help="enlarge the PNG by this factor")
+
+    sa = sub.add_parser("sample", help="decode samples from the prior", formatter_class=fmt)
+    sa.add_argument("--checkpoint", required=True)
+    sa.add_argument("--n", type=int, default=64)
+    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--out", required=True)
+    sa.add_argument("--scale", type=int, default=2)
+
+    inf = sub.add_parser("info", help="print a checkpoint's config and metrics",
+                         formatter_class=fmt)
+    inf.add_argument("--checkpoint", required=True)
+    inf.add_argument("--json", action="store_true")
+    return p
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    if a.resume:
+        mcfg, old_t, _ = read_configs(a.resume)
+        tcfg = TrainConfig.from_dict({**old_t.to_dict(), "epochs": a.epochs})
+    else:
+        mcfg = ModelConfig(arch=a.arch, latent_dim=a.latent_dim, hidden=a.hidden,
+                           channels=a.channels, strides=a.strides, kernel_size=a.kernel_size,
+                           conv_dense=a.conv_dense, activation=a.activation,
+                           leaky_slope=a.leaky_slope, likelihood=a.likelihood,
+                           gaussian_var=a.gaussian_var, dropout=a.dropout)
+        tcfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer,
+                           lr=a.lr, beta=a.beta, warmup_epochs=a.warmup_epochs,
+                           binarize=a.binarize, seed=a.seed, device=a.device, limit=a.limit,
+                           dataset=a.dataset, iw_samples=a.iw_samples, lr_decay=a.lr_decay,
+                           grad_clip=a.grad_clip)
+    out = a.out or a.resume
+    if not out:
+        raise VAEError("give --out DIR (or --resume DIR) for the checkpoint")
+    train = load_split(tcfg.dataset, True, a.data_dir, a.download, tcfg.limit)
+    test = load_split(tcfg.dataset, False, a.data_dir, a.download)
+    trainer = Trainer(mcfg, tcfg, train, test, out, [TqdmCallback()], resume=a.resume)
+    print(f"training {mcfg.arch} VAE ({sum(p.numel() for p in trainer.model.parameters()):,} "
+          f"parameters) on {len(train):,} images, device {trainer.device}", file=sys.stderr)
+    m = trainer.run()
+    print(f"saved {out}: test -ELBO {m['test_neg_elbo']:.2f} nats after {m['epochs']} epochs "
+          f"({m['train_seconds']:.0f}s)")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    ck = load_checkpoint(a.checkpoint)
+    test = load_split(ck.train_config.dataset, False, a.data_dir, limit=a.limit)
+    x = eval_targets(test.floats(), ck.train_config.binarize)
+    res = {"checkpoint": str(ck.path), **evaluate_elbo(ck.model, x),
+           "binarization": ck.train_config.binarize, "likelihood": ck.model_config.likelihood,
+           "test_images": len(x)}
+    if a.is_samples:
+        res["test_nll_is"] = importance_sampled_nll(ck.model, x, k=a.is_samples)
+        res["is_samples"] = a.is_samples
+        res.update(latent_stats(ck.model, x))
+    if a.json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print(f"{k:>16}: {v:.3f}" if isinstance(v, float) else f"{k:>16}: {v}")
+    return 0
+
+
+def cmd_reconstruct(a: argparse.Namespace) -> int:
+    ck = load_checkpoint(a.checkpoint)
+    img = preprocess_image(a.image)
+    with torch.no_grad():
+        rec = ck.model.reconstruct(torch.from_numpy(img).view(1, 1, 28, 28))[0, 0].numpy()
+    _write_png(a.out, np.concatenate([img, rec], axis=1), a.scale)
+    print(f"wrote {a.out}")
+    return 0
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    if not 1 <= a.n <= 10_000:
+        raise VAEError("--n must be in 1..10000")
+    ck = load_checkpoint(a.checkpoint)
+    with torch.no_grad():
+        imgs = ck.model.sample(a.n, torch.Generator().manual_seed(a.seed))
+    grid = compose_grid(imgs, nrow=math.ceil(math.sqrt(a.n)), pad=2).numpy()
+    _write_png(a.out, grid, a.scale)
+    print(f"wrote {a.out}")
+    return 0
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    ck = load_checkpoint(a.checkpoint)
+    m = {k: v for k, v in ck.metrics.items() if k != "history"}
+    info = {"checkpoint": str(ck.path), "model": ck.model_config.to_dict(),
+            "train": ck.train_config.to_dict(), "metrics": m,
+            "parameters": sum(p.numel() for p in ck.model.parameters())}
+    print(json.dumps(info, indent=None if a.json else 2))
+    return 0
+
+
+def _write_png(path: str, arr: np.ndarray, scale: int) -> None:
+    try:
+        Path(path).write_bytes(to_png_bytes(arr, max(1, min(scale, 32))))
+    except OSError as e:
+        raise VAEError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "reconstruct": cmd_reconstruct,
+            "sample": cmd_sample, "info": cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except VAEError as e:
+        msg = " ".join(str(e).split())  # one line, whatever the message held
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `info | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted; the last complete epoch is saved", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""A checkpoint is a folder: `config.json` + `model.safetensors` + `metrics.json`
+(+ `optimizer.safetensors` for resume). Loading rebuilds the model from the validated config,
+then checks every tensor's name, shape, dtype and finiteness. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import platform
+import re
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from .config import ModelConfig, TrainConfig
+from .errors import CheckpointError, ConfigError
+from .model import VAE, build_model, count_params
+
+FORMAT = "latent-explorer/1"
+CONFIG, WEIGHTS, METRICS, OPTIM = "config.json", "model.safetensors", "metrics.json", \
+    "optimizer.safetensors"
+CHECKPOINT_FILES = (CONFIG, WEIGHTS, METRICS, OPTIM)
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
+MAX_JSON_BYTES = 2_000_000
+MAX_WEIGHTS_BYTES = 4 * 50_000_000 + 1_000_000  # 50 M float32 parameters plus header
+MAX_ZIP_BYTES = 250_000_000
+RESERVED_NAMES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                  *(f"lpt{i}" for i in range(10))}
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model (eval mode) and everything saved beside it."""
+
+    model: VAE
+    model_config: ModelConfig
+    train_config: TrainConfig
+    metrics: dict[str, Any]
+    path: Path
+    info: dict[str, Any] = field(default_factory=dict)  # the rest of config.json
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)  # atomic on POSIX: readers see the old or the new file, never half
+
+
+def _atomic_json(path: Path, obj: Any) -> None:
+    _atomic_write(path, json.dumps(obj, indent=2, allow_nan=False).encode())
+
+
+def _atomic_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), meta)
+    os.replace(tmp, path)
+
+
+def versions() -> dict[str, str]:
+    import torchvision
+
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__,
+            "python": platform.python_version()}
+
+
+def save_checkpoint(path: str | Path, model: VAE, train_cfg: TrainConfig,
+                    metrics: dict[str, Any], optimizer: torch.optim.Optimizer | None = None,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Write (or overwrite) a checkpoint folder, file by file atomically.
+
+    Order matters for crash safety: weights and optimizer first, metrics.json last, and the
+    epoch count is stored in the weights' metadata so a reader can tell if they disagree.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    epochs = str(metrics.get("epochs", 0))
+    config = {"format": FORMAT, "model": model.cfg.to_dict(), "train": train_cfg.to_dict(),
+              "dataset": train_cfg.dataset, "versions": versions(),
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(extra or {})}
+    _atomic_json(path / CONFIG, config)
+    _atomic_tensors(path / WEIGHTS, model.state_dict(), {"epochs": epochs, "format": FORMAT})
+    if optimizer is not None:
+        tensors, meta = optimizer_to_tensors(optimizer)
+        _atomic_tensors(path / OPTIM, tensors, {"epochs": epochs, **meta})
+    _atomic_json(path / METRICS, metrics)
+    return path
+
+
+def optimizer_to_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor],
+                                                                dict[str, str]]:
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, float]] = {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"state.{pid}.{k}"] = v
+            else:
+                scalars.setdefault(str(pid), {})[k] = float(v)
+    return tensors, {"param_groups": json.dumps(sd["param_groups"]), "scalars": json.dumps(scalars)}
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, path: str | Path) -> None:
+    """Restore optimizer state saved by `save_checkpoint` (safetensors + JSON metadata)."""
+    file = Path(path) / OPTIM
+    try:
+        with safe_open(str(file), "pt") as f:
+            meta = f.metadata() or {}
+            state: dict[int, dict[str, Any]] = {}
+            for key in f.keys():
+                _, pid, name = key.split(".", 2)
+                state.setdefault(int(pid), {})[name] = f.get_tensor(key)
+        for pid, d in json.loads(meta.get("scalars", "{}")).items():
+            state.setdefault(int(pid), {}).update(d)
+        groups = json.loads(meta["param_groups"])
+        opt.load_state_dict({"state": state, "param_groups": groups})
+    except (OSError, SafetensorError, KeyError, ValueError) as e:
+        raise CheckpointError(f"cannot resume from {file}: {e}") from e
+
+
+def _read_json(file: Path) -> Any:
+    if not file.is_file():
+        raise CheckpointError(f"{file.name} is missing in {file.parent}")
+    if file.stat().st_size > MAX_JSON_BYTES:
+        raise CheckpointError(f"{file.name} is too large ({file.stat().st_size:,} bytes)")
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{file.name} is not valid JSON: {e}") from e
+
+
+def read_configs(path: str | Path) -> tuple[ModelConfig, TrainConfig, dict[str, Any]]:
+    """Parse and validate config.json without touching the weights."""
+    cfg = _read_json(Path(path) / CONFIG)
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("model"), dict):
+        raise CheckpointError("config.json has no 'model' object")
+    try:
+        mcfg = ModelConfig.from_dict(cfg["model"])
+        tcfg = TrainConfig.from_dict(cfg.get("train") or {})
+    except (ConfigError, TypeError) as e:
+        raise CheckpointError(f"config.json is invalid: {e}") from e
+    return mcfg, tcfg, cfg
+
+
+def check_path(path: str | Path) -> Path:
+    p = Path(path)
+    if p.suffix.lower() in PICKLE_SUFFIXES:
+        raise CheckpointError(
+            f"{p.name}: pickle-based PyTorch files are refused because loading them can run "
+            "arbitrary code; use a checkpoint folder (config.json + model.safetensors)")
+    if not p.exists():
+        raise CheckpointError(f"checkpoint not found: {p}")
+    if not p.is_dir():
+        raise CheckpointError(f"a checkpoint is a folder with {CONFIG} and {WEIGHTS}: {p}")
+    return p
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load a checkpoint folder safely; raises CheckpointError with a one-line reason."""
+    p = check_path(path)
+    mcfg, tcfg, info = read_configs(p)
+    try:
+        n_params = count_params(mcfg)
+    except ConfigError as e:
+        raise CheckpointError(f"config.json is invalid: {e}") from e
+    wfile = p / WEIGHTS
+    if not wfile.is_file():
+        raise CheckpointError(f"{WEIGHTS} is missing in {p}")
+    if wfile.stat().st_size > min(MAX_WEIGHTS_BYTES, 4 * n_params + 1_000_000):
+        raise CheckpointError(f"{WEIGHTS} is larger than its config allows")
+    model = build_model(mcfg)
+    expected = model.state_dict()
+    state = {}
+    try:
+        with safe_open(str(wfile), "pt") as f:
+            names = set(f.keys())
+            if names != set(expected):
+                missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
+                raise CheckpointError(f"weights do not match config.json (missing {missing[:3]}, "
+                                      f"unexpected {extra[:3]})")
+            for k in expected:
+                sl = f.get_slice(k)
+                shape, dtype = tuple(sl.get_shape()), sl.get_dtype()
+                if shape != tuple(expected[k].shape) or dtype != "F32":
+                    raise CheckpointError(f"tensor {k} is {dtype}{list(shape)}, config.json "
+                                          f"needs F32{list(expected[k].shape)}")
+                t = f.get_tensor(k)
+                if not torch.isfinite(t).all():
+                    raise CheckpointError(f"tensor {k} holds NaN or Inf values")
+                state[k] = t
+    except SafetensorError as e:
+        raise CheckpointError(f"{WEIGHTS} is corrupt: {e}") from e
+    except OSError as e:
+        raise CheckpointError(f"cannot read {wfile}: {e}") from e
+    model.load_state_dict(state)
+    model.to(device).eval().requires_grad_(False)
+    metrics = _read_json(p / METRICS) if (p / METRICS).exists() else {}
+    if not isinstance(metrics, dict):
+        raise CheckpointError("metrics.json must be a JSON object")
+    return Checkpoint(model, mcfg, tcfg, metrics, p, info)
+
+
+def safe_name(name: str) -> str:
+    """Validate a user-chosen model name: letters, digits, '-', '_', '.', no path tricks."""
+    name = name.strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name) or ".." in name:
+        raise CheckpointError("a model name is 1-64 letters, digits, '-', '_' or '.', starting "
+                              "with a letter or digit, without '..' or slashes")
+    if name.split(".")[0].lower() in RESERVED_NAMES:
+        raise CheckpointError(f"{name!r} is a reserved name")
+    return name
+
+
+def extract_zip(data: bytes, dest: str | Path) -> Path:
+    """Unpack an uploaded checkpoint zip into `dest`, refusing anything but the known files.
+
+    Entries may sit at the top or inside one folder; any other path, a path that escapes,
+    a pickle, or more than MAX_ZIP_BYTES uncompressed is refused before anything is written.
+    """
+    if len(data) > MAX_ZIP_BYTES:
+        raise CheckpointError("zip file is too large")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(f"not a valid zip file: {e}") from e
+    chosen: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        parts = Path(info.filename.replace("\\", "/")).parts
+        if info.filename.startswith("/") or ".." in parts or len(parts) > 2:
+            raise CheckpointError(f"zip entry {info.filename!r} is outside the checkpoint folder")
+        base = parts[-1]
+        if base.startswith(".") or base == "__MACOSX" or parts[0] == "__MACOSX":
+            continue
+        if base.lower().endswith(PICKLE_SUFFIXES):
+            raise CheckpointError(f"zip holds a pickle file ({base}); only safetensors + JSON "
+                                  "are accepted because pickles can run code when loaded")
+        if base not in CHECKPOINT_FILES:
+            raise CheckpointError(f"unexpected file {info.filename!r} in zip; expected "
+                                  f"{', '.join(CHECKPOINT_FILES)}")
+        if base in chosen:
+            raise CheckpointError(f"zip holds {base} twice")
+        chosen[base] = info
+    if sum(i.file_size for i in chosen.values()) > MAX_ZIP_BYTES:
+        raise CheckpointError("zip contents are too large when unpacked")
+    for need in (CONFIG, WEIGHTS):
+        if need not in chosen:
+            raise CheckpointError(f"zip has no {need}")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for base, info in chosen.items():
+        with zf.open(info) as src:
+            blob = src.read(MAX_ZIP_BYTES + 1)
+        if len(blob) > info.file_size or len(blob) > MAX_ZIP_BYTES:
+            raise CheckpointError(f"{base} is larger than the zip says")
+        _atomic_write(dest / base, blob)
+    return dest
+
+
+def is_finite_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)

@@ -1,0 +1,175 @@
+"""Configuration dataclasses: what a model is (`ModelConfig`) and how it is trained (`TrainConfig`).
+
+Both round-trip through plain dicts (and so JSON) and validate their own bounds, so a
+checkpoint's `config.json` is checked *before* any tensor is allocated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+ARCHS = ("mlp", "conv")
+ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "elu")
+LIKELIHOODS = ("bernoulli", "gaussian")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+BINARIZE = ("none", "static", "dynamic")
+DEVICES = ("auto", "cpu", "cuda")
+DATASETS = ("mnist", "fashion-mnist")
+
+# Bounds keep a hostile config.json from allocating gigabytes before weights are even read.
+MAX_LATENT = 128
+MAX_WIDTH = 4096
+MAX_CHANNELS = 512
+MAX_LAYERS = 8
+MAX_PARAMS = 50_000_000
+IMAGE_SIZE = 28
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    _check(not unknown, f"{cls.__name__}: unknown field(s) {', '.join(unknown)}")
+    return dict(data)
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a VAE on 28x28 grey images."""
+
+    arch: str = "mlp"  # "mlp" or "conv"
+    latent_dim: int = 2
+    hidden: list[int] = field(default_factory=lambda: [512, 256])  # MLP widths, encoder order
+    channels: list[int] = field(default_factory=lambda: [32, 64])  # conv channels, encoder order
+    strides: list[int] = field(default_factory=list)  # per conv layer; empty means all 2
+    kernel_size: int = 3
+    conv_dense: int = 0  # optional dense layer between the conv stack and (mu, logvar); 0 = none
+    activation: str = "relu"
+    leaky_slope: float = 0.2  # negative slope when activation == "leaky_relu"
+    likelihood: str = "bernoulli"
+    gaussian_var: float = 0.5  # decoder variance for "gaussian": 0.5 makes recon = sum of squares
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def conv_strides(self) -> list[int]:
+        return list(self.strides) if self.strides else [2] * len(self.channels)
+
+    def validate(self) -> None:
+        """Raise ConfigError if any field is out of bounds."""
+        _check(self.arch in ARCHS, f"arch must be one of {ARCHS}, got {self.arch!r}")
+        _check(_is_int(self.latent_dim) and 1 <= self.latent_dim <= MAX_LATENT,
+               f"latent_dim must be an integer in 1..{MAX_LATENT}, got {self.latent_dim!r}")
+        _check(self.activation in ACTIVATIONS,
+               f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        _check(self.likelihood in LIKELIHOODS,
+               f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        _check(_is_num(self.leaky_slope) and 0 <= self.leaky_slope < 1,
+               "leaky_slope must be in [0, 1)")
+        _check(_is_num(self.gaussian_var) and 1e-4 <= self.gaussian_var <= 100,
+               "gaussian_var must be in [1e-4, 100]")
+        _check(_is_num(self.dropout) and 0 <= self.dropout < 1, "dropout must be in [0, 1)")
+        _check(_is_int(self.conv_dense) and 0 <= self.conv_dense <= MAX_WIDTH,
+               f"conv_dense must be in 0..{MAX_WIDTH}")
+        if self.arch == "mlp":
+            _check(_int_list(self.hidden, 1, MAX_WIDTH) and 1 <= len(self.hidden) <= MAX_LAYERS,
+                   f"hidden must be 1..{MAX_LAYERS} widths in 1..{MAX_WIDTH}, got {self.hidden!r}")
+        else:
+            _check(_int_list(self.channels, 1, MAX_CHANNELS)
+                   and 1 <= len(self.channels) <= MAX_LAYERS,
+                   f"channels must be 1..{MAX_LAYERS} counts in 1..{MAX_CHANNELS}")
+            _check(_int_list(self.strides, 1, 2) and len(self.strides) in (0, len(self.channels)),
+                   "strides must be empty or one of 1 or 2 per conv layer")
+            _check(_is_int(self.kernel_size) and self.kernel_size in (3, 5, 7),
+                   "kernel_size must be 3, 5 or 7")
+            sizes = self.conv_sizes()
+            _check(sizes[-1] >= 1, "too many stride-2 layers for a 28x28 image")
+
+    def conv_sizes(self) -> list[int]:
+        """Spatial size after each conv layer, starting with the input size."""
+        sizes = [IMAGE_SIZE]
+        pad = self.kernel_size // 2
+        for s in self.conv_strides():
+            sizes.append((sizes[-1] + 2 * pad - self.kernel_size) // s + 1)
+        return sizes
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        return cls(**_known_fields(cls, data))
+
+
+@dataclass
+class TrainConfig:
+    """How a model is trained. `limit` uses only the first N training images (0 = all)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    beta: float = 1.0  # KL weight; with the summed loss of this library, 1.0 is the true ELBO
+    warmup_epochs: float = 0.0  # KL weight ramps linearly from 0 to beta over this many epochs
+    binarize: str = "none"  # "none" (grey-level BCE), "static" or "dynamic" Bernoulli draws
+    seed: int = 0
+    device: str = "auto"
+    limit: int = 0
+    dataset: str = "mnist"
+    iw_samples: int = 1  # >1 trains the importance-weighted bound (IWAE, Burda et al. 2015)
+    lr_decay: float = 1.0  # multiplicative learning-rate decay applied after every epoch
+    grad_clip: float = 0.0  # max global grad norm; 0 disables
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError if any field is out of bounds."""
+        _check(_is_int(self.epochs) and 1 <= self.epochs <= 100_000, "epochs must be >= 1")
+        _check(_is_int(self.batch_size) and 1 <= self.batch_size <= 65_536,
+               "batch_size must be in 1..65536")
+        _check(self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}")
+        _check(_is_num(self.lr) and 0 < self.lr <= 10, "lr must be in (0, 10]")
+        _check(_is_num(self.beta) and 0 <= self.beta <= 1000, "beta must be in [0, 1000]")
+        _check(_is_num(self.warmup_epochs) and self.warmup_epochs >= 0,
+               "warmup_epochs must be >= 0")
+        _check(self.binarize in BINARIZE, f"binarize must be one of {BINARIZE}")
+        _check(_is_int(self.seed) and 0 <= self.seed < 2**63, "seed must be a non-negative int")
+        _check(self.device in DEVICES, f"device must be one of {DEVICES}")
+        _check(_is_int(self.limit) and self.limit >= 0, "limit must be >= 0 (0 = all images)")
+        _check(self.dataset in DATASETS, f"dataset must be one of {DATASETS}")
+        _check(_is_int(self.iw_samples) and 1 <= self.iw_samples <= 5000,
+               "iw_samples must be in 1..5000")
+        _check(_is_num(self.lr_decay) and 0 < self.lr_decay <= 1, "lr_decay must be in (0, 1]")
+        _check(_is_num(self.grad_clip) and self.grad_clip >= 0, "grad_clip must be >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return cls(**_known_fields(cls, data))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _int_list(v: Any, lo: int, hi: int) -> bool:
+    return isinstance(v, list) and all(_is_int(x) and lo <= x <= hi for x in v)

@@ -1,0 +1,130 @@
+"""Latent-space utilities: grids (linear or Gaussian quantiles), interpolation, traversal, PCA.
+
+Everything decodes in one batched call and returns images [N,1,28,28] or a composed grid.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import torch
+
+from .model import VAE
+
+
+def grid_values(n: int, spacing: str = "linear", lim: float = 3.0,
+                eps: float = 0.05) -> torch.Tensor:
+    """n coordinates along one axis: evenly spaced in [-lim, lim], or the standard normal's
+    quantiles at evenly spaced probabilities in [eps, 1-eps] (Kingma & Welling 2014, Fig. 4)."""
+    if spacing == "linear":
+        return torch.linspace(-lim, lim, n)
+    if spacing == "quantile":
+        probs = torch.linspace(eps, 1 - eps, n).tolist()
+        return torch.tensor([NormalDist().inv_cdf(p) for p in probs], dtype=torch.float32)
+    raise ValueError(f"spacing must be 'linear' or 'quantile', got {spacing!r}")
+
+
+def plane_codes(xs: torch.Tensor, ys: torch.Tensor, latent_dim: int, dims: tuple[int, int] = (0, 1),
+                base: torch.Tensor | None = None, directions: torch.Tensor | None = None,
+                ) -> torch.Tensor:
+    """Codes on a 2-D plane, row-major with y decreasing downwards (so up on screen is +y).
+
+    The plane passes through `base` (default the origin) and is spanned either by two latent
+    axes `dims` or by two `directions` [2, Z] (e.g. principal directions of encoded data).
+    """
+    base = torch.zeros(latent_dim) if base is None else base.float()
+    yy, xx = torch.meshgrid(ys.flip(0), xs, indexing="ij")
+    codes = base.repeat(len(xs) * len(ys), 1)
+    if directions is None:
+        codes[:, dims[0]] += xx.reshape(-1)
+        codes[:, dims[1]] += yy.reshape(-1)
+    else:
+        codes += xx.reshape(-1, 1) * directions[0] + yy.reshape(-1, 1) * directions[1]
+    return codes
+
+
+@torch.no_grad()
+def decode_batch(model: VAE, codes: torch.Tensor) -> torch.Tensor:
+    dev = next(model.parameters()).device
+    return model.decode(codes.to(dev)).cpu()
+
+
+def compose_grid(images: torch.Tensor, nrow: int, pad: int = 0, pad_value: float = 1.0
+                 ) -> torch.Tensor:
+    """Tile images [N,1,H,W] into one [H', W'] tensor, nrow images per row."""
+    n, _, h, w = images.shape
+    ncol = nrow
+    rows = math.ceil(n / ncol)
+    out = torch.full((rows * (h + pad) + pad, ncol * (w + pad) + pad), pad_value)
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        out[pad + r * (h + pad):pad + r * (h + pad) + h,
+            pad + c * (w + pad):pad + c * (w + pad) + w] = images[i, 0]
+    return out
+
+
+def manifold(model: VAE, n: int = 20, spacing: str = "linear", lim: float = 3.0,
+             dims: tuple[int, int] = (0, 1), base: torch.Tensor | None = None,
+             directions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode an n x n grid of latent codes in one batch.
+
+    Returns (image [28n, 28n] in [0, 1], axis values [n]).
+    """
+    vals = grid_values(n, spacing, lim)
+    codes = plane_codes(vals, vals, model.cfg.latent_dim, dims, base, directions)
+    imgs = decode_batch(model, codes)
+    # A view-based tiling is much faster than the loop in compose_grid for 1,600 tiles.
+    grid = imgs.view(n, n, 28, 28).permute(0, 2, 1, 3).reshape(n * 28, n * 28)
+    return grid, vals
+
+
+def interpolate_codes(z0: torch.Tensor, z1: torch.Tensor, steps: int = 10,
+                      method: str = "linear") -> torch.Tensor:
+    """Codes from z0 to z1 inclusive: straight line, or slerp (White 2016, 'Sampling
+    Generative Networks'), which keeps intermediate norms typical of the Gaussian prior."""
+    t = torch.linspace(0, 1, steps, device=z0.device).unsqueeze(1)
+    if method == "linear":
+        return (1 - t) * z0 + t * z1
+    if method != "slerp":
+        raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
+    a, b = z0 / z0.norm().clamp_min(1e-8), z1 / z1.norm().clamp_min(1e-8)
+    omega = torch.arccos((a * b).sum().clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    if so.abs() < 1e-6:
+        return (1 - t) * z0 + t * z1
+    return (torch.sin((1 - t) * omega) / so) * z0 + (torch.sin(t * omega) / so) * z1
+
+
+def traversal_codes(latent_dim: int, steps: int = 9, lim: float = 3.0,
+                    base: torch.Tensor | None = None) -> torch.Tensor:
+    """Row d varies dimension d from -lim to lim around `base`: [latent_dim * steps, Z]."""
+    base = torch.zeros(latent_dim) if base is None else base.float()
+    vals = torch.linspace(-lim, lim, steps)
+    codes = base.repeat(latent_dim, steps, 1)
+    for d in range(latent_dim):
+        codes[d, :, d] = base[d] + vals
+    return codes.reshape(latent_dim * steps, latent_dim)
+
+
+@torch.no_grad()
+def encode_dataset(model: VAE, x: torch.Tensor, batch_size: int = 2000
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and log-variances for all images x [N,1,28,28]."""
+    dev = next(model.parameters()).device
+    mus, lvs = [], []
+    for i in range(0, len(x), batch_size):
+        mu, lv = model.encode(x[i:i + batch_size].to(dev))
+        mus.append(mu.cpu())
+        lvs.append(lv.cpu())
+    return torch.cat(mus), torch.cat(lvs)
+
+
+def pca(codes: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Principal directions of codes [N,Z]: (mean [Z], directions [k,Z], projections [N,k])."""
+    mean = codes.mean(0)
+    centered = codes - mean
+    k = min(k, codes.shape[1])
+    _, _, v = torch.linalg.svd(centered, full_matrices=False)
+    dirs = v[:k]
+    return mean, dirs, centered @ dirs.T

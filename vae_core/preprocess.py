@@ -1,0 +1,146 @@
+"""Any uploaded image -> an MNIST-like 28x28 digit in [0, 1], or an ImageError saying why.
+
+The recipe is MNIST's own (LeCun et al.): grey levels, white ink on black, the digit's bounding
+box fitted into 20x20 keeping its aspect ratio, then placed in 28x28 so that its centre of mass
+is at the centre. Files are accepted by content (Pillow must open and verify them), never by
+their extension, and limited in bytes and pixels before they are decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+MAX_BYTES = 10 * 1024 * 1024  # keep equal to server.maxUploadSize in .streamlit/config.toml
+MAX_PIXELS = 40_000_000
+FIT = 20  # the digit's box is scaled to fit FIT x FIT, as in MNIST
+SIZE = 28
+INK_FRACTION = 0.25  # pixels brighter than this share of the max count as ink for the crop
+MIN_CONTRAST = 0.08  # below this spread between ink and background there is no digit
+
+
+def open_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES,
+               max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open and fully decode an image's first frame, upright (EXIF orientation applied)."""
+    if isinstance(data, (str, Path)):
+        p = Path(data)
+        if not p.is_file():
+            raise ImageError(f"image not found: {p}")
+        if p.stat().st_size > max_bytes:
+            raise ImageError(f"{p.name} is {p.stat().st_size / 2**20:.1f} MB; the limit is "
+                             f"{max_bytes / 2**20:.0f} MB")
+        data = p.read_bytes()
+    if len(data) == 0:
+        raise ImageError("the file is empty")
+    if len(data) > max_bytes:
+        raise ImageError(f"the file is {len(data) / 2**20:.1f} MB; the limit is "
+                         f"{max_bytes / 2**20:.0f} MB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(data))
+            w, h = probe.size
+            if w * h > max_pixels:
+                raise ImageError(f"the image is {w}x{h} = {w * h / 1e6:.0f} megapixels; the "
+                                 f"limit is {max_pixels / 1e6:.0f}")
+            probe.verify()  # structural check; the object is unusable afterwards
+            img = Image.open(io.BytesIO(data))
+            img.seek(0)  # first frame of animated GIF / WebP / multi-page TIFF
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"the image has too many pixels to decode safely ({e})") from e
+    except UnidentifiedImageError as e:
+        raise ImageError("this file is not an image Pillow can read (PNG, JPEG, BMP, GIF, WebP "
+                         "or TIFF)") from e
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError,
+            MemoryError) as e:
+        raise ImageError(f"the image is corrupt or truncated ({type(e).__name__}: {e})") from e
+    if img.width < 1 or img.height < 1:
+        raise ImageError("the image has no pixels")
+    return img
+
+
+def to_gray(img: Image.Image) -> np.ndarray:
+    """Grey levels in [0, 1]; transparency is composited on the background opposite the ink."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        return ((a - lo) / (hi - lo)).astype(np.float32) if hi > lo else np.zeros_like(a, np.float32)
+    if img.mode == "P" or img.mode == "PA":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "La", "RGBa"):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3]
+        lum = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        if alpha.min() > 0.999:
+            return lum
+        # Ink drawn light on a transparent canvas needs a dark backdrop, and vice versa.
+        weight = alpha.sum()
+        ink_level = float((lum * alpha).sum() / weight) if weight > 0 else 0.0
+        backdrop = 0.0 if ink_level > 0.5 else 1.0
+        return lum * alpha + backdrop * (1 - alpha)
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
+def to_mnist(gray: np.ndarray) -> np.ndarray:
+    """Grey array (any size, values in [0, 1]) -> MNIST-like float32 [28, 28] in [0, 1]."""
+    g = np.asarray(gray, dtype=np.float32)
+    if g.ndim != 2 or g.size == 0:
+        raise ImageError(f"expected a 2-D grey image, got shape {g.shape}")
+    if not np.isfinite(g).all():
+        raise ImageError("the image holds NaN or infinite values")
+    g = np.clip(g, 0.0, 1.0)
+    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+    background = float(np.median(border))
+    if background > 0.5:  # dark ink on light paper: MNIST is white on black
+        g, background = 1.0 - g, 1.0 - background
+    g = np.clip(g - background, 0.0, None)
+    peak = float(g.max())
+    if peak < MIN_CONTRAST:
+        raise ImageError("no digit found: the image is blank (all one shade)")
+    g /= peak
+    rows = np.flatnonzero((g > INK_FRACTION).any(1))
+    cols = np.flatnonzero((g > INK_FRACTION).any(0))
+    g = g[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = g.shape
+    scale = FIT / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = Image.fromarray((g * 255).astype(np.uint8)).resize((nw, nh), Image.Resampling.LANCZOS)
+    box = np.asarray(small, dtype=np.float32) / 255.0
+    out = np.zeros((SIZE, SIZE), dtype=np.float32)
+    top, left = (SIZE - nh) // 2, (SIZE - nw) // 2
+    out[top:top + nh, left:left + nw] = box
+    total = out.sum()
+    if total > 0:
+        ys, xs = np.indices(out.shape)
+        cy, cx = (ys * out).sum() / total, (xs * out).sum() / total
+        dy = int(np.clip(round((SIZE - 1) / 2 - cy), -top, SIZE - nh - top))
+        dx = int(np.clip(round((SIZE - 1) / 2 - cx), -left, SIZE - nw - left))
+        out = np.roll(out, (dy, dx), axis=(0, 1))
+    return np.clip(out, 0.0, 1.0)
+
+
+def preprocess_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES,
+                     max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Bytes or a path of any image -> MNIST-like float32 [28, 28] in [0, 1]."""
+    return to_mnist(to_gray(open_image(data, max_bytes, max_pixels)))
+
+
+def to_png_bytes(img: np.ndarray, scale: int = 1) -> bytes:
+    """A [H, W] array in [0, 1] as PNG bytes, optionally enlarged with nearest neighbour."""
+    arr = (np.clip(np.asarray(img, dtype=np.float32), 0, 1) * 255).round().astype(np.uint8)
+    pil = Image.fromarray(arr, mode="L")
+    if scale > 1:
+        pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG")
+    return buf.getvalue()

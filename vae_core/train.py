@@ -1,0 +1,228 @@
+"""Training: a model-agnostic loop over one in-memory tensor, with callbacks and a stop flag.
+
+Per epoch: shuffle indices with a generator seeded by (seed, epoch), so a run is deterministic
+on CPU and a resumed run replays exactly the epochs it missed; optionally re-binarize
+(dynamic); step; evaluate on the test set; write the checkpoint atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoint import load_checkpoint, load_optimizer_state, save_checkpoint
+from .config import ModelConfig, TrainConfig
+from .data import Split, binarize
+from .errors import ConfigError, TrainingDiverged
+from .metrics import EVAL_SEED, eval_targets, evaluate_elbo
+from .model import VAE, build_model
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks the current accelerator (CUDA, MPS, ...) when present, else the CPU."""
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available")
+        return torch.device("cuda")
+    acc = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
+    return acc or torch.device("cpu")
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.0)
+
+
+class Callback:
+    """Hooks the Trainer calls; override what you need. Runs on the training thread."""
+
+    def on_train_start(self, trainer: Trainer) -> None: ...
+    def on_step(self, trainer: Trainer, info: dict[str, float]) -> None: ...
+    def on_epoch_end(self, trainer: Trainer, info: dict[str, Any]) -> None: ...
+    def on_train_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Trainer:
+    """Train a VAE; `run()` returns the final metrics. Call `stop()` from any thread."""
+
+    model_cfg: ModelConfig
+    train_cfg: TrainConfig
+    train_data: Split
+    test_data: Split | None = None
+    out_dir: str | Path | None = None
+    callbacks: list[Callback] = field(default_factory=list)
+    resume: str | Path | None = None
+    extra_config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self.device = resolve_device(self.train_cfg.device)
+        torch.manual_seed(self.train_cfg.seed)
+        self.history: list[dict[str, Any]] = []
+        self.start_epoch = 0
+        self.train_seconds = 0.0
+        if self.resume:
+            ck = load_checkpoint(self.resume)
+            if ck.model_config != self.model_cfg:
+                raise ConfigError("--resume checkpoint has a different model config")
+            self.model: VAE = ck.model.requires_grad_(True)
+            self.history = list(ck.metrics.get("history", []))
+            self.start_epoch = int(ck.metrics.get("epochs", len(self.history)))
+            self.train_seconds = float(ck.metrics.get("train_seconds", 0.0))
+        else:
+            self.model = build_model(self.model_cfg)
+        self.model.to(self.device)
+        self.optimizer = make_optimizer(self.model, self.train_cfg)
+        if self.resume and (Path(self.resume) / "optimizer.safetensors").exists():
+            load_optimizer_state(self.optimizer, self.resume)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.train_cfg.lr * self.train_cfg.lr_decay ** self.start_epoch
+        x = self.train_data.floats()
+        if self.train_cfg.binarize == "static":
+            x = binarize(x, self.train_cfg.seed)
+        self.x_train = x.to(self.device)
+        self.x_test = None
+        if self.test_data is not None:
+            self.x_test = eval_targets(self.test_data.floats(), self.train_cfg.binarize)
+        self.steps_per_epoch = math.ceil(len(self.x_train) / self.train_cfg.batch_size)
+
+    def stop(self) -> None:
+        """Ask training to stop; the current partial epoch is discarded, saved epochs stay."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def beta_at(self, epoch_progress: float) -> float:
+        c = self.train_cfg
+        if c.warmup_epochs <= 0:
+            return c.beta
+        return c.beta * min(1.0, epoch_progress / c.warmup_epochs)
+
+    def _emit(self, name: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, name)(self, *args)
+
+    def run(self) -> dict[str, Any]:
+        c, model = self.train_cfg, self.model
+        self._emit("on_train_start")
+        metrics = self._metrics()
+        for epoch in range(self.start_epoch, c.epochs):
+            t0 = time.perf_counter()
+            sums = self._train_epoch(epoch)
+            if sums is None:  # stopped mid-epoch: keep the last complete epoch
+                break
+            self.train_seconds += time.perf_counter() - t0
+            for group in self.optimizer.param_groups:
+                group["lr"] *= c.lr_decay
+            record = {"epoch": epoch + 1, **sums, "seconds": round(self.train_seconds, 3)}
+            if self.x_test is not None:
+                ev = evaluate_elbo(model, self.x_test)
+                record.update({"test_loss": ev["test_neg_elbo"], "test_recon": ev["test_recon"],
+                               "test_kl": ev["test_kl"]})
+            self.history.append(record)
+            metrics = self._metrics()
+            if self.out_dir:
+                extra = {"world_size": 1, **self.extra_config}
+                save_checkpoint(self.out_dir, model, c, metrics, self.optimizer, extra)
+            self._emit("on_epoch_end", record)
+            if self.stopped:
+                break
+        model.eval()
+        self._emit("on_train_end", metrics)
+        return metrics
+
+    def _train_epoch(self, epoch: int) -> dict[str, float] | None:
+        c, model, opt = self.train_cfg, self.model, self.optimizer
+        model.train()
+        # Seeding per epoch makes each epoch reproducible on its own, so resume is exact.
+        torch.manual_seed(c.seed * 100_003 + epoch)
+        g = torch.Generator().manual_seed(c.seed * 100_003 + epoch)
+        perm = torch.randperm(len(self.x_train), generator=g).to(self.device)
+        tot = {"train_loss": 0.0, "train_recon": 0.0, "train_kl": 0.0}
+        n_seen = 0
+        for step in range(self.steps_per_epoch):
+            if self.stopped:
+                return None
+            idx = perm[step * c.batch_size:(step + 1) * c.batch_size]
+            xb = self.x_train.index_select(0, idx)
+            if c.binarize == "dynamic":
+                xb = torch.bernoulli(xb)
+            beta = self.beta_at(epoch + step / self.steps_per_epoch)
+            out = model(xb, beta=beta, iw_samples=c.iw_samples)
+            opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            if c.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+            loss, rec, kl = out.loss.item(), out.recon.item(), out.kl.item()
+            if not all(map(math.isfinite, (loss, rec, kl))):
+                raise TrainingDiverged(
+                    f"loss became {loss} at epoch {epoch + 1}, step {step + 1}; training "
+                    f"stopped. The last complete epoch ({epoch}) is kept. Try a lower learning "
+                    "rate or gradient clipping.")
+            opt.step()
+            b = len(idx)
+            n_seen += b
+            tot["train_loss"] += loss * b
+            tot["train_recon"] += rec * b
+            tot["train_kl"] += kl * b
+            self._emit("on_step", {"epoch": epoch + 1, "step": step + 1,
+                                   "global_step": epoch * self.steps_per_epoch + step + 1,
+                                   "loss": loss, "recon": rec, "kl": kl, "beta": beta})
+        return {k: v / max(n_seen, 1) for k, v in tot.items()}
+
+    def _metrics(self) -> dict[str, Any]:
+        last = self.history[-1] if self.history else {}
+        return {"test_neg_elbo": last.get("test_loss"), "test_recon": last.get("test_recon"),
+                "test_kl": last.get("test_kl"), "epochs": len(self.history),
+                "train_seconds": round(self.train_seconds, 3),
+                "train_images": len(self.x_train), "binarization": self.train_cfg.binarize,
+                "likelihood": self.model_cfg.likelihood, "eval_seed": EVAL_SEED,
+                "history": self.history}
+
+
+class TqdmCallback(Callback):
+    """Command-line progress: one bar per epoch with the running loss."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def on_step(self, trainer: Trainer, info: dict[str, float]) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None or info["step"] == 1:
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = tqdm(total=trainer.steps_per_epoch, unit="batch", leave=False,
+                            desc=f"epoch {info['epoch']}/{trainer.train_cfg.epochs}")
+        self.bar.update(1)
+        if info["step"] % 20 == 0:
+            self.bar.set_postfix(loss=f"{info['loss']:.2f}", kl=f"{info['kl']:.2f}")
+
+    def on_epoch_end(self, trainer: Trainer, info: dict[str, Any]) -> None:
+        from tqdm import tqdm
+
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        test = f", test -ELBO {info['test_loss']:.2f}" if "test_loss" in info else ""
+        tqdm.write(f"epoch {info['epoch']}: train loss {info['train_loss']:.2f}{test} "
+                   f"({info['seconds']:.1f}s)")
+
+    def on_train_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
+        if self.bar is not None:
+            self.bar.close()
