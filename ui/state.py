@@ -1,0 +1,185 @@
+"""The active model and cached data, shared by every page.
+
+Models are loaded once per checkpoint folder with `st.cache_resource` (one object shared by all
+sessions, so pages treat it as read-only: eval mode, no_grad, no in-place changes). Arrays
+derived from a model go through `st.cache_data`, keyed by the checkpoint path and its mtime.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vae_core import (Checkpoint, CheckpointError, DataNotFoundError, VAEError, encode_dataset,
+                      extract_zip, load_checkpoint, load_split)
+from vae_core.checkpoint import CONFIG, WEIGHTS, PICKLE_SUFFIXES, MAX_ZIP_BYTES
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_DIR = ROOT / "checkpoints"
+DEFAULT_MODEL = "mnist-mlp-2d"
+ENV_USER_DIR = "VAE_USER_MODELS_DIR"
+MODEL_KEY = "active_model_path"
+
+
+def user_dir() -> Path:
+    """Where models trained or uploaded in the app are saved (inside checkpoints/ by default)."""
+    return Path(os.environ.get(ENV_USER_DIR, BUNDLED_DIR / "user")).expanduser()
+
+
+def _is_checkpoint(p: Path) -> bool:
+    return (p / CONFIG).is_file() and (p / WEIGHTS).is_file()
+
+
+def available_models() -> dict[str, str]:
+    """Label -> checkpoint folder for bundled, user-trained and uploaded models."""
+    found: dict[str, str] = {}
+    if BUNDLED_DIR.is_dir():
+        for p in sorted(BUNDLED_DIR.iterdir()):
+            if p.is_dir() and _is_checkpoint(p):
+                found[f"{p.name} (bundled)"] = str(p)
+    udir = user_dir()
+    if udir.is_dir():
+        for p in sorted(udir.iterdir(), key=lambda q: q.stat().st_mtime, reverse=True):
+            if p.is_dir() and _is_checkpoint(p):
+                found[f"{p.name} (yours)"] = str(p)
+    for label, path in st.session_state.get("uploaded_models", {}).items():
+        if _is_checkpoint(Path(path)):
+            found[label] = path
+    return found
+
+
+def _mtime(path: str) -> float:
+    p = Path(path) / WEIGHTS
+    return p.stat().st_mtime if p.exists() else 0.0
+
+
+@st.cache_resource(show_spinner="Loading model...", max_entries=16)
+def _load(path: str, mtime: float) -> Checkpoint:
+    return load_checkpoint(path)
+
+
+def get_model(path: str) -> Checkpoint:
+    """The cached, read-only checkpoint at `path` (reloaded when its weights change)."""
+    return _load(path, _mtime(path))
+
+
+@st.cache_data(show_spinner="Loading the test set...")
+def test_set(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Test images float32 [N,28,28] in [0,1], labels [N], class names."""
+    split = load_split(dataset, train=False)
+    return split.floats()[:, 0].numpy(), split.labels.numpy(), split.classes
+
+
+def test_set_or_stop(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    try:
+        return test_set(dataset)
+    except DataNotFoundError as e:
+        st.error(f"The {dataset} test set could not be loaded: {e}")
+        st.stop()
+
+
+@st.cache_data(show_spinner="Encoding the test set...", max_entries=16)
+def encoded_test_set(path: str, mtime: float, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances of the whole test set under one model."""
+    x, _, _ = test_set(dataset)
+    mu, logvar = encode_dataset(get_model(path).model, torch.from_numpy(x).unsqueeze(1))
+    return mu.numpy(), logvar.numpy()
+
+
+def encoded(ck: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
+    return encoded_test_set(str(ck.path), _mtime(str(ck.path)), ck.train_config.dataset)
+
+
+def _upload_widget() -> None:
+    files = st.file_uploader(
+        "Upload a checkpoint", type=None, accept_multiple_files=True, key="ckpt_upload",
+        help="A .zip of a checkpoint folder, or config.json + model.safetensors "
+             "(+ metrics.json). Pickle files (.pt, .pth, .pkl) are refused: they can run code.")
+    if not files:
+        return
+    sig = tuple((f.name, f.size) for f in files)
+    if st.session_state.get("ckpt_upload_sig") == sig:
+        return
+    st.session_state["ckpt_upload_sig"] = sig
+    dest = Path(tempfile.mkdtemp(prefix="upload-", dir=_upload_root()))
+    try:
+        names = [f.name for f in files]
+        if any(n.lower().endswith(PICKLE_SUFFIXES) for n in names):
+            raise CheckpointError("pickle files (.pt, .pth, .pkl) are refused because loading "
+                                  "them can run arbitrary code; upload safetensors + JSON")
+        if len(files) == 1 and names[0].lower().endswith(".zip"):
+            if files[0].size > MAX_ZIP_BYTES:
+                raise CheckpointError("zip file is too large")
+            extract_zip(files[0].getvalue(), dest)
+        else:
+            allowed = {CONFIG, WEIGHTS, "metrics.json"}
+            bad = [n for n in names if n not in allowed]
+            if bad:
+                raise CheckpointError(f"unexpected file(s) {bad}; upload a .zip or "
+                                      f"{CONFIG} + {WEIGHTS}")
+            for f in files:
+                (dest / f.name).write_bytes(f.getvalue())
+        load_checkpoint(dest)  # validate now, so a bad upload never reaches the picker
+    except VAEError as e:
+        st.session_state["ckpt_upload_error"] = str(e)
+        return
+    label = f"{Path(names[0]).stem} (uploaded {len(st.session_state.get('uploaded_models', {})) + 1})"
+    st.session_state.setdefault("uploaded_models", {})[label] = str(dest)
+    st.session_state[MODEL_KEY] = str(dest)
+    st.session_state.pop("ckpt_upload_error", None)
+
+
+def _upload_root() -> str:
+    root = Path(tempfile.gettempdir()) / "latent-explorer-uploads"
+    root.mkdir(exist_ok=True)
+    return str(root)
+
+
+def model_card(ck: Checkpoint) -> None:
+    """Compact description of a model: architecture, training, test -ELBO."""
+    m, t, met = ck.model_config, ck.train_config, ck.metrics
+    layers = m.hidden if m.arch == "mlp" else m.channels
+    st.markdown(f"**{ck.name}** · {m.arch.upper()} {layers} · z={m.latent_dim} · "
+                f"{m.likelihood} · {m.activation}")
+    elbo = met.get("test_neg_elbo")
+    cols = st.columns(2)
+    cols[0].metric("test −ELBO", f"{elbo:.1f}" if isinstance(elbo, (int, float)) else "n/a",
+                   help="nats per image, under the model's own likelihood and binarization")
+    cols[1].metric("epochs", met.get("epochs", "?"))
+    if isinstance(met.get("test_nll_is"), (int, float)):
+        st.caption(f"IS-NLL {met['test_nll_is']:.2f} nats (k={met.get('is_samples')}), "
+                   f"active units {met.get('active_units')}/{m.latent_dim}")
+    with st.expander("Config"):
+        st.json({"model": m.to_dict(), "train": t.to_dict()}, expanded=False)
+
+
+def active_model() -> Checkpoint:
+    """Render the sidebar model picker and return the active checkpoint (or stop the page)."""
+    with st.sidebar:
+        st.subheader("Model")
+        models = available_models()
+        if not models:
+            st.error("No checkpoints found in checkpoints/. Train one on the Train page.")
+            st.stop()
+        paths = list(models.values())
+        if st.session_state.get(MODEL_KEY) not in paths:
+            default = str(BUNDLED_DIR / DEFAULT_MODEL)
+            st.session_state[MODEL_KEY] = default if default in paths else paths[0]
+        labels = {v: k for k, v in models.items()}
+        st.selectbox("Active model", paths, key=MODEL_KEY, format_func=labels.get)
+        with st.expander("Upload a model"):
+            _upload_widget()
+            if st.session_state.get("ckpt_upload_error"):
+                st.error(f"Upload refused: {st.session_state['ckpt_upload_error']}")
+        try:
+            ck = get_model(st.session_state[MODEL_KEY])
+        except VAEError as e:
+            st.error(f"Cannot load this model: {e}")
+            st.stop()
+        model_card(ck)
+    return ck
