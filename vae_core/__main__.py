@@ -26,7 +26,7 @@ import torch
 
 from .checkpoint import load_checkpoint, read_configs
 from .config import ACTIVATIONS, BINARIZE, DATASETS, DEVICES, LIKELIHOODS, OPTIMIZERS, \
-    ModelConfig, TrainConfig
+    PRECISIONS, ModelConfig, TrainConfig
 from .data import load_split
 from .errors import VAEError
 from .latent import compose_grid
@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--limit", type=int, default=t.limit, help="first N training images (0=all)")
     tr.add_argument("--seed", type=int, default=t.seed)
     tr.add_argument("--device", choices=DEVICES, default=t.device)
+    tr.add_argument("--precision", choices=PRECISIONS, default=t.precision,
+                    help="bf16 = bfloat16 autocast (for GPUs)")
     tr.add_argument("--out", help="checkpoint folder to write (default: the --resume folder)")
     tr.add_argument("--resume", help="continue training from this checkpoint folder")
 
@@ -127,18 +129,22 @@ def cmd_train(a: argparse.Namespace) -> int:
                            lr=a.lr, beta=a.beta, warmup_epochs=a.warmup_epochs,
                            binarize=a.binarize, seed=a.seed, device=a.device, limit=a.limit,
                            dataset=a.dataset, iw_samples=a.iw_samples, lr_decay=a.lr_decay,
-                           grad_clip=a.grad_clip)
+                           grad_clip=a.grad_clip, precision=a.precision)
     out = a.out or a.resume
     if not out:
         raise VAEError("give --out DIR (or --resume DIR) for the checkpoint")
     train = load_split(tcfg.dataset, True, a.data_dir, a.download, tcfg.limit)
     test = load_split(tcfg.dataset, False, a.data_dir, a.download)
-    trainer = Trainer(mcfg, tcfg, train, test, out, [TqdmCallback()], resume=a.resume)
-    print(f"training {mcfg.arch} VAE ({sum(p.numel() for p in trainer.model.parameters()):,} "
-          f"parameters) on {len(train):,} images, device {trainer.device}", file=sys.stderr)
+    trainer = Trainer(mcfg, tcfg, train, test, out, [TqdmCallback()], resume=a.resume,
+                      extra_config={"classes": train.classes})
+    n_params = sum(p.numel() for p in trainer.model.parameters())
+    if trainer.dist.is_main:
+        print(f"training {mcfg.arch} VAE ({n_params:,} parameters) on {len(train):,} images, "
+              f"device {trainer.device}, {trainer.dist.world_size} process(es)", file=sys.stderr)
     m = trainer.run()
-    print(f"saved {out}: test -ELBO {m['test_neg_elbo']:.2f} nats after {m['epochs']} epochs "
-          f"({m['train_seconds']:.0f}s)")
+    if trainer.dist.is_main:
+        print(f"saved {out}: test -ELBO {m['test_neg_elbo']:.2f} nats after {m['epochs']} "
+              f"epochs ({m['train_seconds']:.0f}s)")
     return 0
 
 

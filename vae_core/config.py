@@ -19,7 +19,8 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 BINARIZE = ("none", "static", "dynamic")
 DEVICES = ("auto", "cpu", "cuda")
-DATASETS = ("mnist", "fashion-mnist")
+DATASETS = ("mnist", "fashion-mnist", "folder")
+PRECISIONS = ("fp32", "bf16")
 
 # Bounds keep a hostile config.json from allocating gigabytes before weights are even read.
 MAX_LATENT = 128
@@ -131,6 +132,7 @@ class TrainConfig:
     iw_samples: int = 1  # >1 trains the importance-weighted bound (IWAE, Burda et al. 2015)
     lr_decay: float = 1.0  # multiplicative learning-rate decay applied after every epoch
     grad_clip: float = 0.0  # max global grad norm; 0 disables
+    precision: str = "fp32"  # "bf16" runs forward/backward under bfloat16 autocast (GPU path)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -154,6 +156,7 @@ class TrainConfig:
                "iw_samples must be in 1..5000")
         _check(_is_num(self.lr_decay) and 0 < self.lr_decay <= 1, "lr_decay must be in (0, 1]")
         _check(_is_num(self.grad_clip) and self.grad_clip >= 0, "grad_clip must be >= 0")
+        _check(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

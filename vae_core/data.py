@@ -26,8 +26,11 @@ from .errors import DataNotFoundError
 
 ENV_DATA_DIR = "VAE_DATA_DIR"
 ENV_FASHION_DIR = "VAE_FASHION_DIR"
+ENV_FOLDER_DIR = "VAE_FOLDER_DIR"
 ENV_CACHE_DIR = "VAE_CACHE_DIR"
+ENV_VARS = {"mnist": ENV_DATA_DIR, "fashion-mnist": ENV_FASHION_DIR, "folder": ENV_FOLDER_DIR}
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+REPO_FASHION_DIR = REPO_DATA_DIR.parent / "fashion-mnist"
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # dataset-fashion-mnist package
 
 MNIST_CLASSES = [str(i) for i in range(10)]
@@ -57,14 +60,23 @@ def class_names(dataset: str) -> list[str]:
     return FASHION_CLASSES if dataset == "fashion-mnist" else MNIST_CLASSES
 
 
-def default_data_dir(dataset: str = "mnist") -> Path | None:
-    """The data dir a setting points at, or the repository's bundled copy for MNIST."""
-    env = os.environ.get(ENV_FASHION_DIR if dataset == "fashion-mnist" else ENV_DATA_DIR)
+def data_dirs(dataset: str = "mnist") -> list[Path]:
+    """Folders to search, in order, when no data dir is given: the setting (environment
+    variable) if set, else this repository's bundled test set and, for Fashion-MNIST, the
+    Debian package's folder."""
+    env = os.environ.get(ENV_VARS[dataset])
     if env:
-        return Path(env).expanduser()
+        return [Path(env).expanduser()]
     if dataset == "fashion-mnist":
-        return FASHION_DEBIAN_DIR
-    return REPO_DATA_DIR
+        return [FASHION_DEBIAN_DIR, REPO_FASHION_DIR]
+    if dataset == "mnist":
+        return [REPO_DATA_DIR]
+    return []
+
+
+def default_data_dir(dataset: str = "mnist") -> Path | None:
+    dirs = data_dirs(dataset)
+    return dirs[0] if dirs else None
 
 
 def _split_class(base: type) -> type:
@@ -98,6 +110,11 @@ def _idx_files(folder: Path, train: bool) -> dict[str, Path] | None:
     return found
 
 
+def _has_split(folder: Path, dataset: str, train: bool) -> bool:
+    return bool(_idx_files(folder, train) or _idx_files(folder / _TV[dataset].__name__ / "raw",
+                                                       train))
+
+
 def _cache_root(source: Path) -> Path:
     base = Path(os.environ.get(ENV_CACHE_DIR, Path.home() / ".cache" / "latent-explorer"))
     key = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:12]
@@ -124,11 +141,16 @@ def _materialize(files: dict[str, Path], raw: Path) -> None:
 
 def resolve_root(data_dir: str | Path | None, dataset: str, train: bool) -> Path:
     """Find a torchvision root holding the requested split, preparing a cache if needed."""
-    setting = ENV_FASHION_DIR if dataset == "fashion-mnist" else ENV_DATA_DIR
-    folder = Path(data_dir).expanduser() if data_dir else default_data_dir(dataset)
+    setting = ENV_VARS[dataset]
     split = "training" if train else "test"
     hint = (f"Point --data-dir (or the environment variable {setting}) at a folder holding the "
             f"four {dataset} IDX .gz files, or pass --download.")
+    if data_dir:
+        folder = Path(data_dir).expanduser()
+    else:  # the first default folder that holds this split
+        cands = data_dirs(dataset)
+        folder = next((c for c in cands if c.is_dir() and _has_split(c, dataset, train)),
+                      cands[0] if cands else None)
     if folder is None or not folder.is_dir():
         raise DataNotFoundError(f"{dataset} data folder not found: {folder}. {hint}")
     tv_name = _TV[dataset].__name__
@@ -153,6 +175,10 @@ def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path
     Raises DataNotFoundError (naming the setting) when the files are missing and `download`
     is False. `limit` keeps only the first N images.
     """
+    if dataset == "folder":
+        from .folder import load_folder_split
+
+        return load_folder_split(data_dir or default_data_dir("folder"), train, limit)
     if dataset not in _TV:
         raise DataNotFoundError(f"unknown dataset {dataset!r}; choose one of {sorted(_TV)}")
     if download:

@@ -19,6 +19,8 @@ import torch
 from .checkpoint import load_checkpoint, load_optimizer_state, save_checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import Split, binarize
+from .distributed import any_rank, epoch_indices, init_distributed, local_batch, mean_across, \
+    shutdown
 from .errors import ConfigError, TrainingDiverged
 from .metrics import EVAL_SEED, eval_targets, evaluate_elbo
 from .model import VAE, build_model
@@ -70,6 +72,11 @@ class Trainer:
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self.device = resolve_device(self.train_cfg.device)
+        self.dist = init_distributed(self.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if not self.dist.is_main:  # only rank 0 logs and writes checkpoints
+            self.callbacks, self.out_dir = [], None
         torch.manual_seed(self.train_cfg.seed)
         self.history: list[dict[str, Any]] = []
         self.start_epoch = 0
@@ -85,6 +92,13 @@ class Trainer:
         else:
             self.model = build_model(self.model_cfg)
         self.model.to(self.device)
+        if self.device.type == "cuda" and self.model_cfg.arch == "conv":
+            self.model.to(memory_format=torch.channels_last)
+        self.net: torch.nn.Module = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(self.model)
         self.optimizer = make_optimizer(self.model, self.train_cfg)
         if self.resume and (Path(self.resume) / "optimizer.safetensors").exists():
             load_optimizer_state(self.optimizer, self.resume)
@@ -97,7 +111,9 @@ class Trainer:
         self.x_test = None
         if self.test_data is not None:
             self.x_test = eval_targets(self.test_data.floats(), self.train_cfg.binarize)
-        self.steps_per_epoch = math.ceil(len(self.x_train) / self.train_cfg.batch_size)
+        self.batch = local_batch(self.train_cfg.batch_size, self.dist)
+        shard = math.ceil(len(self.x_train) / self.dist.world_size)
+        self.steps_per_epoch = math.ceil(shard / self.batch)
 
     def stop(self) -> None:
         """Ask training to stop; the current partial epoch is discarded, saved epochs stay."""
@@ -126,50 +142,60 @@ class Trainer:
             sums = self._train_epoch(epoch)
             if sums is None:  # stopped mid-epoch: keep the last complete epoch
                 break
+            sums = mean_across(sums, self.dist, self.device)
             self.train_seconds += time.perf_counter() - t0
             for group in self.optimizer.param_groups:
                 group["lr"] *= c.lr_decay
             record = {"epoch": epoch + 1, **sums, "seconds": round(self.train_seconds, 3)}
-            if self.x_test is not None:
+            if self.x_test is not None and self.dist.is_main:
                 ev = evaluate_elbo(model, self.x_test)
                 record.update({"test_loss": ev["test_neg_elbo"], "test_recon": ev["test_recon"],
                                "test_kl": ev["test_kl"]})
             self.history.append(record)
             metrics = self._metrics()
             if self.out_dir:
-                extra = {"world_size": 1, **self.extra_config}
+                extra = {"world_size": self.dist.world_size, **self.extra_config}
                 save_checkpoint(self.out_dir, model, c, metrics, self.optimizer, extra)
             self._emit("on_epoch_end", record)
             if self.stopped:
                 break
         model.eval()
         self._emit("on_train_end", metrics)
+        shutdown(self.dist)
         return metrics
 
     def _train_epoch(self, epoch: int) -> dict[str, float] | None:
-        c, model, opt = self.train_cfg, self.model, self.optimizer
+        c, model, opt, bs = self.train_cfg, self.net, self.optimizer, self.batch
         model.train()
         # Seeding per epoch makes each epoch reproducible on its own, so resume is exact.
-        torch.manual_seed(c.seed * 100_003 + epoch)
-        g = torch.Generator().manual_seed(c.seed * 100_003 + epoch)
-        perm = torch.randperm(len(self.x_train), generator=g).to(self.device)
+        torch.manual_seed(c.seed * 100_003 + epoch + 7919 * self.dist.rank)
+        if self.dist.enabled:
+            perm = epoch_indices(len(self.x_train), epoch, c.seed, self.dist).to(self.device)
+        else:
+            g = torch.Generator().manual_seed(c.seed * 100_003 + epoch)
+            perm = torch.randperm(len(self.x_train), generator=g).to(self.device)
+        amp = torch.autocast(self.device.type, dtype=torch.bfloat16,
+                             enabled=c.precision == "bf16")
         tot = {"train_loss": 0.0, "train_recon": 0.0, "train_kl": 0.0}
         n_seen = 0
         for step in range(self.steps_per_epoch):
             if self.stopped:
                 return None
-            idx = perm[step * c.batch_size:(step + 1) * c.batch_size]
+            idx = perm[step * bs:(step + 1) * bs]
             xb = self.x_train.index_select(0, idx)
             if c.binarize == "dynamic":
                 xb = torch.bernoulli(xb)
             beta = self.beta_at(epoch + step / self.steps_per_epoch)
-            out = model(xb, beta=beta, iw_samples=c.iw_samples)
+            if self.device.type == "cuda" and self.model_cfg.arch == "conv":
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with amp:
+                out = model(xb, beta=beta, iw_samples=c.iw_samples)
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
             if c.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
             loss, rec, kl = out.loss.item(), out.recon.item(), out.kl.item()
-            if not all(map(math.isfinite, (loss, rec, kl))):
+            if any_rank(not all(map(math.isfinite, (loss, rec, kl))), self.dist, self.device):
                 raise TrainingDiverged(
                     f"loss became {loss} at epoch {epoch + 1}, step {step + 1}; training "
                     f"stopped. The last complete epoch ({epoch}) is kept. Try a lower learning "
@@ -191,6 +217,7 @@ class Trainer:
                 "test_kl": last.get("test_kl"), "epochs": len(self.history),
                 "train_seconds": round(self.train_seconds, 3),
                 "train_images": len(self.x_train), "binarization": self.train_cfg.binarize,
+                "world_size": self.dist.world_size,
                 "likelihood": self.model_cfg.likelihood, "eval_seed": EVAL_SEED,
                 "history": self.history}
 
