@@ -158,8 +158,25 @@ def model_card(ck: Checkpoint) -> None:
         st.json({"model": m.to_dict(), "train": t.to_dict()}, expanded=False)
 
 
+def ensure_navigation() -> None:
+    """Route a first-ever request for a deep link (e.g. /sliders) through app.py.
+
+    Because this project keeps its pages in `pages/`, a fresh Streamlit server runs them the
+    legacy (pages-directory) way until app.py has called `st.navigation` once; a page opened
+    that way would miss app.py's layout and navigation. Flip the flag and rerun: the rerun
+    executes app.py, which routes to the requested page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # Only on a session's first run (empty state), so no widget event can be lost by the rerun.
+    if PagesManager.uses_pages_directory and not st.session_state:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def active_model() -> Checkpoint:
     """Render the sidebar model picker and return the active checkpoint (or stop the page)."""
+    ensure_navigation()
     with st.sidebar:
         st.subheader("Model")
         models = available_models()
@@ -167,9 +184,13 @@ def active_model() -> Checkpoint:
             st.error("No checkpoints found in checkpoints/. Train one on the Train page.")
             st.stop()
         paths = list(models.values())
-        if st.session_state.get(MODEL_KEY) not in paths:
+        current = st.session_state.get(MODEL_KEY)
+        if current not in paths:
             default = str(BUNDLED_DIR / DEFAULT_MODEL)
-            st.session_state[MODEL_KEY] = default if default in paths else paths[0]
+            current = default if default in paths else paths[0]
+        # Every page builds its own selectbox (a new widget), which only keeps a value that is
+        # written back to session_state on every run.
+        st.session_state[MODEL_KEY] = current
         labels = {v: k for k, v in models.items()}
         st.selectbox("Active model", paths, key=MODEL_KEY, format_func=labels.get)
         with st.expander("Upload a model"):

@@ -1,0 +1,87 @@
+"""How a VAE works, told with the active model's own numbers on one test digit."""
+
+import pandas as pd
+import streamlit as st
+
+from ui.figures_a import digit_anatomy, model_key, png, posterior_figure
+from ui.state import active_model, test_set_or_stop
+
+ck = active_model()
+cfg, tcfg = ck.model_config, ck.train_config
+
+st.title("How a VAE works")
+st.markdown(
+    "A **variational autoencoder** (Kingma & Welling, 2014) learns two networks at once. "
+    "The **encoder** maps an image *x* to a small Gaussian cloud q(z|x) = N(μ, σ²) in a "
+    f"{cfg.latent_dim}-dimensional latent space; the **decoder** maps a point *z* back to an "
+    "image p(x|z). Training maximizes the ELBO: reconstruct well from a *sampled* z, while "
+    "keeping every cloud close to the prior N(0, I), so that decoding any z drawn from the "
+    "prior gives a plausible digit. Follow one test digit through the active model below.")
+
+images, labels, classes = test_set_or_stop(tcfg.dataset)
+c1, c2 = st.columns(2)
+idx = c1.number_input("Test digit #", 0, len(images) - 1, 0, key="home_digit",
+                      help=f"index into the {tcfg.dataset} test set ({len(images):,} images)")
+seed = c2.number_input("Seed of ε", 0, 2**31 - 1, 0, key="home_seed",
+                       help="the noise ε ~ N(0, I) of the reparameterization uses this seed")
+a = digit_anatomy(*model_key(ck), images[idx], tcfg.binarize, int(seed), ck.model)
+
+st.subheader("1 · Encode, sample, decode")
+cols = st.columns([1, 2.2, 1, 1], vertical_alignment="center")
+scored = "as scored (one fixed Bernoulli draw)" if tcfg.binarize != "none" else "grey levels"
+cols[0].image(png(a["x"], 6), caption=f"x: a {classes[labels[idx]]}, {scored}",
+              output_format="PNG")
+cols[1].plotly_chart(posterior_figure(a["mu"], a["sigma"], a["z"]), key="home_posterior")
+cols[2].image(png(a["x_z"], 6), caption="decoded from the sample z (what the loss scores)",
+              output_format="PNG")
+cols[3].image(png(a["x_mu"], 6), caption="decoded from the mean μ (the usual reconstruction)",
+              output_format="PNG")
+st.markdown("The encoder does not output a code but a distribution. To sample from it and still "
+            "back-propagate through μ and σ, draw the noise outside the network "
+            "(the *reparameterization trick*):")
+st.latex(r"z = \mu + \sigma \odot \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, I)")
+table = pd.DataFrame({"μ": a["mu"], "σ": a["sigma"], "ε (seeded)": a["eps"], "z = μ + σ·ε": a["z"],
+                      "KL (nats)": a["kl_dims"]},
+                     index=[f"z{i}" for i in range(cfg.latent_dim)])
+st.dataframe(table.style.format("{:.3f}"), height=min(400, 38 + 35 * len(table)),
+             key="home_table")
+
+st.subheader("2 · The loss of this digit: −ELBO = reconstruction + KL")
+st.latex(r"-\mathrm{ELBO}(x) = \underbrace{-\log p(x \mid z)}_{\text{reconstruction}} + "
+         r"\underbrace{\mathrm{KL}\big(q(z \mid x)\,\|\,\mathcal{N}(0, I)\big)}"
+         r"_{\text{regularizer}}")
+lik = ("Bernoulli: binary cross-entropy summed over the 784 pixels" if cfg.likelihood == "bernoulli"
+       else f"Gaussian with variance {cfg.gaussian_var}: scaled squared error + a constant")
+m = ck.metrics
+avg = {k: m.get(f"test_{k}") for k in ("recon", "kl", "neg_elbo")}
+terms = [("reconstruction −log p(x|z)", a["recon"], "recon"),
+         ("KL(q(z|x) ‖ p(z))", a["kl"], "kl"), ("−ELBO", a["recon"] + a["kl"], "neg_elbo")]
+for col, (label, value, key) in zip(st.columns(3), terms, strict=True):
+    ref = avg[key]
+    col.metric(label, f"{value:.2f}",
+               delta=f"{value - ref:+.2f} vs test mean" if isinstance(ref, (int, float)) else None,
+               delta_color="inverse", help="nats for this one image")
+st.caption(f"Reconstruction uses the model's likelihood ({lik}) at the one sampled z above; "
+           "change the seed of ε to see it move. All numbers are nats per image, summed over "
+           "pixels (or latent dims); the deltas compare with the test-set means in metrics.json.")
+st.markdown("With a Gaussian posterior and a standard normal prior the KL term has a closed form "
+            "(Kingma & Welling 2014, Appendix B), summed over latent dimensions j:")
+st.latex(r"\mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2)\,\|\,\mathcal{N}(0, I)\big) = "
+         r"-\tfrac{1}{2} \sum_{j} \left(1 + \log \sigma_j^2 - \mu_j^2 - \sigma_j^2\right)")
+st.markdown("It is zero only when μ = 0 and σ = 1 for every dimension: a digit whose code "
+            "carries no information. The reconstruction term pulls the other way, which is why "
+            f"this model settled at about {a['kl']:.1f} nats of KL on this digit.")
+
+st.subheader("3 · Explore")
+links = [("pages/train.py", "Train a model", "🏋️", "any architecture, live loss curves"),
+         ("pages/sliders.py", "Latent sliders", "🎚️", "move z by hand and watch the decoder"),
+         ("pages/manifold.py", "Manifold", "🗺️", "decode a whole grid of the latent plane"),
+         ("pages/scatter.py", "Latent scatter", "🔵", "where the test set lands in z"),
+         ("pages/reconstruct.py", "Reconstruct", "✍️", "draw or upload a digit"),
+         ("pages/generate.py", "Generate", "✨", "sample from the prior, interpolate"),
+         ("pages/compare.py", "Compare", "⚖️", "models side by side")]
+cols = st.columns(4)
+for i, (page, label, icon, text) in enumerate(links):
+    with cols[i % 4]:
+        st.page_link(page, label=label, icon=icon)
+        st.caption(text)

@@ -1,0 +1,73 @@
+"""Manifold: decode an N x N grid of a latent plane in one batch."""
+
+import streamlit as st
+
+from ui.figures_a import manifold_figure, manifold_grid, model_key, pca_plane, png
+from ui.state import active_model, encoded
+from vae_core import compose_grid, decode_batch, grid_values
+
+ck = active_model()
+zdim = ck.model_config.latent_dim
+st.title("Manifold")
+st.caption("Each tile is the decoder's mean image at one point of a 2-D plane of the latent "
+           "space; the axes give the coordinates of the tile centres.")
+
+c1, c2, c3 = st.columns([2, 2, 1])
+n = c1.slider("Grid size N (N × N tiles)", 5, 40, 20, key="mf_n")
+spacing = c2.radio("Spacing", ["linear", "quantile"], horizontal=True, key="mf_spacing",
+                   format_func={"linear": "linear in [−L, L]",
+                                "quantile": "Gaussian quantiles"}.get,
+                   help="Quantiles of N(0, 1) at evenly spaced probabilities 0.05 … 0.95 "
+                        "(Kingma & Welling 2014, Fig. 4): equal prior mass per tile.")
+lim = c3.number_input("Range L", 0.1, 10.0, 3.0, 0.5, key="mf_lim",
+                      disabled=spacing == "quantile")
+
+if zdim == 1:  # one axis only: a single strip of n tiles
+    st.info("This model has a 1-D latent space: showing one row of tiles along z0.")
+    vals = grid_values(n, spacing, lim)
+    strip = compose_grid(decode_batch(ck.model, vals[:, None]), nrow=n).numpy()
+    st.image(png(strip, 2), caption="z0 = " + ", ".join(f"{v:.2f}" for v in vals.tolist()),
+             output_format="PNG")
+    st.download_button("Download PNG", png(strip), f"{ck.name}-strip-{n}.png", "image/png",
+                       key="mf_download", on_click="ignore")
+    st.stop()
+
+dims, base, directions = (0, 1), None, None
+xlabel, ylabel = "z0", "z1"
+if zdim > 2:
+    plane = st.radio("Plane", ["axes", "pca"], horizontal=True, key="mf_plane",
+                     format_func={"axes": "two latent dimensions",
+                                  "pca": "first two principal directions of the encoded test "
+                                         "set"}.get)
+    if plane == "axes":
+        a1, a2 = st.columns(2)
+        dx = a1.selectbox("Horizontal dimension", range(zdim), 0, key="mf_dx",
+                          format_func=lambda d: f"z{d}")
+        dy = a2.selectbox("Vertical dimension", range(zdim), 1, key="mf_dy",
+                          format_func=lambda d: f"z{d}")
+        if dx == dy:
+            st.info("Pick two different dimensions.")
+            st.stop()
+        dims, xlabel, ylabel = (dx, dy), f"z{dx}", f"z{dy}"
+        others = [d for d in range(zdim) if d not in dims]
+        with st.expander(f"Values of the other {len(others)} dimensions (default 0)"):
+            cols = st.columns(4)
+            base = [0.0] * zdim
+            for j, d in enumerate(others):
+                base[d] = cols[j % 4].slider(f"z{d}", -3.0, 3.0, 0.0, 0.1, key=f"mf_base_{d}")
+            base = tuple(base)
+    else:
+        mean, dirs, std = pca_plane(*model_key(ck), encoded(ck)[0])
+        # Scaled directions: a coordinate of ±L is ±L standard deviations along that direction.
+        base = tuple(mean.tolist())
+        directions = tuple(tuple((dirs[k] * std[k]).tolist()) for k in range(2))
+        xlabel, ylabel = "PC1 (standard deviations)", "PC2 (standard deviations)"
+        st.caption(f"The plane passes through the mean code; the test codes' standard deviation "
+                   f"is {std[0]:.2f} along PC1 and {std[1]:.2f} along PC2.")
+
+grid, vals = manifold_grid(*model_key(ck), n, spacing, float(lim), dims, base, directions,
+                           ck.model)
+st.plotly_chart(manifold_figure(grid, vals, xlabel, ylabel), key="mf_figure",
+                config={"displayModeBar": False})
+st.download_button("Download PNG", png(grid), f"{ck.name}-manifold-{n}x{n}.png", "image/png",
+                   key="mf_download", on_click="ignore")

@@ -1,0 +1,103 @@
+"""Latent sliders: set every coordinate of z by hand and watch the decoder's image change."""
+
+import math
+
+import streamlit as st
+import torch
+from streamlit_image_coordinates import streamlit_image_coordinates
+
+from ui.figures_a import (class_legend, decode_one, latent_map_base, map_extent, mark_point,
+                          model_key, png, px_to_latent)
+from ui.state import active_model, encoded, test_set_or_stop
+
+MAP_TILES, MAP_SIZE = 15, 420  # background manifold of the 2-D map: tiles, pixels
+MAX_RANGE = 10.0
+
+ck = active_model()
+zdim = ck.model_config.latent_dim
+st.title("Latent sliders")
+st.caption(f"One slider per latent dimension of **{ck.name}** (z has {zdim} dimensions). The "
+           "decoder turns the point into the mean image on the right. Under the prior N(0, I) "
+           "almost all codes lie within ±3.")
+
+last = st.session_state.get("sl_code", [])  # slider keys are dropped while on other pages
+for i in range(zdim):
+    st.session_state.setdefault(f"z_{i}", last[i] if i < len(last) else 0.0)
+st.session_state.setdefault("sl_range", 3.0)
+st.session_state.setdefault("sl_draws", 0)
+
+
+def set_code(values) -> None:
+    """Callback helper: write slider values (and widen the range to fit them) before rendering."""
+    values = [round(float(v), 2) for v in values]
+    need = max((abs(v) for v in values), default=0.0)
+    if need > st.session_state["sl_range"]:
+        st.session_state["sl_range"] = min(float(math.ceil(need)), MAX_RANGE)
+    for i, v in enumerate(values):
+        st.session_state[f"z_{i}"] = v
+
+
+def draw_prior() -> None:
+    st.session_state["sl_draws"] += 1
+    g = torch.Generator().manual_seed(st.session_state["sl_draws"])
+    r = st.session_state["sl_range"]
+    set_code(torch.randn(zdim, generator=g).clamp(-r, r).tolist())
+
+
+def from_digit() -> None:
+    mu, _ = encoded(ck)
+    set_code(mu[st.session_state["sl_digit"]])
+
+
+def on_map_click() -> None:
+    click = st.session_state.get("sl_map")
+    if not click or click.get("unix_time") == st.session_state.get("sl_map_done"):
+        return  # a rerun replays the last click: apply each click once
+    st.session_state["sl_map_done"] = click.get("unix_time")
+    e = map_extent(st.session_state["sl_range"], MAP_TILES)
+    x, y = px_to_latent(click["x"], click["y"], e, click["width"], click["height"])
+    r = st.session_state["sl_range"]
+    set_code([min(max(x, -r), r), min(max(y, -r), r)])
+
+
+@st.fragment
+def explorer() -> None:
+    images, labels, classes = test_set_or_stop(ck.train_config.dataset)
+    c = st.columns([1, 1, 1, 1.1, 1], vertical_alignment="bottom")
+    c[0].button("🎲 Random draw", key="sl_random", on_click=draw_prior, width="stretch",
+                help="z ~ N(0, I), seeded by a counter (each click is the next seed)")
+    c[1].button("⟲ Reset to 0", key="sl_reset", on_click=set_code, args=([0.0] * zdim,),
+                width="stretch")
+    c[2].number_input("Test digit #", 0, len(images) - 1, 0, key="sl_digit")
+    c[3].button("Set from this digit", key="sl_from_digit", on_click=from_digit,
+                width="stretch", help="the posterior mean μ of that test digit")
+    r = c[4].number_input("Slider range ±R", 0.5, MAX_RANGE, step=0.5, key="sl_range")
+    for i in range(zdim):  # values outside a smaller range would be refused by st.slider
+        st.session_state[f"z_{i}"] = min(max(st.session_state[f"z_{i}"], -r), r)
+
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        box = st.container(height=420) if zdim > 8 else st.container()
+        z = [box.slider(f"z{i}", -r, r, step=0.01, key=f"z_{i}") for i in range(zdim)]
+        st.session_state["sl_code"] = z
+        if zdim == 2:
+            image_box = st.container()
+    if zdim != 2:
+        image_box = right
+    img = decode_one(ck.model, z)
+    shown = ", ".join(f"{v:.2f}" for v in z[:6]) + (", …" if zdim > 6 else "")
+    image_box.image(png(img, 8), caption=f"decoded mean image at z = ({shown})",
+                    output_format="PNG")
+    if zdim == 2:
+        with right:
+            mu, _ = encoded(ck)
+            base = latent_map_base(*model_key(ck), r, MAP_TILES, MAP_SIZE, mu, labels, ck.model)
+            streamlit_image_coordinates(mark_point(base, z[0], z[1], map_extent(r, MAP_TILES)),
+                                        key="sl_map", on_click=on_map_click, cursor="crosshair")
+            st.image(class_legend(tuple(classes), MAP_SIZE), output_format="PNG")
+            st.caption("The latent plane: the decoder's output on a grid (grey), encoded test "
+                       "digits coloured by class, and the current z (red ring). Click anywhere "
+                       "to move there.")
+
+
+explorer()

@@ -1,0 +1,298 @@
+"""AppTest for the Latent scatter, Reconstruct, Generate and Compare pages, and unit tests of
+the pure helpers in ui/figures.py and ui/derived.py.
+
+Pages run on the bundled 2-D model and on a tiny untrained 16-D conv model saved into a
+temporary user-models folder (so the >2-D branches run too, without training anything).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from ui import derived, figures
+from ui.state import BUNDLED_DIR, DEFAULT_MODEL, ENV_USER_DIR, MODEL_KEY, get_model
+from ui.state import test_set as load_test_set
+from vae_core import ModelConfig, TrainConfig, build_model, save_checkpoint
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+BUNDLED = str(BUNDLED_DIR / DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def user_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user-models folder holding one untrained conv model with a 16-D latent."""
+    root = tmp_path_factory.mktemp("user-models")
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="conv", latent_dim=16, channels=[8, 16])
+    save_checkpoint(root / "conv16", build_model(cfg), TrainConfig(epochs=1, binarize="dynamic"),
+                    {"epochs": 0, "test_neg_elbo": 543.0, "test_recon": 540.0, "test_kl": 3.0})
+    return root
+
+
+@pytest.fixture
+def empty_user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(ENV_USER_DIR, str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def with_user_models(user_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(ENV_USER_DIR, str(user_models))
+    return user_models
+
+
+def run_page(page: str, model: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if model is not None:
+        at.session_state[MODEL_KEY] = model
+    at.switch_page(page)
+    return at.run()
+
+
+def plotly_charts(at: AppTest) -> list:
+    return [e for e in at.main if getattr(e, "type", None) == "plotly_chart"]
+
+
+def digit_png(i: int = 0) -> bytes:
+    x, _, _ = load_test_set("mnist")
+    buf = io.BytesIO()
+    Image.fromarray((x[i] * 255).round().astype(np.uint8), mode="L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# --- pages on the bundled 2-D model ---------------------------------------------------------
+@pytest.mark.parametrize("page,title", [("pages/scatter.py", "Latent scatter"),
+                                        ("pages/reconstruct.py", "Reconstruct"),
+                                        ("pages/generate.py", "Generate")])
+def test_page_renders_on_bundled_model(empty_user_dir: Path, page: str, title: str) -> None:
+    at = run_page(page)
+    assert not at.exception
+    assert at.title[0].value == title
+    assert not at.error
+
+
+def test_scatter_draws_chart_and_offers_csv(empty_user_dir: Path) -> None:
+    at = run_page("pages/scatter.py")
+    assert not at.exception
+    assert plotly_charts(at), "the latent scatter is missing"
+    at.checkbox(key="scatter_manifold").check().run()
+    assert not at.exception
+    at.slider(key="scatter_n").set_value(1000).run()
+    assert not at.exception
+    assert any(e.type == "download_button" for e in at.main)
+
+
+def test_reconstruct_upload_of_real_digit(empty_user_dir: Path) -> None:
+    at = run_page("pages/reconstruct.py")
+    assert at.info, "the page should ask for an image first"
+    at.file_uploader(key="reconstruct_upload").set_value(
+        ("digit.png", digit_png(0), "image/png")).run()
+    assert not at.exception
+    assert not at.error
+    captions = [c for img in at.get("image") for c in img.captions]
+    assert any("reconstruction" in c for c in captions)
+    metrics = {m.label: m.value for m in at.metric}
+    assert math.isfinite(float(metrics["−ELBO (nats)"]))
+    assert 0 <= float(metrics["percentile among test images"].rstrip("%")) <= 100
+    assert len(plotly_charts(at)) == 2  # latent position and -ELBO histogram
+
+
+def test_reconstruct_text_file_named_png_is_refused(empty_user_dir: Path) -> None:
+    at = run_page("pages/reconstruct.py")
+    at.file_uploader(key="reconstruct_upload").set_value(
+        ("digit.png", b"this is plain text, not a PNG\n", "image/png")).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "not an image" in at.error[0].value
+    assert "−ELBO (nats)" not in [m.label for m in at.metric]
+    assert not plotly_charts(at)
+
+
+def test_reconstruct_canvas_mode_waits_for_a_drawing(empty_user_dir: Path) -> None:
+    at = run_page("pages/reconstruct.py")
+    at.radio(key="reconstruct_source").set_value("Draw a digit").run()
+    assert not at.exception
+    assert any("Draw a digit" in i.value for i in at.info)
+
+
+def test_generate_uploaded_interpolation_end_points(empty_user_dir: Path) -> None:
+    at = run_page("pages/generate.py")
+    at.radio(key="gen_interp_source").set_value("Two uploaded images").run()
+    assert any("Upload both" in i.value for i in at.info)
+    at.file_uploader(key="gen_interp_file_a").set_value(("a.png", digit_png(0), "image/png"))
+    at.file_uploader(key="gen_interp_file_b").set_value(("b.txt", b"nope", "text/plain"))
+    at.run()
+    assert not at.exception
+    assert any("not an image" in e.value for e in at.error)
+    at.file_uploader(key="gen_interp_file_b").set_value(("b.png", digit_png(1), "image/png"))
+    at.run()
+    assert not at.exception and not at.error
+    assert sum(e.type == "download_button" for e in at.main) == 2  # linear and slerp GIFs
+
+
+def test_compare_needs_two_models(empty_user_dir: Path) -> None:
+    at = run_page("pages/compare.py")
+    assert not at.exception
+    assert any("Only one model" in i.value for i in at.info)
+
+
+# --- a 16-D model: projections, traversal rows, comparison ----------------------------------
+@pytest.mark.parametrize("page", ["pages/scatter.py", "pages/reconstruct.py",
+                                  "pages/generate.py"])
+def test_pages_handle_16d_model(with_user_models: Path, page: str) -> None:
+    at = run_page(page, str(with_user_models / "conv16"))
+    assert not at.exception
+    assert not at.error
+    if page.endswith("reconstruct.py"):
+        at.file_uploader(key="reconstruct_upload").set_value(
+            ("digit.png", digit_png(3), "image/png")).run()
+        assert not at.exception and not at.error
+        assert any("principal directions" in c.value for c in at.caption)
+
+
+def test_scatter_umap_choice_says_when_missing(with_user_models: Path) -> None:
+    at = run_page("pages/scatter.py", str(with_user_models / "conv16"))
+    at.radio(key="scatter_projection").set_value("UMAP").run()
+    assert not at.exception
+    if not derived.umap_available():
+        assert any("UMAP is not installed" in i.value for i in at.info)
+
+
+def test_compare_two_models_and_kl_per_dim(with_user_models: Path) -> None:
+    at = run_page("pages/compare.py", BUNDLED)
+    assert not at.exception and not at.error
+    assert len(at.multiselect(key="compare_models").value) == 2
+    table = at.dataframe[0].value
+    assert set(table.index) == {"mnist-mlp-2d", "conv16"}
+    assert table.loc["mnist-mlp-2d", "latent dim"] == 2
+    assert table.loc["conv16", "params"] > 0
+    assert at.warning, "different binarizations should be flagged"
+    at.button(key="compare_stats_button").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table.loc["conv16", "active units"].endswith("/16")
+    at.radio(key="compare_pick").set_value("indices").run()
+    at.text_input(key="compare_indices").input("3, x").run()
+    assert not at.exception
+    assert at.error
+
+
+# --- ui/figures.py --------------------------------------------------------------------------
+def test_as_images_and_tile_shapes() -> None:
+    batch = torch.rand(5, 1, 28, 28)
+    assert figures.as_images(batch).shape == (5, 28, 28)
+    assert figures.as_images(np.zeros((28, 28))).shape == (1, 28, 28)
+    grid = figures.tile(batch, 3, pad=2)
+    assert grid.shape == (2 * 30 + 2, 3 * 30 + 2)
+    assert grid[0, 0] == 1.0  # gutters are white
+
+
+def test_png_and_gif_bytes() -> None:
+    img = np.linspace(0, 1, 28 * 28, dtype=np.float32).reshape(28, 28)
+    pic = Image.open(io.BytesIO(figures.png(img, 3)))
+    assert pic.size == (84, 84)
+    gif = Image.open(io.BytesIO(figures.gif_bytes(np.stack([img, 1 - img, img * 0.5]), 2)))
+    assert gif.format == "GIF" and gif.size == (56, 56)
+    assert gif.n_frames == 4  # forth (3) and back (1 middle frame)
+    assert figures.data_uri(img).startswith("data:image/png;base64,")
+
+
+def test_grid_figure_labels() -> None:
+    fig = figures.grid_figure(np.zeros((6, 28, 28)), 3, ["a", "b"], ["x", "y", "z"])
+    assert isinstance(fig.data[0], go.Image)
+    assert list(fig.layout.yaxis.ticktext) == ["a", "b"]
+    assert list(fig.layout.xaxis.ticktext) == ["x", "y", "z"]
+
+
+def test_latent_scatter_one_trace_per_class_with_customdata() -> None:
+    xy = np.random.default_rng(0).normal(size=(50, 2))
+    labels = np.arange(50) % 3
+    idx = np.arange(100, 150)
+    fig = figures.latent_scatter(xy, labels, idx, ["zero", "one", "two", "three"])
+    assert [t.name for t in fig.data] == ["zero", "one", "two"]  # absent classes omitted
+    assert all(isinstance(t, go.Scattergl) for t in fig.data)
+    assert fig.data[1].customdata[0].tolist() == [101, 1]
+    sel = {"points": [{"customdata": [101, 1]}, {"customdata": [104, 1]},
+                      {"customdata": [101, 1]}, {"x": 0}, {"customdata": {"0": 7, "1": 2}}]}
+    assert figures.selected_indices(sel) == [101, 104, 7]
+    assert figures.selected_indices(None) == []
+
+
+def test_pad_2d() -> None:
+    assert figures.pad_2d(np.ones(4)).shape == (4, 2)
+    assert figures.pad_2d(np.ones((4, 5))).shape == (4, 2)
+
+
+def test_ellipse_and_posterior_marker() -> None:
+    e = figures.ellipse_xy((1.0, -1.0), np.diag([4.0, 1.0]), n_std=1.0)
+    assert np.isclose(e[:, 0].max(), 3.0, atol=1e-2) and np.isclose(e[:, 1].min(), -2.0, atol=1e-2)
+    fig = figures.add_posterior(go.Figure(), (0, 0), np.eye(2))
+    assert len(fig.data) == 3
+
+
+def test_image_background_and_path() -> None:
+    fig = figures.add_image_background(go.Figure(), np.zeros((56, 56)), (-3, 3), (-2, 2))
+    im = fig.layout.images[0]
+    assert (im.x, im.y, im.sizex, im.sizey) == (-3, 2, 6, 4)
+    fig = figures.add_path(fig, np.zeros((5, 2)), "p")
+    assert fig.data[0].name == "p"
+
+
+def test_histogram_percentile_and_kl_bars() -> None:
+    vals = np.arange(100.0)
+    assert figures.percentile_of(vals, 50.0) == 50.0
+    assert figures.percentile_of(vals, 1000.0) == 100.0
+    fig = figures.histogram_with_marker(vals, 42.0, "x")
+    assert fig.layout.shapes[0].x0 == 42.0
+    bars = figures.kl_per_dim_bars({"a": [1.0, 2.0], "b": [0.5, 0.1, 0.2]})
+    assert [t.name for t in bars.data] == ["a", "b"]
+
+
+def test_codes_table_columns() -> None:
+    mu, lv = np.zeros((3, 2)), np.ones((3, 2))
+    df = figures.codes_table(np.arange(3), np.array([0, 1, 1]), ["zero", "one"], mu, lv)
+    assert list(df.columns) == ["index", "label", "class", "mu_0", "mu_1", "logvar_0",
+                                "logvar_1"]
+    assert df["class"].tolist() == ["zero", "one", "one"]
+
+
+# --- ui/derived.py --------------------------------------------------------------------------
+def test_projection_helpers() -> None:
+    dirs = np.array([[1.0, 0, 0], [0, 1.0, 0]], dtype=np.float32)
+    assert derived.project(np.array([[2.0, 3.0, 4.0]]), np.ones(3), dirs).tolist() == [[1, 2]]
+    cov = derived.project_cov(np.log(np.array([4.0, 9.0, 1.0])), dirs)
+    assert np.allclose(cov, np.diag([4.0, 9.0]))
+    a = derived.subsample(100, 10, 0)
+    assert len(a) == 10 and (np.diff(a) > 0).all() and (a == derived.subsample(100, 10, 0)).all()
+    assert len(derived.subsample(5, 10)) == 5
+
+
+def test_per_image_neg_elbo_matches_metrics_json() -> None:
+    ck = get_model(BUNDLED)
+    per_image = derived.test_neg_elbo(ck)
+    assert len(per_image["neg_elbo"]) == 10_000
+    assert per_image["neg_elbo"].mean() == pytest.approx(ck.metrics["test_neg_elbo"], rel=1e-4)
+    x, _, _ = load_test_set("mnist")
+    s = derived.score_image(ck, x[0])
+    assert s["neg_elbo"] == pytest.approx(s["recon"] + s["kl"], rel=1e-5)
+    assert s["mu"].shape == (2,)
+    assert not ck.model.training and not any(p.requires_grad for p in ck.model.parameters())
+
+
+# --- known issue in ui/state.py (reported to the lead; remove the mark once fixed) ----------
+def test_model_choice_survives_page_switch(with_user_models: Path) -> None:
+    at = run_page("pages/reconstruct.py")
+    at.sidebar.selectbox(key=MODEL_KEY).set_value(str(with_user_models / "conv16")).run()
+    assert "conv16" in at.sidebar.markdown[0].value
+    at.switch_page("pages/generate.py").run()
+    assert not at.exception
+    assert "conv16" in at.sidebar.markdown[0].value

@@ -1,0 +1,260 @@
+"""Arrays derived from a model, cached with `st.cache_data` and shared by the pages.
+
+Cached functions take the checkpoint path and weights mtime as strings (the cache key) and the
+model as an underscore argument (not hashed). The model is the shared cached one, so it is only
+ever read: no train(), no grads, everything under torch.no_grad().
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+from ui.state import encoded, test_set
+from vae_core import Checkpoint, kl_normal, latent_stats, manifold, pca, recon_nll
+from vae_core.checkpoint import WEIGHTS
+from vae_core.data import binarize
+from vae_core.metrics import EVAL_SEED, eval_targets
+
+TSNE_DEFAULT_POINTS = 2000
+
+
+def key(ck: Checkpoint) -> tuple[str, str]:
+    """(path, mtime) strings identifying a checkpoint's current weights."""
+    w = Path(ck.path) / WEIGHTS
+    return str(ck.path), str(w.stat().st_mtime if w.exists() else 0.0)
+
+
+def device_of(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def as_batch(img: np.ndarray, model: torch.nn.Module) -> torch.Tensor:
+    """[28, 28] or [N, 28, 28] array -> [N, 1, 28, 28] float tensor on the model's device."""
+    t = torch.as_tensor(np.asarray(img, dtype=np.float32))
+    if t.ndim == 2:
+        t = t[None]
+    return t[:, None].to(device_of(model))
+
+
+# --- projections of the encoded test set ----------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=16)
+def _pca(path: str, mtime: str, _mu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mean, dirs, proj = pca(torch.from_numpy(_mu), 2)
+    return mean.numpy(), dirs.numpy(), proj.numpy()
+
+
+def pca_of_test_codes(ck: Checkpoint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean [Z], directions [k, Z], projections [N, k]) of the test set's posterior means."""
+    mu, _ = encoded(ck)
+    return _pca(*key(ck), mu)
+
+
+def project(codes: np.ndarray, mean: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    """Codes [N, Z] onto PCA directions [k, Z] -> [N, k]."""
+    return (np.asarray(codes, dtype=np.float32) - mean) @ dirs.T
+
+
+def project_cov(logvar: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    """A diagonal posterior covariance diag(exp(logvar)) seen through directions [2, Z]."""
+    d = dirs if len(dirs) == 2 else np.vstack([dirs, np.zeros_like(dirs)])
+    return (d * np.exp(logvar)) @ d.T
+
+
+def subsample(n_total: int, n: int, seed: int = 0) -> np.ndarray:
+    """n sorted indices out of n_total, the same for the same (n, seed)."""
+    if n >= n_total:
+        return np.arange(n_total)
+    return np.sort(np.random.default_rng(seed).choice(n_total, n, replace=False))
+
+
+@st.cache_data(show_spinner="Running t-SNE (slow on a small CPU)...", max_entries=8)
+def _tsne(path: str, mtime: str, n: int, perplexity: float, seed: int,
+          _mu: np.ndarray) -> np.ndarray:
+    from sklearn.manifold import TSNE
+
+    idx = subsample(len(_mu), n, seed)
+    return TSNE(2, perplexity=min(perplexity, (len(idx) - 1) / 3), init="pca",
+                random_state=seed).fit_transform(_mu[idx]).astype(np.float32)
+
+
+def tsne_of_test_codes(ck: Checkpoint, n: int, perplexity: float = 30.0, seed: int = 0
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(indices [n], 2-D t-SNE embedding [n, 2]) of a seeded subsample of test codes."""
+    mu, _ = encoded(ck)
+    return subsample(len(mu), n, seed), _tsne(*key(ck), n, perplexity, seed, mu)
+
+
+def umap_available() -> bool:
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@st.cache_data(show_spinner="Running UMAP...", max_entries=8)
+def _umap(path: str, mtime: str, n: int, seed: int, _mu: np.ndarray) -> np.ndarray:
+    import umap
+
+    idx = subsample(len(_mu), n, seed)
+    return umap.UMAP(random_state=seed).fit_transform(_mu[idx]).astype(np.float32)
+
+
+def umap_of_test_codes(ck: Checkpoint, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    mu, _ = encoded(ck)
+    return subsample(len(mu), n, seed), _umap(*key(ck), n, seed, mu)
+
+
+# --- decoded pictures -----------------------------------------------------------------------
+@st.cache_data(show_spinner="Decoding the manifold...", max_entries=32)
+def _manifold(path: str, mtime: str, n: int, lim: float, base: tuple[float, ...] | None,
+              directions: tuple[tuple[float, ...], ...] | None, _model: Any
+              ) -> tuple[np.ndarray, np.ndarray]:
+    with torch.no_grad():
+        img, vals = manifold(_model, n, "linear", lim,
+                             base=None if base is None else torch.tensor(base),
+                             directions=None if directions is None else torch.tensor(directions))
+    return img.numpy(), vals.numpy()
+
+
+def manifold_image(ck: Checkpoint, n: int = 20, lim: float = 3.0,
+                   base: np.ndarray | None = None, directions: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded n x n grid over [-lim, lim]^2 (dims 0, 1, or a plane through `base` spanned by
+    `directions`): (image [28n, 28n], axis values [n])."""
+    b = None if base is None else tuple(float(v) for v in base)
+    d = None if directions is None else tuple(tuple(float(v) for v in r) for r in directions)
+    return _manifold(*key(ck), n, lim, b, d, ck.model)
+
+
+# --- -ELBO per image -------------------------------------------------------------------------
+def neg_elbo_terms(model: Any, x: torch.Tensor, target: torch.Tensor,
+                   generator: torch.Generator) -> dict[str, np.ndarray]:
+    """Per-image recon (one posterior sample), closed-form KL, their sum, mu and logvar,
+    exactly as vae_core.metrics.evaluate_elbo scores them (before its batch mean)."""
+    cfg = model.cfg
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        z = model.reparameterize(mu, logvar, generator)
+        rec = recon_nll(model.decode_logits(z), target, cfg.likelihood, cfg.gaussian_var)
+        kl = kl_normal(mu, logvar)
+    return {"neg_elbo": (rec + kl).cpu().numpy(), "recon": rec.cpu().numpy(),
+            "kl": kl.cpu().numpy(), "mu": mu.cpu().numpy(), "logvar": logvar.cpu().numpy()}
+
+
+@st.cache_data(show_spinner="Scoring every test image...", max_entries=16)
+def _test_neg_elbo(path: str, mtime: str, dataset: str, binarization: str, _model: Any
+                   ) -> dict[str, np.ndarray]:
+    x, _, _ = test_set(dataset)
+    xt = eval_targets(torch.from_numpy(x)[:, None], binarization)
+    dev = device_of(_model)
+    g = torch.Generator(device=dev).manual_seed(EVAL_SEED)
+    parts = [neg_elbo_terms(_model, xt[i:i + 1000].to(dev), xt[i:i + 1000].to(dev), g)
+             for i in range(0, len(xt), 1000)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in ("neg_elbo", "recon", "kl")}
+
+
+def test_neg_elbo(ck: Checkpoint) -> dict[str, np.ndarray]:
+    """Per-image test -ELBO, recon and KL [N] under the model's likelihood and binarization.
+    Same protocol and random draws as evaluate_elbo, so the mean equals metrics.json's."""
+    return _test_neg_elbo(*key(ck), ck.train_config.dataset, ck.train_config.binarize, ck.model)
+
+
+def score_image(ck: Checkpoint, img: np.ndarray) -> dict[str, Any]:
+    """-ELBO terms of one [28, 28] image, scored like the test set: grey levels for
+    binarize='none', else one fixed Bernoulli draw (seed EVAL_SEED) used as input and target."""
+    x = torch.from_numpy(np.asarray(img, dtype=np.float32))[None, None]
+    target = x if ck.train_config.binarize == "none" else binarize(x, EVAL_SEED)
+    model = ck.model
+    dev = device_of(model)
+    g = torch.Generator(device=dev).manual_seed(EVAL_SEED)
+    out = neg_elbo_terms(model, target.to(dev), target.to(dev), g)
+    res: dict[str, Any] = {k: float(out[k][0]) for k in ("neg_elbo", "recon", "kl")}
+    res.update(mu=out["mu"][0], logvar=out["logvar"][0], target=target[0, 0].numpy())
+    return res
+
+
+# --- decoding helpers (not cached: cheap and seeded) ------------------------------------------
+def reconstruct(ck: Checkpoint, images: np.ndarray, sample: bool = False, seed: int = 0
+                ) -> np.ndarray:
+    """Decoded posterior means (or one seeded posterior sample each) of images [N, 28, 28]."""
+    g = torch.Generator(device=device_of(ck.model)).manual_seed(seed)
+    with torch.no_grad():
+        out = ck.model.reconstruct(as_batch(images, ck.model), sample=sample, generator=g)
+    return out[:, 0].cpu().numpy()
+
+
+def encode(ck: Checkpoint, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior (mu, logvar) [N, Z] of images [N, 28, 28] (grey levels, as given)."""
+    with torch.no_grad():
+        m, lv = ck.model.encode(as_batch(images, ck.model))
+    return m.cpu().numpy(), lv.cpu().numpy()
+
+
+def posterior_samples(ck: Checkpoint, image: np.ndarray, n: int, seed: int,
+                      draw_pixels: bool = False) -> np.ndarray:
+    """n decoded samples z ~ q(z|x) of one image (optionally with pixels drawn from p(x|z))."""
+    model = ck.model
+    g = torch.Generator(device=device_of(model)).manual_seed(seed)
+    with torch.no_grad():
+        x = as_batch(image, model).expand(n, -1, -1, -1)
+        mean = model.reconstruct(x, sample=True, generator=g)
+        out = pixel_draw(ck, mean, g) if draw_pixels else mean
+    return out[:, 0].cpu().numpy()
+
+
+def pixel_draw(ck: Checkpoint, mean: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """One draw x ~ p(x|z) given decoded means: Bernoulli pixels, or Gaussian noise (clipped)."""
+    cfg = ck.model_config
+    if cfg.likelihood == "bernoulli":
+        return torch.bernoulli(mean, generator=g)
+    noise = torch.randn(mean.shape, generator=g, device=mean.device, dtype=mean.dtype)
+    return (mean + noise * cfg.gaussian_var ** 0.5).clamp(0, 1)
+
+
+def decode(ck: Checkpoint, codes: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Decode latent codes [N, Z] -> images [N, 28, 28]."""
+    with torch.no_grad():
+        z = torch.as_tensor(codes, dtype=torch.float32).to(device_of(ck.model))
+        return ck.model.decode(z)[:, 0].cpu().numpy()
+
+
+def prior_samples(ck: Checkpoint, n: int, seed: int) -> np.ndarray:
+    """n images decoded from z ~ N(0, I), drawn with a seeded generator."""
+    g = torch.Generator(device=device_of(ck.model)).manual_seed(seed)
+    with torch.no_grad():
+        return ck.model.sample(n, generator=g)[:, 0].cpu().numpy()
+
+
+@st.cache_data(show_spinner="Preparing the CSV...", max_entries=4)
+def _codes_csv(path: str, mtime: str, dataset: str, _mu: np.ndarray, _logvar: np.ndarray
+               ) -> bytes:
+    from ui.figures import codes_table
+
+    _, labels, names = test_set(dataset)
+    idx = np.arange(len(_mu))
+    return codes_table(idx, labels, names, _mu, _logvar).to_csv(index=False).encode()
+
+
+def codes_csv(ck: Checkpoint) -> bytes:
+    """The encoded test set as CSV: index, label, class, mu_0.., logvar_0.. (cached)."""
+    mu, logvar = encoded(ck)
+    return _codes_csv(*key(ck), ck.train_config.dataset, mu, logvar)
+
+
+@st.cache_data(show_spinner="Computing KL per dimension...", max_entries=16)
+def _latent_stats(path: str, mtime: str, dataset: str, binarization: str, _model: Any
+                  ) -> dict[str, Any]:
+    x, _, _ = test_set(dataset)
+    with torch.no_grad():
+        return latent_stats(_model, eval_targets(torch.from_numpy(x)[:, None], binarization))
+
+
+def test_latent_stats(ck: Checkpoint) -> dict[str, Any]:
+    """KL per dimension and active units on the test set (vae_core.latent_stats), cached."""
+    return _latent_stats(*key(ck), ck.train_config.dataset, ck.train_config.binarize, ck.model)

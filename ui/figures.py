@@ -1,0 +1,258 @@
+"""Plotly figures and image helpers shared by the pages. Pure functions: no Streamlit, no model.
+
+Images are numpy arrays in [0, 1], either one [H, W] picture or a batch [N, 28, 28]
+(a [N, 1, 28, 28] batch is accepted too). Latent points are [N, 2] arrays already projected.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from PIL import Image
+
+from vae_core import compose_grid, to_png_bytes
+
+# Ten distinguishable colours (Plotly's "D3" palette), one per class, stable across pages.
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                "#7f7f7f", "#bcbd22", "#17becf"]
+MODEL_COLORS = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692"]
+
+
+# --- images ---------------------------------------------------------------------------------
+def as_images(x: Any) -> np.ndarray:
+    """A batch of images as float32 [N, H, W] (from a tensor or array, [N,1,H,W] or [N,H,W])."""
+    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    a = a.astype(np.float32, copy=False)
+    if a.ndim == 4:
+        a = a[:, 0]
+    if a.ndim == 2:
+        a = a[None]
+    return a
+
+
+def tile(images: Any, ncol: int, pad: int = 2, pad_value: float = 1.0) -> np.ndarray:
+    """Tile a batch into one [H', W'] picture, `ncol` images per row, with light gutters."""
+    a = as_images(images)
+    ncol = max(1, min(ncol, len(a)))
+    return compose_grid(torch.from_numpy(np.ascontiguousarray(a))[:, None], ncol, pad,
+                        pad_value).numpy()
+
+
+def png(img: np.ndarray, scale: int = 1) -> bytes:
+    """PNG bytes of one [H, W] picture, enlarged `scale` times with nearest neighbour (crisp
+    pixels: browsers blur small images when they scale them up)."""
+    return to_png_bytes(np.asarray(img), scale)
+
+
+def data_uri(img: np.ndarray, scale: int = 1) -> str:
+    return "data:image/png;base64," + base64.b64encode(png(img, scale)).decode("ascii")
+
+
+def gif_bytes(frames: Any, scale: int = 4, duration_ms: int = 120, boomerang: bool = True
+              ) -> bytes:
+    """An animated, looping GIF of a batch of frames; `boomerang` plays it forth and back."""
+    a = as_images(frames)
+    seq = list(a) + (list(a[-2:0:-1]) if boomerang and len(a) > 2 else [])
+    pics = [Image.fromarray((np.clip(f, 0, 1) * 255).round().astype(np.uint8), mode="L")
+            .resize((f.shape[1] * scale, f.shape[0] * scale), Image.Resampling.NEAREST)
+            for f in seq]
+    buf = io.BytesIO()
+    pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:],
+                 duration=duration_ms, loop=0)
+    return buf.getvalue()
+
+
+def grid_figure(images: Any, ncol: int, row_labels: Sequence[str] | None = None,
+                col_labels: Sequence[str] | None = None, pad: int = 2, cell_px: int = 44,
+                title: str | None = None) -> go.Figure:
+    """A tiled grid as a Plotly image with row and column labels at the cell centres."""
+    a = as_images(images)
+    ncol = max(1, min(ncol, len(a)))
+    nrow = math.ceil(len(a) / ncol)
+    grid = tile(a, ncol, pad)
+    h, w = a.shape[1:]
+    fig = go.Figure(go.Image(source=data_uri(grid), hoverinfo="skip"))
+    centres_y = [pad + r * (h + pad) + h / 2 for r in range(nrow)]
+    centres_x = [pad + c * (w + pad) + w / 2 for c in range(ncol)]
+    scale = cell_px / (h + pad)
+    fig.update_xaxes(showgrid=False, zeroline=False, showticklabels=col_labels is not None,
+                     tickvals=centres_x[:len(col_labels or [])], ticktext=list(col_labels or []),
+                     side="top")
+    fig.update_yaxes(showgrid=False, zeroline=False, showticklabels=row_labels is not None,
+                     tickvals=centres_y[:len(row_labels or [])], ticktext=list(row_labels or []))
+    top = 30 + (22 if col_labels is not None else 0) + (20 if title else 0)
+    fig.update_layout(height=int(grid.shape[0] * scale) + top + 10,
+                      width=int(grid.shape[1] * scale) + (110 if row_labels is not None else 20),
+                      margin={"l": 10, "r": 10, "t": top, "b": 10}, title=title)
+    return fig
+
+
+# --- latent space ---------------------------------------------------------------------------
+def pad_2d(points: np.ndarray) -> np.ndarray:
+    """[N, k] with k in {1, 2} -> [N, 2] (a 1-D latent is drawn on the x axis)."""
+    p = np.asarray(points, dtype=np.float32)
+    if p.ndim == 1:
+        p = p[:, None]
+    if p.shape[1] >= 2:
+        return p[:, :2]
+    return np.concatenate([p, np.zeros((len(p), 2 - p.shape[1]), np.float32)], 1)
+
+
+def latent_scatter(xy: np.ndarray, labels: np.ndarray, indices: np.ndarray,
+                   class_names: Sequence[str], axis_titles: tuple[str, str] = ("z₀", "z₁"),
+                   title: str | None = None, marker_size: float = 4.0, opacity: float = 0.7,
+                   height: int = 620) -> go.Figure:
+    """WebGL scatter of latent points, one trace per class so the legend toggles classes.
+
+    Each point carries customdata [dataset index, label] for hover and selection.
+    """
+    xy = pad_2d(xy)
+    labels = np.asarray(labels)
+    indices = np.asarray(indices)
+    fig = go.Figure()
+    for c, name in enumerate(class_names):
+        m = labels == c
+        if not m.any():
+            continue
+        fig.add_trace(go.Scattergl(
+            x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(name),
+            marker={"size": marker_size, "opacity": opacity,
+                        "color": CLASS_COLORS[c % len(CLASS_COLORS)]},
+            customdata=np.stack([indices[m], labels[m]], 1),
+            hovertemplate=(f"#%{{customdata[0]}} · label {name}"
+                           "<br>(%{x:.2f}, %{y:.2f})<extra></extra>")))
+    fig.update_layout(height=height, title=title, xaxis_title=axis_titles[0],
+                      yaxis_title=axis_titles[1], legend_title_text="class",
+                      legend={"itemsizing": "constant"},
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def selected_indices(selection: Mapping[str, Any] | None) -> list[int]:
+    """Dataset indices of the points selected on a `latent_scatter` (from their customdata),
+    in selection order without duplicates.
+
+    The browser sends a point's customdata row as a list, or (from a typed array, as Plotly
+    makes of numpy data) as a dict {"0": index, "1": label}.
+    """
+    if not selection:
+        return []
+    out: list[int] = []
+    for p in selection.get("points", []) or []:
+        cd = p.get("customdata")
+        if isinstance(cd, dict):
+            cd = cd.get("0", cd.get(0))
+        elif isinstance(cd, (list, tuple)):
+            cd = cd[0] if cd else None
+        if isinstance(cd, (int, float)) and not isinstance(cd, bool):
+            i = int(cd)
+            if i not in out:
+                out.append(i)
+    return out
+
+
+def add_image_background(fig: go.Figure, img: np.ndarray, x_range: tuple[float, float],
+                         y_range: tuple[float, float], opacity: float = 0.55) -> go.Figure:
+    """Put a picture (e.g. the decoded manifold) under the points, spanning the given data
+    ranges; its top row is drawn at y_range[1] (vae_core.plane_codes puts +y at the top)."""
+    fig.add_layout_image({
+        "source": data_uri(img), "xref": "x", "yref": "y", "x": x_range[0], "y": y_range[1],
+        "sizex": x_range[1] - x_range[0], "sizey": y_range[1] - y_range[0], "sizing": "stretch",
+        "opacity": opacity, "layer": "below"})
+    fig.update_xaxes(range=list(x_range), constrain="domain")
+    fig.update_yaxes(range=list(y_range), constrain="domain")
+    fig.update_layout(plot_bgcolor="white")
+    return fig
+
+
+def ellipse_xy(center: Sequence[float], cov: np.ndarray, n_std: float = 1.0,
+               n: int = 72) -> np.ndarray:
+    """Points [n, 2] on the n_std contour of a 2-D Gaussian with covariance `cov` [2, 2]."""
+    vals, vecs = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
+    radii = n_std * np.sqrt(np.clip(vals, 0, None))
+    t = np.linspace(0, 2 * np.pi, n)
+    circle = np.stack([np.cos(t), np.sin(t)], 1)
+    return np.asarray(center, dtype=np.float64) + (circle * radii) @ vecs.T
+
+
+def add_posterior(fig: go.Figure, center: Sequence[float], cov: np.ndarray,
+                  name: str = "your image") -> go.Figure:
+    """Mark a posterior q(z|x): its mean as a star and its 1σ and 2σ ellipses.
+
+    WebGL like the points: SVG traces would be drawn underneath a Scattergl cloud."""
+    for k, dash in ((1, "solid"), (2, "dot")):
+        e = ellipse_xy(center, cov, k)
+        fig.add_trace(go.Scattergl(x=e[:, 0], y=e[:, 1], mode="lines", name=f"{name}: {k}σ",
+                                 line={"color": "black", "width": 2, "dash": dash},
+                                 hoverinfo="skip"))
+    fig.add_trace(go.Scattergl(x=[center[0]], y=[center[1]], mode="markers", name=f"{name}: mean",
+                             marker={"symbol": "star", "size": 18, "color": "gold",
+                                         "line": {"color": "black", "width": 1.5}},
+                             hovertemplate="mean (%{x:.2f}, %{y:.2f})<extra></extra>"))
+    return fig
+
+
+def add_path(fig: go.Figure, xy: np.ndarray, name: str, color: str = "black",
+             dash: str = "solid") -> go.Figure:
+    """Draw a path of latent codes (e.g. an interpolation), WebGL to sit above the points."""
+    xy = pad_2d(xy)
+    fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name,
+                             line={"color": color, "width": 3, "dash": dash},
+                             marker={"size": 7, "color": color},
+                             hovertemplate=f"{name} step %{{pointNumber}}<extra></extra>"))
+    return fig
+
+
+# --- statistics -----------------------------------------------------------------------------
+def percentile_of(values: np.ndarray, v: float) -> float:
+    """Percentage of `values` strictly below v (0 to 100)."""
+    values = np.asarray(values)
+    return 100.0 * float((values < v).mean()) if len(values) else float("nan")
+
+
+def histogram_with_marker(values: np.ndarray, marker: float, x_title: str,
+                          marker_name: str = "your image", nbins: int = 80,
+                          height: int = 340) -> go.Figure:
+    """Histogram of a per-image score with a vertical line at one image's score."""
+    fig = go.Figure(go.Histogram(x=np.asarray(values), nbinsx=nbins, name="test set",
+                                 marker_color="#9aa7b8",
+                                 hovertemplate="%{x}: %{y} images<extra></extra>"))
+    fig.add_vline(x=float(marker), line={"color": "crimson", "width": 3},
+                  annotation_text=f"{marker_name}: {marker:.1f}",
+                  annotation_position="top right")
+    fig.update_layout(height=height, xaxis_title=x_title, yaxis_title="test images",
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False, bargap=0.02)
+    return fig
+
+
+def kl_per_dim_bars(kl: Mapping[str, Sequence[float]], height: int = 360) -> go.Figure:
+    """Grouped bars: KL (nats) per latent dimension, one colour per model."""
+    fig = go.Figure()
+    for i, (name, vals) in enumerate(kl.items()):
+        fig.add_trace(go.Bar(x=[f"z{d}" for d in range(len(vals))], y=list(vals), name=name,
+                             marker_color=MODEL_COLORS[i % len(MODEL_COLORS)]))
+    fig.update_layout(barmode="group", height=height, xaxis_title="latent dimension",
+                      yaxis_title="KL (nats per image)", legend={"orientation": "h", "y": 1.1},
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return fig
+
+
+def codes_table(indices: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+                mu: np.ndarray, logvar: np.ndarray) -> pd.DataFrame:
+    """One row per image: index, label, class name, mu_0..mu_{Z-1}, logvar_0..logvar_{Z-1}."""
+    labels = np.asarray(labels)
+    df = pd.DataFrame({"index": np.asarray(indices), "label": labels,
+                       "class": [class_names[int(c)] for c in labels]})
+    z = mu.shape[1]
+    mus = pd.DataFrame(mu, columns=[f"mu_{d}" for d in range(z)])
+    lvs = pd.DataFrame(logvar, columns=[f"logvar_{d}" for d in range(z)])
+    return pd.concat([df, mus, lvs], axis=1)

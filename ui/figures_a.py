@@ -1,0 +1,223 @@
+"""Figures and cached arrays for the Home, Train, Latent sliders and Manifold pages.
+
+Cached functions take the checkpoint path and weights' mtime as strings (the cache key) and the
+shared model with an underscore (not hashed). They never change the model: eval mode and
+no_grad, as everywhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from plotly.subplots import make_subplots
+
+from vae_core import (VAE, Checkpoint, compose_grid, decode_batch, kl_normal, manifold, pca,
+                      recon_nll, to_png_bytes)
+from vae_core.checkpoint import WEIGHTS
+from vae_core.losses import kl_per_dim
+from vae_core.metrics import eval_targets
+
+# Plotly's default qualitative palette, one colour per class.
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def model_key(ck: Checkpoint) -> tuple[str, str]:
+    """(path, weights mtime) as strings: the cache key of everything derived from a model."""
+    w = ck.path / WEIGHTS
+    return str(ck.path), str(w.stat().st_mtime if w.exists() else 0.0)
+
+
+def png(img: np.ndarray | torch.Tensor, scale: int = 1) -> bytes:
+    return to_png_bytes(np.asarray(img), scale=scale)
+
+
+# --- Home ------------------------------------------------------------------------------------
+@st.cache_data(max_entries=64)
+def digit_anatomy(path: str, mtime: str, image: np.ndarray, binarize: str, seed: int,
+                  _model: VAE) -> dict[str, Any]:
+    """One digit through the VAE: input as scored, posterior, seeded eps, z, decodings, ELBO."""
+    model, cfg = _model, _model.cfg
+    x = eval_targets(torch.from_numpy(image).float()[None, None], binarize)  # [1,1,28,28]
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed))
+        z = model.reparameterize(mu, logvar, torch.Generator().manual_seed(seed))
+        logits = model.decode_logits(z)
+        rec = recon_nll(logits, x, cfg.likelihood, cfg.gaussian_var)
+        kl = kl_normal(mu, logvar)
+        return {"x": x[0, 0].numpy(), "mu": mu[0].numpy(), "sigma": (0.5 * logvar).exp()[0].numpy(),
+                "eps": eps[0].numpy(), "z": z[0].numpy(),
+                "x_z": torch.sigmoid(logits)[0, 0].numpy(), "x_mu": model.decode(mu)[0, 0].numpy(),
+                "recon": float(rec[0]), "kl": float(kl[0]),
+                "kl_dims": kl_per_dim(mu, logvar)[0].numpy()}
+
+
+def posterior_figure(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray) -> go.Figure:
+    """Bars of mu with +-sigma error bars per latent dim, and the sampled z as dots."""
+    dims = [f"z{i}" for i in range(len(mu))]
+    fig = go.Figure(go.Bar(x=dims, y=mu, name="μ ± σ", marker_color="#9ecae1",
+                           error_y=dict(type="data", array=sigma, color="#3182bd")))
+    fig.add_trace(go.Scatter(x=dims, y=z, mode="markers", name="z = μ + σ·ε",
+                             marker=dict(color="#d62728", size=9, symbol="diamond")))
+    fig.add_hline(y=0, line_color="#999", line_width=1)
+    fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10),
+                      title="posterior q(z|x) per latent dimension", yaxis_title="value",
+                      legend=dict(orientation="h", y=-0.2), bargap=0.4)
+    return fig
+
+
+# --- Train -----------------------------------------------------------------------------------
+def _thin(rows: list[dict[str, float]], max_points: int = 1500) -> list[dict[str, float]]:
+    step = max(1, len(rows) // max_points)
+    return rows[::step]
+
+
+def training_figure(snap: dict[str, Any]) -> go.Figure:
+    """Loss, reconstruction and KL per step (thin lines) and per epoch (train and test)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("per step", "per epoch"),
+                        specs=[[{"secondary_y": True}, {"secondary_y": True}]],
+                        horizontal_spacing=0.16)
+    steps = _thin(snap["steps"])
+    spe = max(1, snap["steps_per_epoch"])
+    xs = [s["global_step"] / spe for s in steps]
+    colors = {"loss": "#1f77b4", "recon": "#2ca02c", "kl": "#d62728"}
+    for k in ("loss", "recon"):
+        fig.add_trace(go.Scatter(x=xs, y=[s[k] for s in steps], name=f"{k} (step)",
+                                 line=dict(color=colors[k], width=1), legendgroup=k),
+                      row=1, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=[s["kl"] for s in steps], name="kl (step, right axis)",
+                             line=dict(color=colors["kl"], width=1), legendgroup="kl"),
+                  row=1, col=1, secondary_y=True)
+    hist = snap["history"]
+    ep = [h["epoch"] for h in hist]
+    for split, dash in (("train", "solid"), ("test", "dot")):
+        for k in ("loss", "recon", "kl"):
+            key = f"{split}_{k}"
+            if not hist or key not in hist[-1]:
+                continue
+            fig.add_trace(go.Scatter(x=ep, y=[h.get(key) for h in hist], mode="lines+markers",
+                                     name=f"{split} {k}", legendgroup=k,
+                                     line=dict(color=colors[k], dash=dash)),
+                          row=1, col=2, secondary_y=k == "kl")
+    fig.update_xaxes(title_text="epoch", row=1, col=1)
+    fig.update_xaxes(title_text="epoch", dtick=1 if len(ep) <= 20 else None, row=1, col=2)
+    fig.update_yaxes(title_text="nats / image", secondary_y=False)
+    fig.update_yaxes(title_text="KL", secondary_y=True, showgrid=False)
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def recon_strip(originals: np.ndarray, recon: np.ndarray | None, scale: int = 3) -> bytes:
+    """PNG: originals on the top row, reconstructions below (blank until the first epoch)."""
+    rec = recon if recon is not None else np.zeros_like(originals)
+    imgs = torch.from_numpy(np.concatenate([originals, rec]))[:, None]
+    return png(compose_grid(imgs, nrow=len(originals), pad=2).numpy(), scale)
+
+
+# --- Latent sliders --------------------------------------------------------------------------
+def decode_one(model: VAE, z: list[float]) -> np.ndarray:
+    """The decoded mean image [28, 28] of one code."""
+    return decode_batch(model, torch.tensor([z], dtype=torch.float32))[0, 0].numpy()
+
+
+def map_extent(r: float, n: int) -> float:
+    """Half-width, in latent units, of an n-tile manifold whose tile centres span [-r, r]."""
+    return r * n / (n - 1)
+
+
+@st.cache_data(max_entries=16)
+def latent_map_base(path: str, mtime: str, r: float, n: int, size: int, mu: np.ndarray,
+                    labels: np.ndarray, _model: VAE, max_points: int = 2000) -> np.ndarray:
+    """RGB [size, size] map of a 2-D latent plane: the decoded manifold (dimmed) as background,
+    encoded test points (coloured by class) on top. Pixel (0, 0) is (-E, +E), E = map_extent."""
+    grid, _ = manifold(_model, n=n, spacing="linear", lim=r)
+    ink = (255 - grid.numpy() * 150).astype(np.uint8)  # grey digits on white: dots stand out
+    bg = Image.fromarray(ink, "L").resize((size, size), Image.Resampling.BILINEAR).convert("RGB")
+    draw = ImageDraw.Draw(bg)
+    e = map_extent(r, n)
+    for (x, y), lab in zip(mu[:max_points, :2], labels[:max_points], strict=True):
+        if abs(x) < e and abs(y) < e:
+            px, py = latent_to_px(x, y, e, size)
+            draw.ellipse([px - 1.6, py - 1.6, px + 1.6, py + 1.6], fill=PALETTE[int(lab) % 10])
+    return np.asarray(bg)
+
+
+@st.cache_data(max_entries=4)
+def class_legend(classes: tuple[str, ...], width: int) -> np.ndarray:
+    """RGB strip: one coloured dot and name per class, in as many rows as needed."""
+    font = ImageFont.load_default(size=12)
+    per_row = 5 if max(len(c) for c in classes) > 2 else 10
+    cell, rows = width // per_row, -(-len(classes) // per_row)
+    img = Image.new("RGB", (width, 20 * rows + 4), "white")
+    draw = ImageDraw.Draw(img)
+    for i, name in enumerate(classes):
+        x, y = (i % per_row) * cell + 2, (i // per_row) * 20 + 4
+        draw.ellipse([x, y + 3, x + 10, y + 13], fill=PALETTE[i % 10])
+        draw.text((x + 14, y), name, fill="#333", font=font)
+    return np.asarray(img)
+
+
+def latent_to_px(x: float, y: float, e: float, size: int) -> tuple[float, float]:
+    return (x + e) / (2 * e) * size, (e - y) / (2 * e) * size
+
+
+def px_to_latent(px: float, py: float, e: float, width: float, height: float
+                 ) -> tuple[float, float]:
+    """Inverse of latent_to_px for an image displayed at width x height pixels."""
+    return -e + 2 * e * px / width, e - 2 * e * py / height
+
+
+def mark_point(base: np.ndarray, x: float, y: float, e: float) -> Image.Image:
+    """The map with the current code drawn as a red ring with a cross."""
+    img = Image.fromarray(base)
+    draw = ImageDraw.Draw(img)
+    px, py = latent_to_px(x, y, e, img.width)
+    draw.ellipse([px - 8, py - 8, px + 8, py + 8], outline="#e0002a", width=3)
+    draw.line([px - 12, py, px + 12, py], fill="#e0002a", width=1)
+    draw.line([px, py - 12, px, py + 12], fill="#e0002a", width=1)
+    return img
+
+
+# --- Manifold --------------------------------------------------------------------------------
+@st.cache_data(max_entries=32, show_spinner="Decoding the grid...")
+def manifold_grid(path: str, mtime: str, n: int, spacing: str, lim: float,
+                  dims: tuple[int, int], base: tuple[float, ...] | None,
+                  directions: tuple[tuple[float, ...], ...] | None,
+                  _model: VAE) -> tuple[np.ndarray, np.ndarray]:
+    """(grid image [28n, 28n], axis values [n]) for the plane through `base`."""
+    b = torch.tensor(base) if base is not None else None
+    d = torch.tensor(directions) if directions is not None else None
+    grid, vals = manifold(_model, n=n, spacing=spacing, lim=lim, dims=dims, base=b, directions=d)
+    return grid.numpy(), vals.numpy()
+
+
+@st.cache_data(max_entries=16)
+def pca_plane(path: str, mtime: str, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean [Z], unit directions [2, Z], standard deviation along each [2]) of encoded codes."""
+    mean, dirs, proj = pca(torch.from_numpy(mu), k=2)
+    return mean.numpy(), dirs.numpy(), proj.std(0).numpy()
+
+
+def manifold_figure(grid: np.ndarray, vals: np.ndarray, xlabel: str, ylabel: str) -> go.Figure:
+    """The grid as an image with tick labels in latent coordinates (tile centres)."""
+    n = len(vals)
+    src = "data:image/png;base64," + base64.b64encode(png(grid)).decode()
+    fig = go.Figure(go.Image(source=src, hoverinfo="skip"))
+    every = max(1, round(n / 10))
+    idx = list(range(0, n, every))
+    centres = [i * 28 + 13.5 for i in idx]
+    fig.update_xaxes(tickvals=centres, ticktext=[f"{vals[i]:.2f}" for i in idx], title=xlabel,
+                     showgrid=False)
+    # Row 0 (top) holds the largest y value: plane_codes puts +y up.
+    fig.update_yaxes(tickvals=centres, ticktext=[f"{vals[::-1][i]:.2f}" for i in idx],
+                     title=ylabel, showgrid=False)
+    fig.update_layout(height=720, margin=dict(l=10, r=10, t=10, b=10))
+    return fig
