@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--is-samples", type=int, default=0,
                     help="importance samples for the NLL estimate (0 = skip)")
     ev.add_argument("--limit", type=int, default=0, help="first N test images (0 = all)")
+    ev.add_argument("--binarization", choices=BINARIZE,
+                    help="score the test set grey ('none') or as one fixed Bernoulli draw "
+                    "('static'/'dynamic'); default: as the model was trained")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
 
     rc = sub.add_parser("reconstruct", help="preprocess an image like MNIST and reconstruct it",
@@ -151,9 +154,12 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_evaluate(a: argparse.Namespace) -> int:
     ck = load_checkpoint(a.checkpoint)
     test = load_split(ck.train_config.dataset, False, a.data_dir, limit=a.limit)
-    x = eval_targets(test.floats(), ck.train_config.binarize)
+    binar = a.binarization or ck.train_config.binarize
+    if binar != "none" and ck.model_config.likelihood != "bernoulli":
+        raise VAEError("binarized evaluation needs a Bernoulli decoder")
+    x = eval_targets(test.floats(), binar)
     res = {"checkpoint": str(ck.path), **evaluate_elbo(ck.model, x),
-           "binarization": ck.train_config.binarize, "likelihood": ck.model_config.likelihood,
+           "binarization": binar, "likelihood": ck.model_config.likelihood,
            "test_images": len(x)}
     if a.is_samples:
         res["test_nll_is"] = importance_sampled_nll(ck.model, x, k=a.is_samples)

@@ -13,6 +13,7 @@ import platform
 import re
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .config import ModelConfig, TrainConfig
+from .config import MAX_PARAMS, ModelConfig, TrainConfig, _short
 from .errors import CheckpointError, ConfigError
 from .model import VAE, build_model, count_params
 
@@ -143,11 +144,13 @@ def _read_json(file: Path) -> Any:
         return json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{file.name} is not valid JSON: {e}") from e
+    except RecursionError as e:  # e.g. 100,000 nested brackets
+        raise CheckpointError(f"{file.name} is not valid JSON: nested too deeply") from e
 
 
 def read_configs(path: str | Path) -> tuple[ModelConfig, TrainConfig, dict[str, Any]]:
     """Parse and validate config.json without touching the weights."""
-    cfg = _read_json(Path(path) / CONFIG)
+    cfg = _read_json(check_path(path) / CONFIG)
     if not isinstance(cfg, dict) or not isinstance(cfg.get("model"), dict):
         raise CheckpointError("config.json has no 'model' object")
     try:
@@ -179,6 +182,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
         n_params = count_params(mcfg)
     except ConfigError as e:
         raise CheckpointError(f"config.json is invalid: {e}") from e
+    if n_params > MAX_PARAMS:  # refused before build_model allocates anything
+        raise CheckpointError(f"config.json describes a model with {n_params:,} parameters "
+                              f"(limit {MAX_PARAMS:,})")
     wfile = p / WEIGHTS
     if not wfile.is_file():
         raise CheckpointError(f"{WEIGHTS} is missing in {p}")
@@ -192,8 +198,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
             names = set(f.keys())
             if names != set(expected):
                 missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
-                raise CheckpointError(f"weights do not match config.json (missing {missing[:3]}, "
-                                      f"unexpected {extra[:3]})")
+                raise CheckpointError(f"weights do not match config.json (missing "
+                                      f"{_short(missing[:3])}, unexpected {_short(extra[:3])})")
             for k in expected:
                 sl = f.get_slice(k)
                 shape, dtype = tuple(sl.get_shape()), sl.get_dtype()
@@ -262,13 +268,20 @@ def extract_zip(data: bytes, dest: str | Path) -> Path:
     for need in (CONFIG, WEIGHTS):
         if need not in chosen:
             raise CheckpointError(f"zip has no {need}")
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    for base, info in chosen.items():
-        with zf.open(info) as src:
-            blob = src.read(MAX_ZIP_BYTES + 1)
+    blobs: dict[str, bytes] = {}
+    for base, info in chosen.items():  # read (and CRC-check) everything before writing
+        try:
+            with zf.open(info) as src:
+                blob = src.read(MAX_ZIP_BYTES + 1)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError,
+                NotImplementedError, ValueError) as e:  # bad CRC, bad deflate data, encrypted
+            raise CheckpointError(f"{base} in the zip is corrupt or unreadable: {e}") from e
         if len(blob) > info.file_size or len(blob) > MAX_ZIP_BYTES:
             raise CheckpointError(f"{base} is larger than the zip says")
+        blobs[base] = blob
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for base, blob in blobs.items():
         _atomic_write(dest / base, blob)
     return dest
 

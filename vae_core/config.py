@@ -41,7 +41,9 @@ def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
-    _check(not unknown, f"{cls.__name__}: unknown field(s) {', '.join(unknown)}")
+    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+    _check(not unknown, f"{cls.__name__}: unknown field(s) "
+           f"{', '.join(_short(u) for u in unknown[:5])}{more}")
     return dict(data)
 
 
@@ -70,13 +72,13 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ConfigError if any field is out of bounds."""
-        _check(self.arch in ARCHS, f"arch must be one of {ARCHS}, got {self.arch!r}")
+        _check(self.arch in ARCHS, f"arch must be one of {ARCHS}, got {_short(self.arch)}")
         _check(_is_int(self.latent_dim) and 1 <= self.latent_dim <= MAX_LATENT,
-               f"latent_dim must be an integer in 1..{MAX_LATENT}, got {self.latent_dim!r}")
+               f"latent_dim must be an integer in 1..{MAX_LATENT}, got {_short(self.latent_dim)}")
         _check(self.activation in ACTIVATIONS,
-               f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+               f"activation must be one of {ACTIVATIONS}, got {_short(self.activation)}")
         _check(self.likelihood in LIKELIHOODS,
-               f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+               f"likelihood must be one of {LIKELIHOODS}, got {_short(self.likelihood)}")
         _check(_is_num(self.leaky_slope) and 0 <= self.leaky_slope < 1,
                "leaky_slope must be in [0, 1)")
         _check(_is_num(self.gaussian_var) and 1e-4 <= self.gaussian_var <= 100,
@@ -86,7 +88,7 @@ class ModelConfig:
                f"conv_dense must be in 0..{MAX_WIDTH}")
         if self.arch == "mlp":
             _check(_int_list(self.hidden, 1, MAX_WIDTH) and 1 <= len(self.hidden) <= MAX_LAYERS,
-                   f"hidden must be 1..{MAX_LAYERS} widths in 1..{MAX_WIDTH}, got {self.hidden!r}")
+                   f"hidden must be 1..{MAX_LAYERS} widths in 1..{MAX_WIDTH}, got {_short(self.hidden)}")
         else:
             _check(_int_list(self.channels, 1, MAX_CHANNELS)
                    and 1 <= len(self.channels) <= MAX_LAYERS,
@@ -166,12 +168,24 @@ class TrainConfig:
         return cls(**_known_fields(cls, data))
 
 
+def _short(v: Any, limit: int = 60) -> str:
+    """repr() for error messages: one line (repr escapes newlines), at most `limit` chars, since
+    a config.json's values and field names come from whoever wrote the file."""
+    s = repr(v)
+    return s if len(s) <= limit else s[:limit - 3] + "..."
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a float (JSON allows any size)
+        return False
 
 
 def _int_list(v: Any, lo: int, hi: int) -> bool:

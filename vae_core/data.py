@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torchvision import datasets
 
 from .errors import DataNotFoundError
 
@@ -36,7 +35,9 @@ FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # dataset-fashio
 MNIST_CLASSES = [str(i) for i in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot"]
-_TV = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}
+# torchvision's class names; the module itself is imported only when data is loaded, because
+# importing torchvision costs seconds that `info`, `sample` and the app's first page don't need.
+_TV = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _PREFIX = {True: "train", False: "t10k"}
 
 
@@ -79,6 +80,12 @@ def default_data_dir(dataset: str = "mnist") -> Path | None:
     return dirs[0] if dirs else None
 
 
+def _tv_class(dataset: str) -> type:
+    from torchvision import datasets
+
+    return getattr(datasets, _TV[dataset])
+
+
 def _split_class(base: type) -> type:
     """torchvision's dataset class, checking only the files of the split it is asked for
     (so a folder with just the test set still loads), and reading from `<root>/<Base>/raw`."""
@@ -111,7 +118,7 @@ def _idx_files(folder: Path, train: bool) -> dict[str, Path] | None:
 
 
 def _has_split(folder: Path, dataset: str, train: bool) -> bool:
-    return bool(_idx_files(folder, train) or _idx_files(folder / _TV[dataset].__name__ / "raw",
+    return bool(_idx_files(folder, train) or _idx_files(folder / _TV[dataset] / "raw",
                                                        train))
 
 
@@ -153,7 +160,7 @@ def resolve_root(data_dir: str | Path | None, dataset: str, train: bool) -> Path
                       cands[0] if cands else None)
     if folder is None or not folder.is_dir():
         raise DataNotFoundError(f"{dataset} data folder not found: {folder}. {hint}")
-    tv_name = _TV[dataset].__name__
+    tv_name = _TV[dataset]
     raw = folder / tv_name / "raw"
     if raw.is_dir() and _idx_files(raw, train):
         files = _idx_files(raw, train)
@@ -183,11 +190,11 @@ def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path
         raise DataNotFoundError(f"unknown dataset {dataset!r}; choose one of {sorted(_TV)}")
     if download:
         root = Path(data_dir or default_data_dir(dataset) or ".").expanduser()
-        ds = _TV[dataset](str(root), train=train, download=True)
+        ds = _tv_class(dataset)(str(root), train=train, download=True)
     else:
         root = resolve_root(data_dir, dataset, train)
         try:
-            ds = _split_class(_TV[dataset])(str(root), train=train, download=False)
+            ds = _split_class(_tv_class(dataset))(str(root), train=train, download=False)
         except (RuntimeError, AssertionError, ValueError, OSError) as e:
             raise DataNotFoundError(f"cannot read {dataset} from {root}: {e}") from e
     images, labels = ds.data, ds.targets

@@ -147,8 +147,21 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] *= c.lr_decay
             record = {"epoch": epoch + 1, **sums, "seconds": round(self.train_seconds, 3)}
+            # The last step of an epoch can leave NaN/Inf weights behind a finite loss: never
+            # overwrite the previous good checkpoint with them.
+            if any_rank(not all(bool(torch.isfinite(p).all()) for p in model.parameters()),
+                        self.dist, self.device):
+                raise TrainingDiverged(
+                    f"the weights became NaN or infinite at the end of epoch {epoch + 1}; "
+                    f"training stopped. The last complete epoch ({epoch}) is kept. Try a lower "
+                    "learning rate or gradient clipping.")
             if self.x_test is not None and self.dist.is_main:
                 ev = evaluate_elbo(model, self.x_test)
+                if not all(map(math.isfinite, ev.values())):
+                    raise TrainingDiverged(
+                        f"the test loss became {ev['test_neg_elbo']} after epoch {epoch + 1}; "
+                        f"training stopped. The last complete epoch ({epoch}) is kept. Try a "
+                        "lower learning rate or gradient clipping.")
                 record.update({"test_loss": ev["test_neg_elbo"], "test_recon": ev["test_recon"],
                                "test_kl": ev["test_kl"]})
             self.history.append(record)
