@@ -134,6 +134,16 @@ class Trainer:
             getattr(cb, name)(self, *args)
 
     def run(self) -> dict[str, Any]:
+        """Train up to `train_cfg.epochs`; raises TrainingDiverged on a NaN/Inf loss."""
+        try:
+            metrics = self._run_epochs()
+        finally:  # also after a divergence: leave the model usable and the process group closed
+            self.model.eval()
+            shutdown(self.dist)
+        self._emit("on_train_end", metrics)
+        return metrics
+
+    def _run_epochs(self) -> dict[str, Any]:
         c, model = self.train_cfg, self.model
         self._emit("on_train_start")
         metrics = self._metrics()
@@ -172,9 +182,6 @@ class Trainer:
             self._emit("on_epoch_end", record)
             if self.stopped:
                 break
-        model.eval()
-        self._emit("on_train_end", metrics)
-        shutdown(self.dist)
         return metrics
 
     def _train_epoch(self, epoch: int) -> dict[str, float] | None:
