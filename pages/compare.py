@@ -7,8 +7,18 @@ import streamlit as st
 from ui import derived, figures
 from ui.state import MODEL_KEY, active_model, available_models, get_model, test_set_or_stop
 from vae_core import VAEError, count_params
+from vae_core.checkpoint import read_configs
 
 STATS_KEY = "compare_stats_on"
+
+
+def dataset_of(path: str) -> str | None:
+    """A checkpoint's dataset from its config.json alone (no weights loaded)."""
+    try:
+        return read_configs(path)[1].dataset
+    except VAEError:
+        return None
+
 
 ck = active_model()
 st.title("Compare models")
@@ -22,7 +32,9 @@ if len(paths) < 2:
 
 if "compare_models" not in st.session_state:
     first = st.session_state.get(MODEL_KEY, paths[0])
-    st.session_state["compare_models"] = [first] + [p for p in paths if p != first][:1]
+    dataset = ck.train_config.dataset  # default partners: models of the active model's dataset
+    same = [p for p in paths if p != first and dataset_of(p) == dataset]
+    st.session_state["compare_models"] = [first] + (same or [p for p in paths if p != first])[:2]
 else:  # drop models that have disappeared since
     st.session_state["compare_models"] = [p for p in st.session_state["compare_models"]
                                           if p in paths]

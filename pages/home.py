@@ -73,13 +73,16 @@ st.markdown("It is zero only when μ = 0 and σ = 1 for every dimension: a digit
             f"this model settled at about {a['kl']:.1f} nats of KL on this digit.")
 
 st.subheader("3 · Explore")
-links = [("pages/train.py", "Train a model", "🏋️", "any architecture, live loss curves"),
-         ("pages/sliders.py", "Latent sliders", "🎚️", "move z by hand and watch the decoder"),
-         ("pages/manifold.py", "Manifold", "🗺️", "decode a whole grid of the latent plane"),
-         ("pages/scatter.py", "Latent scatter", "🔵", "where the test set lands in z"),
-         ("pages/reconstruct.py", "Reconstruct", "✍️", "draw or upload a digit"),
-         ("pages/generate.py", "Generate", "✨", "sample from the prior, interpolate"),
-         ("pages/compare.py", "Compare", "⚖️", "models side by side")]
+links = [
+    ("pages/train.py", "Train a model", ":material/model_training:",
+     "any architecture, live loss curves"),
+    ("pages/sliders.py", "Latent sliders", ":material/tune:", "move z by hand, watch the decoder"),
+    ("pages/manifold.py", "Manifold", ":material/grid_on:", "decode a whole grid of the latent plane"),
+    ("pages/scatter.py", "Latent scatter", ":material/scatter_plot:", "where the test set lands in z"),
+    ("pages/reconstruct.py", "Reconstruct", ":material/draw:", "draw or upload a digit"),
+    ("pages/generate.py", "Generate", ":material/auto_awesome:", "sample from the prior, interpolate"),
+    ("pages/compare.py", "Compare", ":material/compare:", "models side by side"),
+]
 cols = st.columns(4)
 for i, (page, label, icon, text) in enumerate(links):
     with cols[i % 4]:

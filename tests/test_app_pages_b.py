@@ -139,7 +139,15 @@ def test_generate_uploaded_interpolation_end_points(empty_user_dir: Path) -> Non
     assert sum(e.type == "download_button" for e in at.main) == 2  # linear and slerp GIFs
 
 
-def test_compare_needs_two_models(empty_user_dir: Path) -> None:
+def test_compare_needs_two_models(empty_user_dir: Path, tmp_path_factory: pytest.TempPathFactory,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import ui.state
+
+    only = tmp_path_factory.mktemp("bundled")  # a checkout with a single bundled model
+    shutil.copytree(BUNDLED, only / "mnist-mlp-2d")
+    monkeypatch.setattr(ui.state, "BUNDLED_DIR", only)
     at = run_page("pages/compare.py")
     assert not at.exception
     assert any("Only one model" in i.value for i in at.info)
@@ -170,7 +178,11 @@ def test_scatter_umap_choice_says_when_missing(with_user_models: Path) -> None:
 def test_compare_two_models_and_kl_per_dim(with_user_models: Path) -> None:
     at = run_page("pages/compare.py", BUNDLED)
     assert not at.exception and not at.error
-    assert len(at.multiselect(key="compare_models").value) == 2
+    # By default the active model is compared with others of its own dataset (MNIST here).
+    assert len(at.multiselect(key="compare_models").value) >= 2
+    at.multiselect(key="compare_models").set_value([BUNDLED, str(with_user_models / "conv16")])
+    at.run()
+    assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert set(table.index) == {"mnist-mlp-2d", "conv16"}
     assert table.loc["mnist-mlp-2d", "latent dim"] == 2
