@@ -243,3 +243,25 @@ def test_bad_args(args: list[str], capsys: pytest.CaptureFixture) -> None:
     assert ei.value.code == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "error:" in err and "Traceback" not in err
+
+
+def test_evaluate_save_stores_likelihood_metrics(tmp_path: Path, capsys) -> None:
+    import json
+    import shutil
+
+    from vae_core.__main__ import main
+
+    ck = tmp_path / "ck"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "checkpoints" / "mnist-mlp-2d", ck)
+    before = json.loads((ck / "metrics.json").read_text())
+    assert main(["evaluate", "--checkpoint", str(ck), "--is-samples", "4", "--save"]) == 0
+    after = json.loads((ck / "metrics.json").read_text())
+    assert after["is_samples"] == 4 and len(after["kl_per_dim"]) == 2
+    assert 0 <= after["active_units"] <= 2
+    # The IS estimate is never worse than the single-sample bound by more than noise.
+    assert after["test_nll_is"] < before["test_neg_elbo"] + 1.0
+    assert after["history"] == before["history"]  # merged, nothing lost
+    # Without importance samples there is nothing comparable to store: refused, file unchanged.
+    assert main(["evaluate", "--checkpoint", str(ck), "--save"]) == 2
+    assert json.loads((ck / "metrics.json").read_text()) == after
+    assert "--save needs" in capsys.readouterr().err

@@ -154,6 +154,10 @@ def model_card(ck: Checkpoint) -> None:
     if isinstance(met.get("test_nll_is"), (int, float)):
         st.caption(f"IS-NLL {met['test_nll_is']:.2f} nats (k={met.get('is_samples')}), "
                    f"active units {met.get('active_units')}/{m.latent_dim}")
+    kl = met.get("kl_per_dim")
+    if isinstance(kl, list) and kl and all(isinstance(v, (int, float)) for v in kl):
+        st.caption("KL per latent dimension (nats): a dimension near 0 is unused")
+        st.bar_chart({"KL": kl}, height=120, x_label="dimension", y_label=None)
     with st.expander("Config"):
         st.json({"model": m.to_dict(), "train": t.to_dict()}, expanded=False)
 

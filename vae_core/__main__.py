@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, read_configs
+from .checkpoint import load_checkpoint, read_configs, save_metrics
 from .config import ACTIVATIONS, BINARIZE, DATASETS, DEVICES, LIKELIHOODS, OPTIMIZERS, \
     PRECISIONS, ModelConfig, TrainConfig
 from .data import load_split
@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="score the test set grey ('none') or as one fixed Bernoulli draw "
                     "('static'/'dynamic'); default: as the model was trained")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--save", action="store_true",
+                    help="also store the IS-NLL, KL per dimension and active units in the "
+                    "checkpoint's metrics.json (needs --is-samples, the full test set and the "
+                    "model's own binarization)")
 
     rc = sub.add_parser("reconstruct", help="preprocess an image like MNIST and reconstruct it",
                         formatter_class=fmt)
@@ -165,6 +169,12 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         res["test_nll_is"] = importance_sampled_nll(ck.model, x, k=a.is_samples)
         res["is_samples"] = a.is_samples
         res.update(latent_stats(ck.model, x))
+    if a.save:
+        if not a.is_samples or a.limit or binar != ck.train_config.binarize:
+            raise VAEError("--save needs --is-samples, no --limit and the model's own "
+                           "binarization, so that metrics.json stays comparable")
+        save_metrics(ck.path, {k: res[k] for k in ("test_nll_is", "is_samples",
+                                                   "active_units", "kl_per_dim")})
     if a.json:
         print(json.dumps(res))
     else:

@@ -103,6 +103,15 @@ def save_checkpoint(path: str | Path, model: VAE, train_cfg: TrainConfig,
     return path
 
 
+def save_metrics(path: str | Path, updates: dict[str, Any]) -> None:
+    """Merge evaluation results into a checkpoint's metrics.json (atomically)."""
+    file = Path(path) / METRICS
+    metrics = _read_json(file) if file.exists() else {}
+    if not isinstance(metrics, dict):
+        raise CheckpointError("metrics.json must be a JSON object")
+    _atomic_json(file, {**metrics, **updates})
+
+
 def optimizer_to_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor],
                                                                 dict[str, str]]:
     sd = opt.state_dict()
