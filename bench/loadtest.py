@@ -1,0 +1,532 @@
+"""Many users at once: N real browser sessions against one `streamlit run app.py` server.
+
+Each session (its own chromium context, so its own Streamlit session) loops for a fixed time:
+it goes to the Latent sliders page through the sidebar and moves a slider with the keyboard
+(5 x ArrowRight, then 5 x ArrowLeft on the next turn), then goes to the Reconstruct page and
+uploads the PNG of a real MNIST test digit (dark ink on light, 8x). For every action it
+measures the latency from the first key press / the upload to the *new* image being shown and
+loaded in the browser (the <img> src, a content-hashed media URL, differs from the one before
+and the image has loaded; for the slider the caption must also show the final slider value).
+Errors: an stException box, "Traceback" or an error alert on the page, and actions or
+navigations that time out.
+
+It first runs 1 session as the baseline, then N sessions, on the same warm server, and writes
+bench/results/loadtest.json (sessions, duration, actions, errors, p50/p95 latency for both,
+and the ratios N users / 1 user).
+
+    python -m bench.loadtest                                # 20 sessions x 60 s, 1 x 60 s first
+    python -m bench.loadtest --sessions 10 --duration 20    # shorter
+    python -m bench.loadtest --url http://127.0.0.1:8501    # against a server already running
+
+Chromium and the server share this machine's CPUs: the latencies include the browsers' own
+rendering (Plotly WebGL charts in software), which is part of what a user would wait for.
+Requires Debian's chromium at /usr/bin/chromium (`apt-get install chromium`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import math
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS = REPO_ROOT / "bench" / "results" / "loadtest.json"
+DATA_DIR = (REPO_ROOT / ".." / "shared" / "data" / "mnist").resolve()
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+NAV = {"sliders": "Latent sliders", "reconstruct": "Reconstruct"}
+KEY_STEPS = 5  # key presses per slider action (step 0.01 -> z moves by 0.05)
+POLL_MS = 100  # how often each page checks for the new image (in the browser)
+SETUP_CONCURRENCY = 4  # sessions opening the app at once (setup is not measured)
+
+MAIN = '[data-testid="stMain"]'
+SLIDER_INPUTS = f'{MAIN} [data-testid="stSlider"] input[type="range"], ' \
+                f'{MAIN} [data-testid="stSlider"] [role="slider"]'
+UPLOAD_INPUT = f'{MAIN} [data-testid="stFileUploader"] input[type="file"]'
+
+# Returns the src of the <img> in the main-area stImage whose caption contains `caption`
+# once it has loaded (else null); with `text`, the caption must contain that too.
+_IMG_READY_JS = """([caption, text, before]) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (app && app.getAttribute('data-test-connection-state') === 'DISCONNECTED_FOREVER')
+    return 'DISCONNECTED';
+  const boxes = document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"]');
+  for (const b of boxes) {
+    const t = b.textContent || '';  // not innerText: that forces a layout on every poll
+    if (!t.includes(caption) || (text && !t.includes(text))) continue;
+    if (b.closest('[data-stale="true"]')) return null;
+    const img = b.querySelector('img');
+    if (img && img.src && img.src !== before && img.complete && img.naturalWidth > 0)
+      return img.src;
+  }
+  return null;
+}"""
+
+_PROBLEMS_JS = """() => {
+  const out = [];
+  const exc = document.querySelectorAll('[data-testid="stException"]');
+  if (exc.length) out.push('stException: ' + (exc[0].textContent || '').slice(0, 300));
+  const body = document.body ? document.body.textContent : '';
+  if (!exc.length && body.includes('Traceback')) out.push('Traceback text on the page');
+  const err = document.querySelectorAll('[data-testid="stMain"] [data-testid="stAlertContentError"]');
+  if (err.length) out.push('error alert: ' + (err[0].textContent || '').slice(0, 300));
+  return out;
+}"""
+
+_SETTLED_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app) return false;
+  if (app.getAttribute('data-test-connection-state') === 'DISCONNECTED_FOREVER')
+    return 'DISCONNECTED';
+  const status = document.querySelector('[data-testid="stStatusWidget"]');
+  return app.getAttribute('data-test-connection-state') === 'CONNECTED'
+    && app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector('[data-stale="true"]')
+    && !(status && /Running/i.test(status.textContent || ''))
+    && document.querySelectorAll('[data-testid="stMain"] [data-testid="stElementContainer"]').length > 0;
+}"""
+
+
+# --- the server ----------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m streamlit run app.py` in its own process group; `stop()` always kills it."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.models_dir = tempfile.mkdtemp(prefix="loadtest-models-")
+        fd, self.log_path = tempfile.mkstemp(prefix="loadtest-streamlit-", suffix=".log")
+        os.close(fd)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90.0) -> None:
+        env = dict(os.environ, VAE_DATA_DIR=str(DATA_DIR), VAE_USER_MODELS_DIR=self.models_dir,
+                   PYTHONUNBUFFERED="1")
+        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.port", str(self.port), "--server.address", "127.0.0.1",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND)
+        try:
+            self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log_fd,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            os.close(log_fd)  # the child keeps its own copy
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited ({self.proc.returncode}):\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s:\n{self.tail()}")
+
+    def tail(self, n: int = 4000) -> str:
+        return Path(self.log_path).read_text(errors="replace")[-n:]
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(timeout=10)
+                return
+            except ProcessLookupError:
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+# --- the digits ----------------------------------------------------------------------------
+def digit_pngs(n: int = 20) -> list[bytes]:
+    """n real MNIST test digits, inverted (dark on light) and enlarged 8x, as PNG bytes."""
+    from PIL import Image
+
+    sys.path.insert(0, str(REPO_ROOT))
+    from vae_core import load_split
+
+    split = load_split("mnist", train=False, data_dir=DATA_DIR if DATA_DIR.is_dir() else None,
+                       limit=n)
+    out = []
+    for i in range(n):
+        img = Image.fromarray(255 - split.images[i, 0].numpy(), mode="L")
+        buf = io.BytesIO()
+        img.resize((224, 224), Image.Resampling.BICUBIC).save(buf, format="PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+# --- one session -----------------------------------------------------------------------------
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"slider": [],
+                                                                       "upload": []})
+    nav: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class SessionLost(RuntimeError):
+    """The browser gave up on its Streamlit session (connection DISCONNECTED_FOREVER)."""
+
+
+async def _wait(page, js: str, arg: Any, timeout: float) -> str:
+    handle = await page.wait_for_function(js, arg=arg, polling=POLL_MS, timeout=timeout * 1000)
+    value = await handle.json_value()
+    if value == "DISCONNECTED":
+        raise SessionLost("the browser lost its Streamlit session (DISCONNECTED_FOREVER); "
+                          f"console: {getattr(page, 'console_errors', [])[-1:]}")
+    return value
+
+
+async def _settle(page, timeout: float) -> None:
+    """Wait until the script run is over and the page shows no stale elements."""
+    await _wait(page, _SETTLED_JS, None, timeout)
+    await page.wait_for_timeout(200)
+    await _wait(page, _SETTLED_JS, None, timeout)
+
+
+async def _check(page, where: str, stats: Stats) -> None:
+    for p in await page.evaluate(_PROBLEMS_JS):
+        stats.errors.append(f"{where}: {p}")
+
+
+async def _nav(page, stem: str, timeout: float, stats: Stats | None) -> None:
+    t0 = time.perf_counter()
+    link = page.locator('[data-testid="stSidebarNav"] a[data-testid="stSidebarNavLink"]')
+    await link.filter(has_text=NAV[stem]).first.click(timeout=timeout * 1000)
+    await page.wait_for_url(f"**/{stem}", timeout=timeout * 1000)
+    await _settle(page, timeout)
+    if stats is not None:
+        stats.nav.append(time.perf_counter() - t0)
+
+
+async def _slider_value(el) -> float:
+    return float(await el.get_attribute("aria-valuenow") or await el.input_value())
+
+
+async def _slider_action(page, direction: int, timeout: float, stats: Stats) -> None:
+    """Press ArrowRight (or Left) KEY_STEPS times on z0; wait for the image of the end value.
+
+    The end value is computed from the value before the presses: the slider's own value can
+    briefly jump back while the reruns of the earlier presses come in, so reading it right
+    after pressing is racy.
+    """
+    inputs = page.locator(SLIDER_INPUTS)
+    caption = "decoded mean image"
+    before = await page.evaluate(_IMG_READY_JS, [caption, "", ""])
+    el = inputs.first
+    lo, hi = float(await el.get_attribute("min") or -3), float(await el.get_attribute("max") or 3)
+    step = float(await el.get_attribute("step") or 0.01)
+    values = [await _slider_value(inputs.nth(i)) for i in range(min(await inputs.count(), 6))]
+    values[0] = min(max(values[0] + direction * KEY_STEPS * step, lo), hi)
+    target = ", ".join(f"{v:.2f}" for v in values)
+    await el.focus()
+    key = "ArrowRight" if direction > 0 else "ArrowLeft"
+    t0 = time.perf_counter()
+    for _ in range(KEY_STEPS):
+        await page.keyboard.press(key)
+    try:
+        await _wait(page, _IMG_READY_JS, [caption, target, before or ""], timeout)
+    except SessionLost:
+        raise
+    except Exception as e:
+        shown = await page.locator(f'{MAIN} [data-testid="stImageCaption"]').first.inner_text()
+        raise TimeoutError(f"expected z = ({target}); slider shows "
+                           f"{await _slider_value(el):.2f}, caption {shown!r}") from e
+    stats.latencies["slider"].append(time.perf_counter() - t0)
+
+
+async def _upload_action(page, png: bytes, name: str, timeout: float, stats: Stats) -> None:
+    caption = "reconstruction"
+    before = await page.evaluate(_IMG_READY_JS, [caption, "", ""])
+    t0 = time.perf_counter()
+    await page.locator(UPLOAD_INPUT).set_input_files(
+        files=[{"name": name, "mimeType": "image/png", "buffer": png}], timeout=timeout * 1000)
+    await _wait(page, _IMG_READY_JS, [caption, "", before or ""], timeout)
+    stats.latencies["upload"].append(time.perf_counter() - t0)
+
+
+async def _session(browser, url: str, sid: int, pngs: list[bytes], ready: asyncio.Barrier,
+                   setup_slots: asyncio.Semaphore, start: list[float], duration: float,
+                   timeout: float, stats: Stats) -> None:
+    ctx = await browser.new_context(base_url=url, viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(timeout * 1000)
+    page = await ctx.new_page()
+    page.console_errors = []
+    page.on("console", lambda m: page.console_errors.append(m.text[:200])
+            if m.type == "error" else None)
+    try:
+        async with setup_slots:  # setup, not measured: open the app, go to the sliders page
+            try:
+                await page.goto("/", wait_until="domcontentloaded", timeout=timeout * 3000)
+                await _settle(page, timeout * 3)
+                await _nav(page, "sliders", timeout * 3, None)
+                await page.locator(SLIDER_INPUTS).first.wait_for(state="attached")
+            except Exception as e:  # noqa: BLE001 - every failure is a counted error
+                stats.errors.append(f"session {sid} setup: {type(e).__name__}: "
+                                    f"{str(e).splitlines()[0][:200]}")
+        await ready.wait()
+        i, on = 0, "sliders"
+        while time.perf_counter() - start[0] < duration:
+            what = "slider" if on == "sliders" else "upload"
+            try:
+                if on != ("sliders" if i % 2 == 0 else "reconstruct"):
+                    on = "sliders" if i % 2 == 0 else "reconstruct"
+                    await _nav(page, on, timeout, stats)
+                    await _check(page, f"navigation to {on}", stats)
+                if on == "sliders":
+                    what = "slider"
+                    await _slider_action(page, 1 if (i // 2) % 2 == 0 else -1, timeout, stats)
+                else:
+                    what = "upload"
+                    await _upload_action(page, pngs[(sid + i) % len(pngs)],
+                                         f"digit-{sid}-{i}.png", timeout, stats)
+                await _settle(page, timeout)
+                await _check(page, what, stats)
+            except Exception as e:  # noqa: BLE001 - timeouts and browser errors are counted
+                stats.errors.append(f"session {sid} {what}: {type(e).__name__}: "
+                                    f"{str(e).splitlines()[0][:200]}")
+                try:  # start over from a clean page
+                    await page.goto("/sliders", wait_until="domcontentloaded",
+                                    timeout=timeout * 1000)
+                    await _settle(page, timeout)
+                    on = "sliders"
+                except Exception as e2:  # noqa: BLE001 - counted, the loop goes on
+                    stats.errors.append(f"session {sid} reload: {type(e2).__name__}")
+            i += 1
+    finally:
+        await ctx.close()
+
+
+async def _run_phase(url: str, sessions: int, duration: float, timeout: float,
+                     pngs: list[bytes], server_pid: int | None = None) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                           args=CHROMIUM_ARGS)
+        try:
+            start = [math.inf]
+            stats = [Stats() for _ in range(sessions)]
+
+            async def go() -> None:
+                start[0] = time.perf_counter()  # measured window starts when all are set up
+
+            ready = asyncio.Barrier(sessions + 1)
+            setup_slots = asyncio.Semaphore(SETUP_CONCURRENCY)
+            tasks = [asyncio.create_task(_session(browser, url, s, pngs, ready, setup_slots,
+                                                  start, duration, timeout, stats[s]))
+                     for s in range(sessions)]
+            await ready.wait()
+            cpu0 = _cpu_seconds(server_pid)
+            await go()
+            t0 = time.perf_counter()
+            await asyncio.gather(*tasks)
+            wall = time.perf_counter() - t0
+            cpu1 = _cpu_seconds(server_pid)
+        finally:
+            await browser.close()
+    res = summarize(stats, sessions, duration, wall)
+    res["cpu"] = {k: round(cpu1[k] - cpu0[k], 1) for k in cpu0 if cpu0[k] is not None}
+    res["cpu"]["cores"] = os.cpu_count()
+    return res
+
+
+def _proc_cpu(pid: int, tick: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / tick  # utime + stime of the process
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    out, todo = set(), [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+def _cpu_seconds(server_pid: int | None) -> dict[str, float | None]:
+    """CPU seconds used so far: the whole machine, the server, the browsers (our other
+    descendants: Playwright's driver and chromium). Differences over a phase show who worked."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float | None] = {"machine_busy_s": None, "server_s": None,
+                                    "browsers_s": None}
+    try:
+        vals = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        out["machine_busy_s"] = (sum(vals) - vals[3] - vals[4]) / tick
+        mine = _descendants(os.getpid())
+        server = ({server_pid} | _descendants(server_pid)) if server_pid else set()
+        total = 0.0
+        for pid in mine - server:
+            try:
+                total += _proc_cpu(pid, tick)
+            except (OSError, ValueError, IndexError):
+                pass  # exited meanwhile
+        out["browsers_s"] = total
+        if server_pid:
+            out["server_s"] = _proc_cpu(server_pid, tick)
+    except (OSError, ValueError, IndexError):
+        return out
+    return out
+
+
+def percentile(xs: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default), None for no data."""
+    s = sorted(xs)
+    if not s:
+        return None
+    pos = (len(s) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def _kinds(errors: list[str]) -> dict[str, int]:
+    """Errors counted by kind: the message without the session number."""
+    kinds: dict[str, int] = {}
+    for e in errors:
+        k = re.sub(r"^session \d+ ", "", e)[:160]
+        kinds[k] = kinds.get(k, 0) + 1
+    return dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else round(v * 1000, 1)
+
+
+def summarize(stats: list[Stats], sessions: int, duration: float, wall: float) -> dict[str, Any]:
+    lat = {k: [x for s in stats for x in s.latencies[k]] for k in ("slider", "upload")}
+    every = lat["slider"] + lat["upload"]
+    nav = [x for s in stats for x in s.nav]
+    errors = [e for s in stats for e in s.errors]
+    out: dict[str, Any] = {
+        "sessions": sessions, "duration_s": duration, "wall_s": round(wall, 1),
+        "actions": len(every), "actions_per_s": round(len(every) / wall, 2) if wall else None,
+        "errors": len(errors), "error_kinds": _kinds(errors), "error_samples": errors[:10],
+        "p50_ms": _ms(percentile(every, 50)), "p95_ms": _ms(percentile(every, 95)),
+        "navigation": {"n": len(nav), "p50_ms": _ms(percentile(nav, 50)),
+                       "p95_ms": _ms(percentile(nav, 95))},
+    }
+    for k, xs in lat.items():
+        out[k] = {"n": len(xs), "p50_ms": _ms(percentile(xs, 50)),
+                  "p95_ms": _ms(percentile(xs, 95)), "max_ms": _ms(max(xs) if xs else None)}
+    return out
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+def run(sessions: int = 20, duration: float = 60.0, baseline_duration: float | None = None,
+        timeout: float = 60.0, url: str | None = None, warmup: float = 10.0,
+        log=print) -> dict[str, Any]:
+    """Baseline (1 session), then `sessions` sessions; returns the results dict."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} not found: install Debian's chromium "
+                           "(`sudo apt-get install chromium chromium-driver`)")
+    pngs = digit_pngs(20)
+    server = None
+    if url is None:
+        server = Server()
+        log(f"starting streamlit on {server.url}")
+        server.start()
+        url = server.url
+    try:
+        if warmup > 0:  # first runs fill the caches (model, test set, codes, latent map)
+            log(f"warm-up: 1 session, {warmup:.0f} s (not measured)")
+            asyncio.run(_run_phase(url, 1, warmup, timeout * 3, pngs))
+        bd = duration if baseline_duration is None else baseline_duration
+        log(f"baseline: 1 session x {bd:.0f} s")
+        pid = server.proc.pid if server is not None and server.proc is not None else None
+        one = asyncio.run(_run_phase(url, 1, bd, timeout, pngs, pid))
+        log(f"  {one['actions']} actions, {one['errors']} errors, p50 {one['p50_ms']} ms, "
+            f"p95 {one['p95_ms']} ms")
+        log(f"load: {sessions} sessions x {duration:.0f} s")
+        many = asyncio.run(_run_phase(url, sessions, duration, timeout, pngs, pid))
+        log(f"  {many['actions']} actions, {many['errors']} errors, p50 {many['p50_ms']} ms, "
+            f"p95 {many['p95_ms']} ms")
+    finally:
+        if server is not None:
+            server.stop()
+    import streamlit
+
+    return {
+        "benchmark": "loadtest",
+        "sessions": sessions, "duration_s": duration,
+        "actions": many["actions"], "errors": many["errors"],
+        "p50_ms_1_user": one["p50_ms"], "p95_ms_1_user": one["p95_ms"],
+        f"p50_ms_{sessions}_users": many["p50_ms"], f"p95_ms_{sessions}_users": many["p95_ms"],
+        "ratio_p50": _ratio(many["p50_ms"], one["p50_ms"]),
+        "ratio_p95": _ratio(many["p95_ms"], one["p95_ms"]),
+        "ratio_actions_per_s": _ratio(many["actions_per_s"], one["actions_per_s"]),
+        "baseline": one, "load": many,
+        "method": "each session alternates: sidebar nav to Latent sliders, 5 ArrowRight/Left "
+                  "key presses on z0; nav to Reconstruct, upload a 224x224 MNIST test digit "
+                  "PNG. Latency = first key press / upload -> new decoded image loaded in the "
+                  "browser (img src changed, caption shows the final value). Navigation time "
+                  "is reported separately and not in the action latencies.",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(), "streamlit": streamlit.__version__},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--sessions", type=int, default=20, help="concurrent browser sessions")
+    ap.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    ap.add_argument("--baseline-duration", type=float, default=None,
+                    help="seconds of the 1-session baseline (default: --duration)")
+    ap.add_argument("--timeout", type=float, default=60.0,
+                    help="seconds before one action or navigation counts as an error")
+    ap.add_argument("--url", default=None, help="use a running server instead of starting one")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    args = ap.parse_args(argv)
+    res = run(args.sessions, args.duration, args.baseline_duration, args.timeout, args.url,
+              log=lambda m: print(f"[loadtest] {m}", file=sys.stderr, flush=True))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in res.items() if not isinstance(v, dict)}))
+    return 0 if res["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

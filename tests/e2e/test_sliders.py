@@ -1,0 +1,96 @@
+"""Latent sliders: moving a slider (mouse drag, keyboard) changes the decoded image's bytes.
+
+Streamlit >= 1.5x draws st.slider with react-aria: the visible thumb is a <div> wrapping a
+visually hidden <input type="range"> (implicit ARIA role "slider", so CSS `[role="slider"]`
+no longer matches; Playwright's get_by_role does). Older versions used baseweb's
+`<div role="slider">`. `thumb()` and `value_input()` handle both.
+"""
+
+import pytest
+from e2e_helpers import assert_healthy, goto, image_bytes, screenshot, wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+DECODED = '[data-testid="stMain"] [data-testid="stImage"]'
+SLIDERS = '[data-testid="stMain"] [data-testid="stSlider"]'
+
+
+def decoded_image(page):
+    box = page.locator(DECODED).filter(has_text="decoded mean image")
+    box.first.wait_for(state="visible", timeout=60_000)
+    assert box.count() == 1, f"expected one decoded image, found {box.count()}"
+    return box.locator("img")
+
+
+def slider(page, i: int):
+    s = page.locator(SLIDERS)
+    s.first.wait_for(state="visible", timeout=60_000)
+    assert s.count() >= 2, f"expected a slider per latent dimension, found {s.count()}"
+    return s.nth(i)
+
+
+def value_input(page, i: int):
+    """The element holding the value and keyboard focus (the ARIA slider)."""
+    return slider(page, i).get_by_role("slider")
+
+
+def thumb(page, i: int):
+    """The visible thumb to grab with the mouse."""
+    s = slider(page, i)
+    legacy = s.locator('div[role="slider"]')
+    if legacy.count():
+        return legacy.first
+    return s.locator('div:has(> [data-testid="stSliderThumbValue"])').first
+
+
+def value(page, i: int) -> float:
+    el = value_input(page, i)
+    v = el.get_attribute("aria-valuenow") or el.input_value()
+    return float(v)
+
+
+def wait_image_changed(page, before: bytes, timeout: float = 30.0) -> bytes:
+    """Poll the decoded image until its bytes differ from `before` (Streamlit reruns async)."""
+    wait_for_app(page, expect_rerun=True, timeout=timeout)
+    for _ in range(int(timeout * 5)):
+        after = image_bytes(page, decoded_image(page))
+        if after != before:
+            return after
+        page.wait_for_timeout(200)
+    return after
+
+
+def test_mouse_drag_changes_image(page):
+    goto(page, "/sliders")
+    assert_healthy(page, "sliders")
+    before = image_bytes(page, decoded_image(page))
+    assert before[:8] == b"\x89PNG\r\n\x1a\n", "decoded image is not a PNG"
+    value_before = value(page, 0)
+    box = thumb(page, 0).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y, steps=8)
+    page.mouse.move(x + 120, y, steps=8)
+    page.mouse.up()
+    after = wait_image_changed(page, before)
+    assert value(page, 0) > value_before, (value_before, value(page, 0))
+    assert after != before, "dragging the z0 slider did not change the decoded image"
+    assert_healthy(page, "sliders after drag")
+    screenshot(page, "sliders-after-drag")
+
+
+def test_keyboard_changes_image(page):
+    goto(page, "/sliders")
+    before = image_bytes(page, decoded_image(page))
+    value_before = value(page, 1)
+    value_input(page, 1).focus()
+    for _ in range(30):  # step 0.01: +0.30 in z1
+        page.keyboard.press("ArrowRight")
+    after = wait_image_changed(page, before)
+    value_after = value(page, 1)
+    assert value_after > value_before, (value_before, value_after)
+    assert after != before, "ArrowRight on the z1 slider did not change the decoded image"
+    caption = page.locator(DECODED).filter(has_text="decoded mean image").inner_text()
+    assert f"{value_after:.2f}" in caption, caption
+    assert_healthy(page, "sliders after keyboard")
