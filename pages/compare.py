@@ -35,7 +35,9 @@ if "compare_models" not in st.session_state:
     dataset = ck.train_config.dataset  # default partners: models of the active model's dataset
     same = [p for p in paths if p != first and dataset_of(p) == dataset]
     st.session_state["compare_models"] = [first] + (same or [p for p in paths if p != first])[:2]
-else:  # drop models that have disappeared since
+elif any(p not in paths for p in st.session_state["compare_models"]):
+    # drop models that have disappeared since; write only then (a write is pushed back to
+    # the browser and would undo a choice made while this run was going on)
     st.session_state["compare_models"] = [p for p in st.session_state["compare_models"]
                                           if p in paths]
 chosen = st.multiselect("Models", paths, key="compare_models", format_func=labels_of.get)

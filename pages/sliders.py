@@ -73,7 +73,11 @@ def explorer() -> None:
                 width="stretch", help="the posterior mean μ of that test digit")
     r = c[4].number_input("Slider range ±R", 0.5, MAX_RANGE, step=0.5, key="sl_range")
     for i in range(zdim):  # values outside a smaller range would be refused by st.slider
-        st.session_state[f"z_{i}"] = min(max(st.session_state[f"z_{i}"], -r), r)
+        v = st.session_state[f"z_{i}"]
+        # Write only a value that must change: a written key is pushed back to the browser,
+        # which would undo key presses made while this run was going on.
+        if not -r <= v <= r:
+            st.session_state[f"z_{i}"] = min(max(v, -r), r)
 
     left, right = st.columns([1, 1], gap="large")
     with left:

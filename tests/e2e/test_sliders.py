@@ -94,3 +94,28 @@ def test_keyboard_changes_image(page):
     caption = page.locator(DECODED).filter(has_text="decoded mean image").inner_text()
     assert f"{value_after:.2f}" in caption, caption
     assert_healthy(page, "sliders after keyboard")
+
+
+def test_fast_key_presses_are_not_lost(page):
+    """Five quick ArrowRight (then ArrowLeft) presses move the slider by exactly 5 steps.
+
+    Each press starts a rerun; a page that writes the slider's session_state key during the
+    run pushes that run's (older) value back into the browser, so presses made meanwhile are
+    lost and the thumb jumps back.
+    """
+    goto(page, "/sliders")
+    el = value_input(page, 0)
+    for k in range(10):
+        start = value(page, 0)
+        direction = 1 if k % 2 == 0 else -1
+        el.focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowRight" if direction > 0 else "ArrowLeft")
+        page.wait_for_timeout(300)
+        wait_for_app(page, settle=1.0)
+        expected = round(start + 0.05 * direction, 2)
+        got = value(page, 0)
+        assert abs(got - expected) < 1e-6, (
+            f"round {k}: 5 presses from {start:.2f} should end at {expected:.2f}, the slider "
+            f"shows {got:.2f} (key presses lost)")
+    assert_healthy(page, "sliders after fast key presses")

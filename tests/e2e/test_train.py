@@ -37,7 +37,8 @@ def wait_for_text(page, text: str, timeout: float) -> None:
         if errors.count():
             raise AssertionError(f"training failed: {errors.first.inner_text()}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{text!r} did not appear in {timeout:.0f} s")
+            raise TimeoutError(f"{text!r} did not appear in {timeout:.0f} s; the page says:\n"
+                               f"{main.inner_text()[:2000]}")
         page.wait_for_timeout(500)
 
 
