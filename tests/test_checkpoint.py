@@ -670,3 +670,51 @@ def test_extract_zip_fuzz(good_ck: Path, data) -> None:
             return
         assert {p.name for p in dest.iterdir()} <= set(ckmod.CHECKPOINT_FILES)
         _load_or_refuse(dest)
+
+
+# --- a kill between two file writes ----------------------------------------------------------
+def _save_epochs(path: Path, model, opt, epochs: int) -> None:
+    history = [{"epoch": e, "loss": 500.0 - e} for e in range(1, epochs + 1)]
+    save_checkpoint(path, model, TCFG, {"epochs": epochs, "history": history}, opt)
+
+
+def test_kill_before_metrics_write_keeps_weights_and_their_metrics(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Weights of epoch 3 were written, then the process died before metrics.json (epoch 2).
+    The loader must report epoch 3 with its 3-entry history, not pair new weights with the
+    old metrics (a resume would then train epoch 3 twice and lose its loss)."""
+    model = build_model(MCFG)
+    opt = torch.optim.Adam(model.parameters())
+    path = tmp_path / "ck"
+    _save_epochs(path, model, opt, 2)
+    real = ckmod._atomic_json
+
+    def die_on_metrics(p: Path, obj) -> None:
+        if p.name == "metrics.json":
+            raise KeyboardInterrupt("killed")  # the process ends here
+        real(p, obj)
+
+    monkeypatch.setattr(ckmod, "_atomic_json", die_on_metrics)
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    with pytest.raises(KeyboardInterrupt):
+        _save_epochs(path, model, opt, 3)
+    monkeypatch.undo()
+    assert json.loads((path / "metrics.json").read_text())["epochs"] == 2
+    ck = load_checkpoint(path)
+    assert ck.metrics["epochs"] == 3 and len(ck.metrics["history"]) == 3
+    assert ck.metrics["recovered_from_weights"] is True
+    assert torch.equal(next(ck.model.parameters()), next(model.parameters()))
+
+
+def test_inconsistent_epochs_without_a_copy_are_refused(tmp_path: Path, good_ck: Path) -> None:
+    """Weights from another epoch than metrics.json, and no metrics stored with the weights
+    (a hand-made or older checkpoint): refuse clearly rather than guess."""
+    path = tmp_path / "ck"
+    shutil.copytree(good_ck, path)
+    tensors = load_file(path / "model.safetensors")
+    save_file(tensors, path / "model.safetensors", metadata={"epochs": "7"})
+    with pytest.raises(CheckpointError, match="epoch 7 .* epoch 1"):
+        load_checkpoint(path)
+    (path / "metrics.json").unlink()  # metrics.json is optional: nothing to disagree with
+    assert load_checkpoint(path).metrics == {}

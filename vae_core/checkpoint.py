@@ -85,8 +85,9 @@ def save_checkpoint(path: str | Path, model: VAE, train_cfg: TrainConfig,
                     extra: dict[str, Any] | None = None) -> Path:
     """Write (or overwrite) a checkpoint folder, file by file atomically.
 
-    Order matters for crash safety: weights and optimizer first, metrics.json last, and the
-    epoch count is stored in the weights' metadata so a reader can tell if they disagree.
+    Order matters for crash safety: weights and optimizer first, metrics.json last. The
+    weights' metadata carries the epoch count and a copy of the metrics, so a process killed
+    between two writes still leaves weights whose metrics are known (see `load_checkpoint`).
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -95,7 +96,8 @@ def save_checkpoint(path: str | Path, model: VAE, train_cfg: TrainConfig,
               "dataset": train_cfg.dataset, "versions": versions(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(extra or {})}
     _atomic_json(path / CONFIG, config)
-    _atomic_tensors(path / WEIGHTS, model.state_dict(), {"epochs": epochs, "format": FORMAT})
+    _atomic_tensors(path / WEIGHTS, model.state_dict(),
+                    {"epochs": epochs, "format": FORMAT, "metrics": json.dumps(metrics)})
     if optimizer is not None:
         tensors, meta = optimizer_to_tensors(optimizer)
         _atomic_tensors(path / OPTIM, tensors, {"epochs": epochs, **meta})
@@ -204,6 +206,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     state = {}
     try:
         with safe_open(str(wfile), "pt") as f:
+            wmeta = f.metadata() or {}
             names = set(f.keys())
             if names != set(expected):
                 missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
@@ -228,7 +231,27 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     metrics = _read_json(p / METRICS) if (p / METRICS).exists() else {}
     if not isinstance(metrics, dict):
         raise CheckpointError("metrics.json must be a JSON object")
-    return Checkpoint(model, mcfg, tcfg, metrics, p, info)
+    return Checkpoint(model, mcfg, tcfg, _matching_metrics(metrics, wmeta), p, info)
+
+
+def _matching_metrics(metrics: dict[str, Any], wmeta: dict[str, str]) -> dict[str, Any]:
+    """metrics.json, unless it describes another epoch than the weights do.
+
+    That happens only when training was killed between writing the weights and metrics.json;
+    the copy of the metrics stored with the weights then belongs to them (a resume continues
+    from the right epoch with the right loss history).
+    """
+    epochs = wmeta.get("epochs")
+    if epochs is None or "epochs" not in metrics or str(metrics["epochs"]) == epochs:
+        return metrics  # nothing to compare (metrics.json is optional) or they agree
+    try:
+        embedded = json.loads(wmeta.get("metrics", ""))
+    except (json.JSONDecodeError, RecursionError):
+        embedded = None
+    if not isinstance(embedded, dict) or str(embedded.get("epochs", 0)) != epochs:
+        raise CheckpointError(f"{WEIGHTS} holds epoch {epochs} but {METRICS} describes epoch "
+                              f"{metrics['epochs']}; the checkpoint is inconsistent")
+    return {**embedded, "recovered_from_weights": True}
 
 
 def safe_name(name: str) -> str:
