@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -355,8 +356,7 @@ async def _run_phase(url: str, sessions: int, duration: float, timeout: float,
         finally:
             await browser.close()
     res = summarize(stats, sessions, duration, wall)
-    res["cpu"] = {k: round(cpu1[k] - cpu0[k], 1) for k in cpu0 if cpu0[k] is not None}
-    res["cpu"]["cores"] = os.cpu_count()
+    res["cpu"] = _cpu_split(cpu0, cpu1)
     return res
 
 
@@ -365,47 +365,31 @@ def _proc_cpu(pid: int, tick: int) -> float:
     return (int(stat[11]) + int(stat[12])) / tick  # utime + stime of the process
 
 
-def _descendants(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(d.name))
-    out, todo = set(), [root]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            if c not in out:
-                out.add(c)
-                todo.append(c)
-    return out
-
-
 def _cpu_seconds(server_pid: int | None) -> dict[str, float | None]:
-    """CPU seconds used so far: the whole machine, the server, the browsers (our other
-    descendants: Playwright's driver and chromium). Differences over a phase show who worked."""
+    """CPU seconds used so far by the whole machine and by the server process. Differences
+    over a phase show who worked; the rest of the machine's busy time is the clients (browsers
+    and Playwright), whose processes come and go too fast to be summed one by one."""
     tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float | None] = {"machine_busy_s": None, "server_s": None,
-                                    "browsers_s": None}
+    out: dict[str, float | None] = {"machine_busy_s": None, "server_s": None}
     try:
         vals = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
         out["machine_busy_s"] = (sum(vals) - vals[3] - vals[4]) / tick
-        mine = _descendants(os.getpid())
-        server = ({server_pid} | _descendants(server_pid)) if server_pid else set()
-        total = 0.0
-        for pid in mine - server:
-            try:
-                total += _proc_cpu(pid, tick)
-            except (OSError, ValueError, IndexError):
-                pass  # exited meanwhile
-        out["browsers_s"] = total
         if server_pid:
             out["server_s"] = _proc_cpu(server_pid, tick)
     except (OSError, ValueError, IndexError):
-        return out
+        pass  # not Linux: no figures
     return out
+
+
+def _cpu_split(before: dict[str, float | None],
+               after: dict[str, float | None]) -> dict[str, Any]:
+    """CPU seconds of one phase: machine, server, and the rest (machine minus server)."""
+    res: dict[str, Any] = {k: round(after[k] - before[k], 1) for k in before
+                           if before[k] is not None and after[k] is not None}
+    if "machine_busy_s" in res and "server_s" in res:
+        res["others_s"] = round(res["machine_busy_s"] - res["server_s"], 1)
+    res["cores"] = os.cpu_count()
+    return res
 
 
 def percentile(xs: list[float], q: float) -> float | None:
@@ -454,13 +438,11 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
 
 
-def run(sessions: int = 20, duration: float = 60.0, baseline_duration: float | None = None,
-        timeout: float = 60.0, url: str | None = None, warmup: float = 10.0,
-        log=print) -> dict[str, Any]:
-    """Baseline (1 session), then `sessions` sessions; returns the results dict."""
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"{CHROMIUM} not found: install Debian's chromium "
-                           "(`sudo apt-get install chromium chromium-driver`)")
+def run_phases(phase: Callable[..., Any], sessions: int, duration: float,
+               baseline_duration: float | None, timeout: float, url: str | None, warmup: float,
+               log: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Start a server (unless `url`), warm it up, then run the 1-session baseline and the
+    `sessions`-session load with `phase(url, n, seconds, timeout, pngs, server_pid)`."""
     pngs = digit_pngs(20)
     server = None
     if url is None:
@@ -468,27 +450,49 @@ def run(sessions: int = 20, duration: float = 60.0, baseline_duration: float | N
         log(f"starting streamlit on {server.url}")
         server.start()
         url = server.url
+    pid = server.proc.pid if server is not None and server.proc is not None else None
     try:
         if warmup > 0:  # first runs fill the caches (model, test set, codes, latent map)
             log(f"warm-up: 1 session, {warmup:.0f} s (not measured)")
-            asyncio.run(_run_phase(url, 1, warmup, timeout * 3, pngs))
+            asyncio.run(phase(url, 1, warmup, timeout * 3, pngs))
         bd = duration if baseline_duration is None else baseline_duration
-        log(f"baseline: 1 session x {bd:.0f} s")
-        pid = server.proc.pid if server is not None and server.proc is not None else None
-        one = asyncio.run(_run_phase(url, 1, bd, timeout, pngs, pid))
-        log(f"  {one['actions']} actions, {one['errors']} errors, p50 {one['p50_ms']} ms, "
-            f"p95 {one['p95_ms']} ms")
-        log(f"load: {sessions} sessions x {duration:.0f} s")
-        many = asyncio.run(_run_phase(url, sessions, duration, timeout, pngs, pid))
-        log(f"  {many['actions']} actions, {many['errors']} errors, p50 {many['p50_ms']} ms, "
-            f"p95 {many['p95_ms']} ms")
+        phases = []
+        for name, n, d in (("baseline", 1, bd), ("load", sessions, duration)):
+            log(f"{name}: {n} session(s) x {d:.0f} s")
+            r = asyncio.run(phase(url, n, d, timeout, pngs, pid))
+            log(f"  {r['actions']} actions, {r['errors']} errors, p50 {r['p50_ms']} ms, "
+                f"p95 {r['p95_ms']} ms, cpu {r.get('cpu')}")
+            phases.append(r)
     finally:
         if server is not None:
             server.stop()
+    return phases[0], phases[1]
+
+
+def run(sessions: int = 20, duration: float = 60.0, baseline_duration: float | None = None,
+        timeout: float = 60.0, url: str | None = None, warmup: float = 10.0,
+        log=print) -> dict[str, Any]:
+    """Baseline (1 session), then `sessions` sessions; returns the results dict."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} not found: install Debian's chromium "
+                           "(`sudo apt-get install chromium chromium-driver`)")
+    one, many = run_phases(_run_phase, sessions, duration, baseline_duration, timeout, url,
+                           warmup, log)
+    return report("loadtest", sessions, duration, one, many,
+                  "each session alternates: sidebar nav to Latent sliders, 5 ArrowRight/Left "
+                  "key presses on z0; nav to Reconstruct, upload a 224x224 MNIST test digit "
+                  "PNG. Latency = first key press / upload -> new decoded image loaded in the "
+                  "browser (img src changed, caption shows the final value). Navigation time "
+                  "is reported separately and not in the action latencies.")
+
+
+def report(benchmark: str, sessions: int, duration: float, one: dict[str, Any],
+           many: dict[str, Any], method: str) -> dict[str, Any]:
+    """The results file: 1-session baseline `one` and `sessions`-session load `many`."""
     import streamlit
 
     return {
-        "benchmark": "loadtest",
+        "benchmark": benchmark,
         "sessions": sessions, "duration_s": duration,
         "actions": many["actions"], "errors": many["errors"],
         "p50_ms_1_user": one["p50_ms"], "p95_ms_1_user": one["p95_ms"],
@@ -496,36 +500,39 @@ def run(sessions: int = 20, duration: float = 60.0, baseline_duration: float | N
         "ratio_p50": _ratio(many["p50_ms"], one["p50_ms"]),
         "ratio_p95": _ratio(many["p95_ms"], one["p95_ms"]),
         "ratio_actions_per_s": _ratio(many["actions_per_s"], one["actions_per_s"]),
-        "baseline": one, "load": many,
-        "method": "each session alternates: sidebar nav to Latent sliders, 5 ArrowRight/Left "
-                  "key presses on z0; nav to Reconstruct, upload a 224x224 MNIST test digit "
-                  "PNG. Latency = first key press / upload -> new decoded image loaded in the "
-                  "browser (img src changed, caption shows the final value). Navigation time "
-                  "is reported separately and not in the action latencies.",
+        "baseline": one, "load": many, "method": method,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "streamlit": streamlit.__version__},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def cli(run_fn: Callable[..., dict[str, Any]], doc: str, clients: str, results: Path,
+        argv: list[str] | None) -> int:
+    """The command line shared by the load tests: parse, run, write JSON; 1 on any error."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--sessions", type=int, default=20, help="concurrent browser sessions")
+    ap.add_argument("--sessions", type=int, default=20, help=f"concurrent {clients} sessions")
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     ap.add_argument("--baseline-duration", type=float, default=None,
                     help="seconds of the 1-session baseline (default: --duration)")
+    ap.add_argument("--warmup", type=float, default=10.0, help="seconds of unmeasured warm-up")
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="seconds before one action or navigation counts as an error")
     ap.add_argument("--url", default=None, help="use a running server instead of starting one")
-    ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    ap.add_argument("--out", type=Path, default=results, help="where to write the JSON")
     args = ap.parse_args(argv)
-    res = run(args.sessions, args.duration, args.baseline_duration, args.timeout, args.url,
-              log=lambda m: print(f"[loadtest] {m}", file=sys.stderr, flush=True))
+    name = results.stem
+    res = run_fn(args.sessions, args.duration, args.baseline_duration, args.timeout, args.url,
+                 args.warmup, log=lambda m: print(f"[{name}] {m}", file=sys.stderr, flush=True))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, dict)}))
-    return 0 if res["errors"] == 0 else 1
+    return 0 if res["errors"] == 0 and res["baseline"]["errors"] == 0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli(run, __doc__, "browser", RESULTS, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,199 @@
+"""Many users at once, measured at the server: N Streamlit protocol clients, no browsers.
+
+The same load as bench/loadtest.py (each session alternates: go to Latent sliders and move
+slider z0 by 5 steps of 0.01, right then left on the next turn; go to Reconstruct and upload
+the PNG of a real MNIST test digit), but every session is a bench/st_client.py websocket
+client that sends the BackMsgs the browser would send. 20 such clients cost a few percent of
+one core, so on a small machine the latency is the server's, not the browsers'.
+
+Latency of an action: from sending the rerun (slider) or the file URL request (upload) to the
+end of the script run with the new image in the tree (slider: a new media URL and the caption
+showing the new z; upload: a "reconstruction" image) and that image fetched over HTTP.
+Errors: exception elements, error alerts, page_not_found, compile errors, ref_hash messages,
+lost websockets, HTTP errors, timeouts and images that did not change.
+
+Writes bench/results/loadtest_ws.json with loadtest.json's schema (p50/p95 for 1 and N
+sessions and their ratios) plus the CPU seconds of the server and of this client process.
+
+    python -m bench.loadtest_ws                               # 20 sessions x 60 s
+    python -m bench.loadtest_ws --sessions 3 --duration 10    # short
+    python -m bench.loadtest_ws --url http://127.0.0.1:8501   # against a running server
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import sys
+import time
+from typing import Any
+
+from bench.loadtest import (
+    KEY_STEPS,
+    REPO_ROOT,
+    SETUP_CONCURRENCY,
+    Stats,
+    _cpu_seconds,
+    _cpu_split,
+    cli,
+    report,
+    run_phases,
+    summarize,
+)
+from bench.st_client import StClient
+
+RESULTS = REPO_ROOT / "bench" / "results" / "loadtest_ws.json"
+DECODED, RECON = "decoded mean image", "reconstruction"
+STEP = 0.01  # slider step of z0 in pages/sliders.py
+
+
+class ActionError(RuntimeError):
+    """The run ended but the page does not show what the action should have produced."""
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system  # this process: the event loop with every client
+
+
+async def slider_action(c: StClient, direction: int, stats: Stats) -> None:
+    """Move z0 by KEY_STEPS steps (one debounced rerun, as the browser sends after the key
+    presses); wait for the decoded image of the new z and fetch it."""
+    sliders = c.find("slider")
+    if not sliders:
+        raise ActionError("no slider on the page")
+    z0 = sliders[0].body
+    values = [c.widgets[s.body.id].double_array_value.data[0] if s.body.id in c.widgets
+              else s.body.default[0] for s in sliders[:6]]
+    values[0] = round(min(max(values[0] + direction * KEY_STEPS * STEP, z0.min), z0.max), 2)
+    target = ", ".join(f"{v:.2f}" for v in values)
+    before = c.image(DECODED)
+    t0 = time.perf_counter()
+    await c.set_slider(z0.label, values[0])
+    img = c.image(DECODED)
+    if img is None or (before and img.url == before.url) or f"({target}" not in img.caption:
+        raise ActionError(f"expected the image of z = ({target}); got "
+                          f"{img.caption if img else 'no image'!r}")
+    await c.fetch(img.url)
+    stats.latencies["slider"].append(time.perf_counter() - t0)
+
+
+async def upload_action(c: StClient, png: bytes, name: str, stats: Stats) -> None:
+    """Upload a digit PNG; wait for its reconstruction and fetch it."""
+    before = c.image(RECON)
+    t0 = time.perf_counter()
+    await c.upload(png, name)
+    img = c.image(RECON)
+    if img is None or (before and img.url == before.url):
+        raise ActionError(f"no new {RECON!r} image after the upload; page: {c.problems()}")
+    await c.fetch(img.url)
+    stats.latencies["upload"].append(time.perf_counter() - t0)
+
+
+def _check(c: StClient, sid: int, what: str, stats: Stats) -> None:
+    for p in c.take_errors() + c.problems():
+        stats.errors.append(f"session {sid} {what}: {p}")
+
+
+def _err(e: BaseException) -> str:
+    return f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
+
+
+async def _open(url: str, page: str, timeout: float) -> StClient:
+    c = StClient(url, timeout)
+    await c.connect()
+    await c.goto(page)
+    return c
+
+
+async def _session(url: str, sid: int, pngs: list[bytes], ready: asyncio.Barrier,
+                   setup_slots: asyncio.Semaphore, start: list[float], duration: float,
+                   timeout: float, stats: Stats) -> None:
+    c: StClient | None = None
+    async with setup_slots:  # setup, not measured: open the app, go to the sliders page
+        try:
+            c = await _open(url, "sliders", timeout * 3)
+            c.timeout = timeout
+        except Exception as e:  # noqa: BLE001 - every failure is a counted error
+            stats.errors.append(f"session {sid} setup: {_err(e)}")
+    await ready.wait()
+    i, on = 0, "sliders"
+    try:
+        while c is not None and time.perf_counter() - start[0] < duration:
+            what = "slider" if i % 2 == 0 else "upload"
+            try:
+                if on != ("sliders" if i % 2 == 0 else "reconstruct"):
+                    on = "sliders" if i % 2 == 0 else "reconstruct"
+                    t0 = time.perf_counter()
+                    await c.goto(on)
+                    stats.nav.append(time.perf_counter() - t0)
+                    _check(c, sid, f"navigation to {on}", stats)
+                if what == "slider":
+                    await slider_action(c, 1 if (i // 2) % 2 == 0 else -1, stats)
+                else:
+                    await upload_action(c, pngs[(sid + i) % len(pngs)], f"digit-{sid}-{i}.png",
+                                        stats)
+                _check(c, sid, what, stats)
+            except Exception as e:  # noqa: BLE001 - timeouts, lost sessions etc. are counted
+                stats.errors.append(f"session {sid} {what}: {_err(e)}")
+                with contextlib.suppress(Exception):
+                    await c.close()
+                c = None
+                try:  # start over in a new session, as a reload of /sliders would
+                    c, on = await _open(url, "sliders", timeout), "sliders"
+                except Exception as e2:  # noqa: BLE001 - counted; the session ends
+                    stats.errors.append(f"session {sid} reload: {_err(e2)}")
+            i += 1
+    finally:
+        if c is not None:
+            await c.close()
+
+
+async def run_phase(url: str, sessions: int, duration: float, timeout: float,
+                    pngs: list[bytes], server_pid: int | None = None) -> dict[str, Any]:
+    """`sessions` clients for `duration` s after all are set up; loadtest.summarize's dict
+    plus the CPU seconds of the machine, the server and this client process."""
+    start = [math.inf]
+    stats = [Stats() for _ in range(sessions)]
+    ready = asyncio.Barrier(sessions + 1)
+    slots = asyncio.Semaphore(SETUP_CONCURRENCY)
+    tasks = [asyncio.create_task(_session(url, s, pngs, ready, slots, start, duration, timeout,
+                                          stats[s])) for s in range(sessions)]
+    await ready.wait()
+    cpu0, own0 = _cpu_seconds(server_pid), _own_cpu()
+    start[0] = t0 = time.perf_counter()
+    await asyncio.gather(*tasks)
+    wall = time.perf_counter() - t0
+    cpu1, own1 = _cpu_seconds(server_pid), _own_cpu()
+    res = summarize(stats, sessions, duration, wall)
+    res["cpu"] = _cpu_split(cpu0, cpu1)
+    res["cpu"]["client_s"] = round(own1 - own0, 2)
+    return res
+
+
+def run(sessions: int = 20, duration: float = 60.0, baseline_duration: float | None = None,
+        timeout: float = 60.0, url: str | None = None, warmup: float = 10.0,
+        log=print) -> dict[str, Any]:
+    """Warm-up, baseline (1 session), then `sessions` sessions; returns the results dict."""
+    one, many = run_phases(run_phase, sessions, duration, baseline_duration, timeout, url,
+                           warmup, log)
+    res = report("loadtest_ws", sessions, duration, one, many,
+                 "each session is a Streamlit websocket protocol client (bench/st_client.py) "
+                 "and alternates: go to Latent sliders, move z0 by 5 x 0.01 (one rerun with "
+                 "the final value, as the browser sends after its debounce); go to Reconstruct, "
+                 "upload a 224x224 MNIST test digit PNG (file URL request, PUT, rerun). Latency "
+                 "= request sent -> script run finished with the new image (new media URL; "
+                 "for the slider the caption shows the new z) -> image fetched over HTTP. "
+                 "Navigation time is reported separately.")
+    res["cpu_split"] = {"1_user": one["cpu"], f"{sessions}_users": many["cpu"]}
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli(run, __doc__, "protocol", RESULTS, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The Streamlit protocol client (bench/st_client.py) and its load run (bench/loadtest_ws.py)
+against a real `streamlit run app.py`: one server for the module, always stopped.
+
+The client must see what a user sees: a slider move gives a new decoded image (new media URL,
+caption with the new z0), an upload gives a reconstruction, a non-image upload gives the app's
+error alert (not an exception), and HTTP errors raise. Then 2 sessions x 8 s of the load run
+must act on both pages without errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from bench.loadtest import Server, digit_pngs
+from bench.loadtest_ws import DECODED, RECON, run_phase
+from bench.st_client import HttpError, StClient
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    srv = Server()
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_client_sees_new_images_and_errors(server: Server) -> None:
+    png = digit_pngs(1)[0]
+
+    async def go() -> None:
+        c = StClient(server.url, timeout=60)  # the first run loads the model and test set
+        await c.connect()
+        try:
+            assert {"sliders", "reconstruct"} <= set(c.pages), c.pages
+            await c.goto("sliders")
+            before = c.image(DECODED)
+            assert before is not None and "z = (0.00, " in before.caption, before
+            await c.set_slider("z0", 0.05)
+            assert c.last_status == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY  # @st.fragment
+            after = c.image(DECODED)
+            assert after is not None and after.url != before.url, (before, after)
+            assert "z = (0.05, " in after.caption, after.caption
+            assert (await c.fetch(after.url)).startswith(b"\x89PNG")
+
+            await c.goto("reconstruct")
+            assert c.image(DECODED) is None and c.image(RECON) is None  # old page cleared
+            await c.upload(png, "digit.png")
+            rec = c.image(RECON)
+            assert rec is not None and len(await c.fetch(rec.url)) > 100
+            assert c.problems() == [] and c.take_errors() == []
+
+            await c.upload(b"not an image", "x.png")
+            assert c.image(RECON) is None
+            problems = c.problems()
+            assert any(p.startswith("error alert: Cannot use 'x.png'") for p in problems), problems
+            assert not any(p.startswith("exception") for p in problems), problems
+            with pytest.raises(HttpError, match="HTTP 403"):  # a PUT without the XSRF token
+                await c.http("PUT", f"/_stcore/upload_file/{c.session_id}/x", b"x")
+        finally:
+            await c.close()
+
+    asyncio.run(go())
+
+
+def test_two_sessions_act_on_both_pages(server: Server) -> None:
+    assert server.proc is not None
+    res = asyncio.run(run_phase(server.url, 2, 8.0, 30.0, digit_pngs(4), server.proc.pid))
+    assert res["errors"] == 0, res["error_samples"]
+    assert res["slider"]["n"] >= 2 and res["upload"]["n"] >= 2, res
+    assert res["navigation"]["n"] >= 2, res
+    assert res["cpu"]["client_s"] < res["cpu"]["server_s"], res["cpu"]
