@@ -300,7 +300,24 @@ def test_per_image_neg_elbo_matches_metrics_json() -> None:
     assert not ck.model.training and not any(p.requires_grad for p in ck.model.parameters())
 
 
-# --- known issue in ui/state.py (reported to the lead; remove the mark once fixed) ----------
+def test_test_set_and_codes_are_one_shared_read_only_copy() -> None:
+    """Every session gets the same arrays (no 31 MB copy per rerun), and none can change them."""
+    from ui.state import encoded
+
+    x, labels, _ = load_test_set("mnist")
+    x2, labels2, _ = load_test_set("mnist")
+    assert x is x2 and labels is labels2
+    ck = get_model(BUNDLED)
+    mu, logvar = encoded(ck)
+    assert encoded(ck)[0] is mu
+    for a in (x, labels, mu, logvar, x[3], mu[:10]):
+        assert not a.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        x[0, 0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        mu[0] += 1.0
+
+
 def test_model_choice_survives_page_switch(with_user_models: Path) -> None:
     at = run_page("pages/reconstruct.py")
     at.sidebar.selectbox(key=MODEL_KEY).set_value(str(with_user_models / "conv16")).run()

@@ -1,14 +1,16 @@
 """The active model and cached data, shared by every page.
 
 Models are loaded once per checkpoint folder with `st.cache_resource` (one object shared by all
-sessions, so pages treat it as read-only: eval mode, no_grad, no in-place changes). Arrays
-derived from a model go through `st.cache_data`, keyed by the checkpoint path and its mtime.
+sessions, so pages treat it as read-only: eval mode, no_grad, no in-place changes). The test
+set and its codes are shared the same way, as read-only arrays; other arrays derived from a
+model go through `st.cache_data`, keyed by the checkpoint path and its mtime.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -68,11 +70,24 @@ def get_model(path: str) -> Checkpoint:
     return _load(path, _mtime(path))
 
 
-@st.cache_data(show_spinner="Loading the test set...")
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Make shared arrays read-only: every session gets the same object, none may change it."""
+    # torch.from_numpy of a read-only view warns once that the tensor could still be written;
+    # the pages only read these tensors (models run under no_grad on copies they own).
+    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
+# cache_resource, not cache_data: cache_data unpickles a private copy (31 MB for the test set)
+# on every call, i.e. on every rerun of every session; these arrays are shared read-only.
+@st.cache_resource(show_spinner="Loading the test set...")
 def test_set(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Test images float32 [N,28,28] in [0,1], labels [N], class names."""
+    """Test images float32 [N,28,28] in [0,1], labels [N], class names (read-only arrays)."""
     split = load_split(dataset, train=False)
-    return split.floats()[:, 0].numpy(), split.labels.numpy(), split.classes
+    images, labels = _frozen(split.floats()[:, 0].numpy(), split.labels.numpy())
+    return images, labels, list(split.classes)
 
 
 def test_set_or_stop(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -83,12 +98,13 @@ def test_set_or_stop(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray, li
         st.stop()
 
 
-@st.cache_data(show_spinner="Encoding the test set...", max_entries=16)
+@st.cache_resource(show_spinner="Encoding the test set...", max_entries=16)
 def encoded_test_set(path: str, mtime: float, dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances of the whole test set under one model."""
+    """Posterior means and log-variances of the whole test set under one model (read-only)."""
     x, _, _ = test_set(dataset)
     mu, logvar = encode_dataset(get_model(path).model, torch.from_numpy(x).unsqueeze(1))
-    return mu.numpy(), logvar.numpy()
+    mu_np, logvar_np = _frozen(mu.numpy(), logvar.numpy())
+    return mu_np, logvar_np
 
 
 def encoded(ck: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
