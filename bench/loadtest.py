@@ -40,13 +40,15 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results" / "loadtest.json"
+T = TypeVar("T")
 DATA_DIR = (REPO_ROOT / ".." / "shared" / "data" / "mnist").resolve()
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -438,6 +440,13 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
 
 
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own, so that it works where an event loop is already
+    running in this thread (Playwright's sync API keeps one, e.g. in the e2e test session)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def run_phases(phase: Callable[..., Any], sessions: int, duration: float,
                baseline_duration: float | None, timeout: float, url: str | None, warmup: float,
                log: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -454,12 +463,12 @@ def run_phases(phase: Callable[..., Any], sessions: int, duration: float,
     try:
         if warmup > 0:  # first runs fill the caches (model, test set, codes, latent map)
             log(f"warm-up: 1 session, {warmup:.0f} s (not measured)")
-            asyncio.run(phase(url, 1, warmup, timeout * 3, pngs))
+            run_async(phase(url, 1, warmup, timeout * 3, pngs))
         bd = duration if baseline_duration is None else baseline_duration
         phases = []
         for name, n, d in (("baseline", 1, bd), ("load", sessions, duration)):
             log(f"{name}: {n} session(s) x {d:.0f} s")
-            r = asyncio.run(phase(url, n, d, timeout, pngs, pid))
+            r = run_async(phase(url, n, d, timeout, pngs, pid))
             log(f"  {r['actions']} actions, {r['errors']} errors, p50 {r['p50_ms']} ms, "
                 f"p95 {r['p95_ms']} ms, cpu {r.get('cpu')}")
             phases.append(r)

@@ -9,13 +9,12 @@ must act on both pages without errors.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from bench.loadtest import Server, digit_pngs
+from bench.loadtest import Server, digit_pngs, run_async
 from bench.loadtest_ws import DECODED, RECON, run_phase
 from bench.st_client import HttpError, StClient
 
@@ -67,12 +66,12 @@ def test_client_sees_new_images_and_errors(server: Server) -> None:
         finally:
             await c.close()
 
-    asyncio.run(go())
+    run_async(go())
 
 
 def test_two_sessions_act_on_both_pages(server: Server) -> None:
     assert server.proc is not None
-    res = asyncio.run(run_phase(server.url, 2, 8.0, 30.0, digit_pngs(4), server.proc.pid))
+    res = run_async(run_phase(server.url, 2, 8.0, 30.0, digit_pngs(4), server.proc.pid))
     assert res["errors"] == 0, res["error_samples"]
     assert res["slider"]["n"] >= 2 and res["upload"]["n"] >= 2, res
     assert res["navigation"]["n"] >= 2, res
