@@ -48,7 +48,6 @@ from typing import Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results" / "loadtest.json"
-T = TypeVar("T")
 DATA_DIR = (REPO_ROOT / ".." / "shared" / "data" / "mnist").resolve()
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -438,6 +437,9 @@ def summarize(stats: list[Stats], sessions: int, duration: float, wall: float) -
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
+
+
+T = TypeVar("T")
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
