@@ -12,6 +12,8 @@ import torch
 
 from .model import VAE
 
+_TINY = 1e-9  # norms below this have no direction (float64 rounding is ~1e-16)
+
 
 def grid_values(n: int, spacing: str = "linear", lim: float = 3.0,
                 eps: float = 0.05) -> torch.Tensor:
@@ -81,19 +83,54 @@ def manifold(model: VAE, n: int = 20, spacing: str = "linear", lim: float = 3.0,
 
 def interpolate_codes(z0: torch.Tensor, z1: torch.Tensor, steps: int = 10,
                       method: str = "linear") -> torch.Tensor:
-    """Codes from z0 to z1 inclusive: straight line, or slerp (White 2016, 'Sampling
-    Generative Networks'), which keeps intermediate norms typical of the Gaussian prior."""
+    """Codes [steps, Z] from z0 to z1 inclusive: a straight line, or "slerp".
+
+    Slerp (White 2016, 'Sampling Generative Networks') here turns the direction along the
+    great circle from z0's to z1's while the norm goes linearly from |z0| to |z1|, so every
+    code's norm lies between the ends' norms: the path stays in the shell where the prior puts
+    its mass instead of cutting through the low-norm middle as the straight line does. (Slerp
+    of the raw codes would blow up for nearly opposite codes: norm 7.7 between two codes of
+    norms 1.7 and 2.5 that are 174 degrees apart.) Exactly opposite codes take a fixed
+    perpendicular great circle; a zero code has no direction, so the path is then straight.
+    """
     t = torch.linspace(0, 1, steps, device=z0.device).unsqueeze(1)
     if method == "linear":
         return (1 - t) * z0 + t * z1
     if method != "slerp":
         raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
-    a, b = z0 / z0.norm().clamp_min(1e-8), z1 / z1.norm().clamp_min(1e-8)
-    omega = torch.arccos((a * b).sum().clamp(-1 + 1e-7, 1 - 1e-7))
-    so = torch.sin(omega)
-    if so.abs() < 1e-6:
-        return (1 - t) * z0 + t * z1
-    return (torch.sin((1 - t) * omega) / so) * z0 + (torch.sin(t * omega) / so) * z1
+    # float64 on the CPU: the codes are small, and nearly opposite directions need precision.
+    a, b = z0.detach().cpu().double().reshape(-1), z1.detach().cpu().double().reshape(-1)
+    td = t.cpu().double()
+    na, nb = float(a.norm()), float(b.norm())
+    if min(na, nb) < _TINY or a.numel() < 2:
+        # A straight line keeps the norm between the ends' norms here, except in a 1-D latent
+        # between opposite signs, where the "sphere" is two points and any path passes zero.
+        path = (1 - td) * a + td * b
+    else:
+        u, w = a / na, b / nb
+        cos = float(u @ w)
+        perp = w - cos * u  # w's part orthogonal to u: the plane of the arc
+        perp = perp - (perp @ u) * u  # again, against rounding
+        sin = float(perp.norm())
+        omega = math.atan2(sin, cos)  # the angle, accurate near 0 and pi unlike arccos
+        if sin >= _TINY:
+            v = perp / sin
+        elif cos < 0:
+            # Opposite codes: every great circle joins them. Take the one through the axis
+            # least aligned with u, so the choice is deterministic (and perp mere rounding).
+            axis = int(u.abs().argmin())
+            v = -u[axis] * u
+            v[axis] += 1.0
+            v = v / v.norm()
+        else:  # the same direction
+            v = torch.zeros_like(u)
+        direction = torch.cos(td * omega) * u + torch.sin(td * omega) * v
+        path = ((1 - td) * na + td * nb) * direction
+    dtype = z0.dtype if z0.dtype.is_floating_point else torch.get_default_dtype()
+    path = path.to(device=z0.device, dtype=dtype)
+    if steps >= 2:  # exact end points despite rounding
+        path[0], path[-1] = z0.reshape(-1), z1.reshape(-1)
+    return path
 
 
 def traversal_codes(latent_dim: int, steps: int = 9, lim: float = 3.0,
