@@ -11,15 +11,25 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 import torch
 
-from vae_core import (Checkpoint, CheckpointError, DataNotFoundError, VAEError, encode_dataset,
-                      extract_zip, load_checkpoint, load_split)
-from vae_core.checkpoint import CONFIG, WEIGHTS, PICKLE_SUFFIXES, MAX_ZIP_BYTES
+from vae_core import (
+    Checkpoint,
+    DataNotFoundError,
+    VAEError,
+    encode_dataset,
+    export_zip,
+    import_upload,
+    is_checkpoint,
+    load_checkpoint,
+    load_split,
+    weights_mtime,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DIR = ROOT / "checkpoints"
@@ -33,31 +43,22 @@ def user_dir() -> Path:
     return Path(os.environ.get(ENV_USER_DIR, BUNDLED_DIR / "user")).expanduser()
 
 
-def _is_checkpoint(p: Path) -> bool:
-    return (p / CONFIG).is_file() and (p / WEIGHTS).is_file()
-
-
 def available_models() -> dict[str, str]:
     """Label -> checkpoint folder for bundled, user-trained and uploaded models."""
     found: dict[str, str] = {}
     if BUNDLED_DIR.is_dir():
         for p in sorted(BUNDLED_DIR.iterdir()):
-            if p.is_dir() and _is_checkpoint(p):
+            if p.is_dir() and is_checkpoint(p):
                 found[f"{p.name} (bundled)"] = str(p)
     udir = user_dir()
     if udir.is_dir():
         for p in sorted(udir.iterdir(), key=lambda q: q.stat().st_mtime, reverse=True):
-            if p.is_dir() and _is_checkpoint(p):
+            if p.is_dir() and is_checkpoint(p):
                 found[f"{p.name} (yours)"] = str(p)
-    for label, path in st.session_state.get("uploaded_models", {}).items():
-        if _is_checkpoint(Path(path)):
+    for label, path in st.session_state.get(UPLOADS_KEY, {}).items():
+        if is_checkpoint(Path(path)):
             found[label] = path
     return found
-
-
-def _mtime(path: str) -> float:
-    p = Path(path) / WEIGHTS
-    return p.stat().st_mtime if p.exists() else 0.0
 
 
 @st.cache_resource(show_spinner="Loading model...", max_entries=16)
@@ -67,7 +68,7 @@ def _load(path: str, mtime: float) -> Checkpoint:
 
 def get_model(path: str) -> Checkpoint:
     """The cached, read-only checkpoint at `path` (reloaded when its weights change)."""
-    return _load(path, _mtime(path))
+    return _load(path, weights_mtime(path))
 
 
 def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -108,46 +109,50 @@ def encoded_test_set(path: str, mtime: float, dataset: str) -> tuple[np.ndarray,
 
 
 def encoded(ck: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
-    return encoded_test_set(str(ck.path), _mtime(str(ck.path)), ck.train_config.dataset)
+    return encoded_test_set(str(ck.path), weights_mtime(str(ck.path)), ck.train_config.dataset)
+
+
+UPLOADS_KEY = "uploaded_models"  # label -> folder of the models this session uploaded
+UPLOAD_ERROR_KEY = "ckpt_upload_error"
+UPLOAD_ROUND_KEY = "ckpt_upload_round"  # part of the uploader's key: a new round empties it
+
+
+def _uploader_key() -> str:
+    return f"ckpt_upload_{st.session_state.get(UPLOAD_ROUND_KEY, 0)}"
+
+
+def _on_upload() -> None:
+    """Uploader callback. It runs before the script, so it may switch the model picker (a
+    widget's key can't be written once the widget is drawn in this run)."""
+    files = st.session_state.get(_uploader_key()) or []
+    if not files:
+        return
+    # Whatever happens, the next upload starts from an empty uploader: a refused file left in
+    # it would be refused again with the next one.
+    st.session_state[UPLOAD_ROUND_KEY] = st.session_state.get(UPLOAD_ROUND_KEY, 0) + 1
+    try:
+        dest = import_upload([(f.name, f.getvalue()) for f in files], _upload_root())
+    except VAEError as e:
+        st.session_state[UPLOAD_ERROR_KEY] = str(e)
+        return
+    uploads = st.session_state.setdefault(UPLOADS_KEY, {})
+    label, n = f"{dest.name} (uploaded)", 1
+    while label in uploads:
+        n += 1
+        label = f"{dest.name} (uploaded {n})"
+    uploads[label] = str(dest)
+    st.session_state[MODEL_KEY] = str(dest)
+    st.session_state.pop(UPLOAD_ERROR_KEY, None)
 
 
 def _upload_widget() -> None:
-    files = st.file_uploader(
-        "Upload a checkpoint", type=None, accept_multiple_files=True, key="ckpt_upload",
+    st.file_uploader(
+        "Upload a checkpoint", type=None, accept_multiple_files=True, key=_uploader_key(),
+        on_change=_on_upload,
         help="A .zip of a checkpoint folder, or config.json + model.safetensors "
              "(+ metrics.json). Pickle files (.pt, .pth, .pkl) are refused: they can run code.")
-    if not files:
-        return
-    sig = tuple((f.name, f.size) for f in files)
-    if st.session_state.get("ckpt_upload_sig") == sig:
-        return
-    st.session_state["ckpt_upload_sig"] = sig
-    dest = Path(tempfile.mkdtemp(prefix="upload-", dir=_upload_root()))
-    try:
-        names = [f.name for f in files]
-        if any(n.lower().endswith(PICKLE_SUFFIXES) for n in names):
-            raise CheckpointError("pickle files (.pt, .pth, .pkl) are refused because loading "
-                                  "them can run arbitrary code; upload safetensors + JSON")
-        if len(files) == 1 and names[0].lower().endswith(".zip"):
-            if files[0].size > MAX_ZIP_BYTES:
-                raise CheckpointError("zip file is too large")
-            extract_zip(files[0].getvalue(), dest)
-        else:
-            allowed = {CONFIG, WEIGHTS, "metrics.json"}
-            bad = [n for n in names if n not in allowed]
-            if bad:
-                raise CheckpointError(f"unexpected file(s) {bad}; upload a .zip or "
-                                      f"{CONFIG} + {WEIGHTS}")
-            for f in files:
-                (dest / f.name).write_bytes(f.getvalue())
-        load_checkpoint(dest)  # validate now, so a bad upload never reaches the picker
-    except VAEError as e:
-        st.session_state["ckpt_upload_error"] = str(e)
-        return
-    label = f"{Path(names[0]).stem} (uploaded {len(st.session_state.get('uploaded_models', {})) + 1})"
-    st.session_state.setdefault("uploaded_models", {})[label] = str(dest)
-    st.session_state[MODEL_KEY] = str(dest)
-    st.session_state.pop("ckpt_upload_error", None)
+    if st.session_state.get(UPLOAD_ERROR_KEY):
+        st.error(f"Upload refused: {st.session_state[UPLOAD_ERROR_KEY]}")
 
 
 def _upload_root() -> str:
@@ -157,16 +162,21 @@ def _upload_root() -> str:
 
 
 def model_card(ck: Checkpoint) -> None:
-    """Compact description of a model: architecture, training, test -ELBO."""
+    """Compact description of a model: architecture, training, test -ELBO; a zip download."""
     m, t, met = ck.model_config, ck.train_config, ck.metrics
     layers = m.hidden if m.arch == "mlp" else m.channels
     st.markdown(f"**{ck.name}** · {m.arch.upper()} {layers} · z={m.latent_dim} · "
                 f"{m.likelihood} · {m.activation}")
     elbo = met.get("test_neg_elbo")
-    cols = st.columns(2)
-    cols[0].metric("test −ELBO", f"{elbo:.1f}" if isinstance(elbo, (int, float)) else "n/a",
-                   help="nats per image, under the model's own likelihood and binarization")
-    cols[1].metric("epochs", met.get("epochs", "?"))
+    if isinstance(elbo, (int, float)):
+        cols = st.columns(2)
+        cols[0].metric("test −ELBO", f"{elbo:.1f}",
+                       help="nats per image, under the model's own likelihood and binarization")
+        cols[1].metric("epochs", met.get("epochs", "–"))
+    else:
+        st.caption("No metrics were saved with this model (no metrics.json): its test −ELBO "
+                   "and training history are unknown. `python -m vae_core evaluate --save` "
+                   "adds them.")
     if isinstance(met.get("test_nll_is"), (int, float)):
         st.caption(f"IS-NLL {met['test_nll_is']:.2f} nats (k={met.get('is_samples')}), "
                    f"active units {met.get('active_units')}/{m.latent_dim}")
@@ -176,6 +186,12 @@ def model_card(ck: Checkpoint) -> None:
         st.bar_chart({"KL": kl}, height=120, x_label="dimension", y_label=None)
     with st.expander("Config"):
         st.json({"model": m.to_dict(), "train": t.to_dict()}, expanded=False)
+    st.download_button(
+        "Download this model (.zip)", partial(export_zip, ck.path, ck.name),
+        file_name=f"{ck.name}.zip", mime="application/zip", key="ckpt_download",
+        icon=":material/download:", on_click="ignore", width="stretch",
+        help="config.json + model.safetensors + metrics.json in one folder: the upload above "
+             "(or any copy of the app) takes it back")
 
 
 def ensure_navigation() -> None:
@@ -215,8 +231,6 @@ def active_model() -> Checkpoint:
         st.selectbox("Active model", paths, key=MODEL_KEY, format_func=labels.get)
         with st.expander("Upload a model"):
             _upload_widget()
-            if st.session_state.get("ckpt_upload_error"):
-                st.error(f"Upload refused: {st.session_state['ckpt_upload_error']}")
         try:
             ck = get_model(st.session_state[MODEL_KEY])
         except VAEError as e:
