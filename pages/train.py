@@ -1,18 +1,29 @@
 """Train: pick every setting, train in a background thread, watch it live, save the result."""
 
-import os
-import time
-
 import streamlit as st
 
-from ui.figures_a import recon_strip, training_figure
-from ui.state import MODEL_KEY, active_model
-from ui.training import (DIVERGED, FAILED, FINISHED, RUNNING, STOPPED, load_data, manager,
-                         save_run)
-from vae_core import (CheckpointError, ConfigError, DataNotFoundError, ModelConfig, TrainConfig,
-                      TrainingBusy, count_params)
-from vae_core.config import (ACTIVATIONS, ARCHS, BINARIZE, DATASETS, DEVICES, LIKELIHOODS,
-                             MAX_LATENT, OPTIMIZERS, PRECISIONS)
+from ui.state import active_model
+from ui.train_panel import run_panel, session_owner
+from ui.training import load_data, manager
+from vae_core import (
+    ConfigError,
+    DataNotFoundError,
+    ModelConfig,
+    TrainConfig,
+    TrainingBusy,
+    count_params,
+)
+from vae_core.config import (
+    ACTIVATIONS,
+    ARCHS,
+    BINARIZE,
+    DATASETS,
+    DEVICES,
+    LIKELIHOODS,
+    MAX_LATENT,
+    OPTIMIZERS,
+    PRECISIONS,
+)
 from vae_core.data import ENV_VARS
 
 ck = active_model()
@@ -30,13 +41,6 @@ def ints(text: str) -> list[int]:
         return [int(v) for v in text.replace(",", " ").split()]
     except ValueError:
         raise ConfigError(f"expected whole numbers separated by commas, got {text!r}") from None
-
-
-def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    m, s = divmod(int(seconds), 60)
-    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
 with st.form("train_form"):
@@ -132,93 +136,17 @@ def start_run() -> None:
                  f"/path/to/mnist streamlit run app.py`.")
         return
     try:
-        mgr.start(mcfg, tcfg, train, test)
+        mgr.start(mcfg, tcfg, train, test, owner=session_owner())
     except TrainingBusy as e:
         st.warning(f"Not started: {e}.")
     except ConfigError as e:
         st.error(f"These settings are not valid: {e}")
-    else:
-        st.session_state.pop("tr_save_error", None)
 
 
 if submitted:
     start_run()
 
 
-def save(job) -> None:
-    """Save-as callback: runs before the script, so it may switch the picker's model."""
-    try:
-        dest = save_run(job, st.session_state.get("tr_save_name", ""))
-    except CheckpointError as e:
-        st.session_state["tr_save_error"] = str(e)
-        return
-    st.session_state.pop("tr_save_error", None)
-    st.session_state[MODEL_KEY] = str(dest)
-
-
-def live(job, was_running: bool) -> None:
-    """Progress, charts and reconstructions; reruns every second while the job runs."""
-    snap = job.progress.snapshot()
-    if was_running and snap["status"] != RUNNING:
-        st.rerun()  # the whole page: the Save-as form appears, polling stops
-    e, spe = max(snap["epoch"], snap["start_epoch"] + 1), snap["steps_per_epoch"]
-    text = (f"epoch {min(e, snap['epochs'])}/{snap['epochs']} · step {snap['step']}/{spe or '?'}"
-            f" · elapsed {fmt_time(snap['elapsed'])} · ETA {fmt_time(snap['eta'])}")
-    c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
-    c1.progress(snap["fraction"], text=text)
-    if snap["status"] == RUNNING:
-        c2.button("■ Stop", key="tr_stop", on_click=job.stop, width="stretch",
-                  help="stop after the current step; the last complete epoch is kept")
-    st.plotly_chart(training_figure(snap), key="tr_chart", config={"displayModeBar": False})
-    if snap["originals"] is not None:
-        done = len(snap["history"])
-        st.image(recon_strip(snap["originals"], snap["recon"]),
-                 caption="Top: 16 fixed test digits. Bottom: their reconstructions after epoch "
-                         f"{done}." if done else "Top: 16 fixed test digits. Their "
-                         "reconstructions appear after the first epoch.", output_format="PNG")
-
-
 with panel:
-    job = mgr.job
-    if job is None:
-        st.info("No training run on this server yet. Choose the settings below and press "
-                "**Start training**.")
-        if not os.environ.get("VAE_DATA_DIR"):
-            st.caption("VAE_DATA_DIR is not set: the MNIST training set must be in a folder "
-                       "that variable points to (the repository bundles only the test set).")
-    else:
-        snap = job.progress.snapshot()
-        m, t = job.model_cfg, job.train_cfg
-        layers = m.hidden if m.arch == "mlp" else m.channels
-        st.subheader(f"Run {job.id}")
-        st.caption(f"{m.arch.upper()} {layers} · z={m.latent_dim} · {m.likelihood} · "
-                   f"β={t.beta} · {t.optimizer} lr={t.lr:g} · batch {t.batch_size} · "
-                   f"{job.n_images:,} {t.dataset} images · started "
-                   f"{time.strftime('%H:%M:%S', time.localtime(snap['started']))}")
-        running = snap["status"] == RUNNING
-        st.fragment(run_every=1.0 if running else None)(live)(job, running)
-        n_saved = job.saved_epochs()
-        if snap["status"] == FINISHED:
-            st.success(f"Finished: {n_saved} epoch(s) trained and checkpointed.")
-        elif snap["status"] == STOPPED:
-            st.info(f"Stopped. {n_saved} complete epoch(s) kept." if n_saved else
-                    "Stopped before the first epoch ended: nothing was saved.")
-        elif snap["status"] in (DIVERGED, FAILED):
-            st.error(snap["error"] + (f" ({n_saved} epoch(s) kept.)" if n_saved and
-                                      snap["status"] == FAILED else ""))
-        if not running and n_saved:
-            if job.saved_as:
-                st.success(f"Saved as **{job.saved_as}**. It is the active model now, and stays "
-                           "in the sidebar's picker.")
-            else:
-                st.markdown("**Keep this model**")
-                c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-                c1.text_input("Save as", f"{t.dataset}-{m.arch}-z{m.latent_dim}-{job.id[-6:]}",
-                              key="tr_save_name", max_chars=64,
-                              help="letters, digits, '-', '_' or '.'; it becomes the active "
-                                   "model")
-                c2.button("Save", key="tr_save", type="primary", on_click=save, args=(job,),
-                          width="stretch")
-                if st.session_state.get("tr_save_error"):
-                    st.error(f"Not saved: {st.session_state['tr_save_error']}")
+    run_panel(mgr)
     st.divider()

@@ -2,7 +2,9 @@
 
 The Train page starts `vae_core.Trainer` in a daemon thread. A `TrainingManager` (one per
 server, through `st.cache_resource`) holds a `threading.Lock` for the whole run, so a second
-Start from any session gets `TrainingBusy`. The trainer's callback writes every step and epoch
+Start from any session gets `TrainingBusy`. Every run keeps its scratch folder until its owner
+saves or discards it: nothing finished is deleted unasked, and no session can discard another
+session's run. Runs left by an earlier server are listed for anyone to save or discard. The trainer's callback writes every step and epoch
 into a `Progress` record under its own small lock; the page reads `Progress.snapshot()` copies,
 so a page never waits on the training thread and the thread never touches the cached models.
 """
@@ -24,9 +26,23 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae_core import (Callback, CheckpointError, ModelConfig, Split, TrainConfig, Trainer,
-                      TrainingBusy, TrainingDiverged, load_split, safe_name)
-from vae_core.checkpoint import CONFIG, METRICS, WEIGHTS
+from vae_core import (
+    Callback,
+    CheckpointError,
+    ModelConfig,
+    Split,
+    TrainConfig,
+    Trainer,
+    TrainingBusy,
+    TrainingDiverged,
+    VAEError,
+    copy_checkpoint,
+    is_checkpoint,
+    load_checkpoint,
+    load_split,
+    safe_name,
+    weights_mtime,
+)
 from vae_core.data import ENV_VARS
 from vae_core.metrics import eval_targets
 
@@ -38,7 +54,7 @@ GRID_DIGITS = 16  # the first 16 test digits, reconstructed after every epoch
 MAX_STEP_RECORDS = 20_000  # beyond this the per-step log keeps every 2nd, 4th, ... step
 RUNNING, FINISHED, STOPPED, DIVERGED, FAILED = "running", "finished", "stopped", "diverged", \
     "failed"
-SAVED_FILES = (CONFIG, WEIGHTS, METRICS)  # the optimizer state stays in the scratch folder
+RUNS_DIR = ".runs"  # scratch folders of runs, inside user_dir()
 
 
 def training_threads() -> int:
@@ -158,15 +174,22 @@ class TrainingJob:
     n_images: int = 0
     thread: threading.Thread | None = None
     saved_as: str | None = None
+    owner: str = ""  # the session that started it; "" for a run left by an earlier server
 
     @property
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
     def saved_epochs(self) -> int:
-        """Epochs in the scratch checkpoint (0 if the first epoch never completed)."""
-        return len(self.progress.snapshot()["history"]) if (self.run_dir / WEIGHTS).exists() \
-            else 0
+        """Epochs in the scratch checkpoint, or copied out by Save (0 if the first epoch never
+        completed)."""
+        done = self.saved_as or is_checkpoint(self.run_dir)
+        return len(self.progress.snapshot()["history"]) if done else 0
+
+    @property
+    def unsaved(self) -> bool:
+        """Over, not saved, and holding at least one complete epoch: work that can be lost."""
+        return not self.running and not self.saved_as and self.saved_epochs() > 0
 
     def stop(self) -> None:
         trainer = self.trainer  # read once: the thread clears it when the run ends
@@ -175,30 +198,83 @@ class TrainingJob:
 
 
 class TrainingManager:
-    """Server-wide: at most one training thread; remembers the latest job."""
+    """Server-wide: at most one training thread; every job it started, until discarded."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()  # held from start() until the thread ends
-        self.job: TrainingJob | None = None
+        self.jobs: dict[str, TrainingJob] = {}  # insertion order = start order
+        self._recovered = False
 
     @property
     def busy(self) -> bool:
         return self.lock.locked()
 
+    @property
+    def job(self) -> TrainingJob | None:
+        """The most recently started job, whoever started it."""
+        started = [j for j in self.jobs.values() if j.owner]
+        return started[-1] if started else None
+
+    def running_job(self) -> TrainingJob | None:
+        return next((j for j in self.jobs.values() if j.running), None)
+
+    def latest(self, owner: str) -> TrainingJob | None:
+        """The newest job this session started."""
+        mine = [j for j in self.jobs.values() if j.owner == owner]
+        return mine[-1] if mine else None
+
+    def unsaved(self, owner: str) -> list[TrainingJob]:
+        """Finished, unsaved runs this session may save or discard, newest first: its own and
+        those left by an earlier server (no owner)."""
+        self._recover()
+        return [j for j in reversed(self.jobs.values())
+                if j.unsaved and j.owner in (owner, "")]
+
+    def discard(self, job: TrainingJob, owner: str) -> None:
+        """Delete a finished run's scratch folder; only its own session (or anyone, for a run
+        left by an earlier server) may, and never while it runs."""
+        if job.owner not in (owner, ""):
+            raise CheckpointError("this run belongs to another session")
+        if job.running:
+            raise CheckpointError("training is still running; stop it first")
+        shutil.rmtree(job.run_dir, ignore_errors=True)
+        self.jobs.pop(job.id, None)
+
+    def _recover(self) -> None:
+        """Once per server: list the unsaved runs an earlier server left in the scratch
+        folder (it was stopped; their checkpoints are complete epochs)."""
+        if self._recovered:
+            return
+        self._recovered = True
+        runs = user_dir() / RUNS_DIR
+        for d in sorted(runs.iterdir()) if runs.is_dir() else []:
+            if d.name in self.jobs or not is_checkpoint(d):
+                continue
+            try:
+                ck = load_checkpoint(d)
+            except VAEError:
+                continue
+            hist = list(ck.metrics.get("history", []))
+            progress = Progress(epochs=ck.train_config.epochs, status=STOPPED,
+                                history=hist, finished=weights_mtime(d))
+            self.jobs.setdefault(d.name, TrainingJob(
+                d.name, ck.model_config, ck.train_config, d, None, progress,
+                n_images=int(ck.metrics.get("train_images", 0) or 0)))
+
     def start(self, model_cfg: ModelConfig, train_cfg: TrainConfig, train: Split,
-              test: Split) -> TrainingJob:
+              test: Split, owner: str) -> TrainingJob:
         """Build a Trainer and run it in a daemon thread; TrainingBusy if one already runs.
 
         ConfigError (e.g. a model above the parameter limit) is raised here, synchronously.
+        Earlier runs are left alone: their owners save or discard them.
         """
         if not self.lock.acquire(blocking=False):
             raise TrainingBusy("a training run is already in progress on this server; wait for "
                                "it to finish or stop it first")
         try:
-            runs = user_dir() / ".runs"
-            _clean_scratch(runs, self.job)
+            self._recover()
             job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-            run_dir = runs / job_id
+            run_dir = user_dir() / RUNS_DIR / job_id
             n = min(GRID_DIGITS, len(test))
             digits = eval_targets(test.floats()[:n], train_cfg.binarize)
             progress = Progress(epochs=train_cfg.epochs)
@@ -206,10 +282,10 @@ class TrainingManager:
                               callbacks=[ProgressCallback(progress, digits)],
                               extra_config={"classes": train.classes})
             job = TrainingJob(job_id, model_cfg, train_cfg, run_dir, trainer, progress,
-                              n_images=len(train))
+                              n_images=len(train), owner=owner)
             job.thread = threading.Thread(target=self._run, args=(job,), daemon=True,
                                           name=f"vae-train-{job_id}")
-            self.job = job
+            self.jobs[job_id] = job
             job.thread.start()
             return job
         except BaseException:
@@ -232,20 +308,11 @@ class TrainingManager:
             status, error = FAILED, f"{type(e).__name__}: {e}"
         finally:
             job.trainer = None  # frees the model, optimizer and float copy of the data
+            if not is_checkpoint(job.run_dir):  # not one complete epoch: nothing to keep
+                shutil.rmtree(job.run_dir, ignore_errors=True)
             torch.set_num_threads(threads)
             job.progress.update(status=status, error=error, finished=time.time())
             self.lock.release()
-
-
-def _clean_scratch(runs: Path, previous: TrainingJob | None, max_age_s: float = 86_400) -> None:
-    """Delete the previous run's scratch folder (saved runs were copied out) and any older
-    than a day (left by a server that was stopped); called only while holding the lock."""
-    if previous is not None:
-        shutil.rmtree(previous.run_dir, ignore_errors=True)
-    if runs.is_dir():
-        for d in runs.iterdir():
-            if time.time() - d.stat().st_mtime > max_age_s:
-                shutil.rmtree(d, ignore_errors=True)
 
 
 @st.cache_resource
@@ -255,7 +322,8 @@ def manager() -> TrainingManager:
 
 
 def save_run(job: TrainingJob, name: str) -> Path:
-    """Copy the run's checkpoint into user_dir()/<name>; CheckpointError says why not."""
+    """Copy the run's checkpoint into user_dir()/<name>, then drop its scratch folder;
+    CheckpointError says why not."""
     name = safe_name(name)
     if job.running:
         raise CheckpointError("training is still running; stop it or wait for the end")
@@ -263,22 +331,7 @@ def save_run(job: TrainingJob, name: str) -> Path:
         raise CheckpointError("no complete epoch was saved, so there is nothing to keep")
     if (BUNDLED_DIR / name).exists():
         raise CheckpointError(f"{name!r} is the name of a bundled model; choose another")
-    udir = user_dir()
-    dest = udir / name
-    if dest.exists():
-        raise CheckpointError(f"a model named {name!r} already exists; choose another name")
-    udir.mkdir(parents=True, exist_ok=True)
-    tmp = udir / f".saving-{name}-{uuid.uuid4().hex[:6]}"
-    tmp.mkdir()
-    try:
-        for f in SAVED_FILES:
-            if (job.run_dir / f).exists():
-                shutil.copy2(job.run_dir / f, tmp / f)
-        if dest.exists():  # somebody took the name meanwhile
-            raise CheckpointError(f"a model named {name!r} already exists; choose another name")
-        os.rename(tmp, dest)  # the model appears in the picker complete, or not at all
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    dest = copy_checkpoint(job.run_dir, user_dir() / name)
     job.saved_as = name
+    shutil.rmtree(job.run_dir, ignore_errors=True)  # the saved copy is complete
     return dest

@@ -1,0 +1,92 @@
+"""AppTest for the Train page's runs: a finished, unsaved run is never deleted by the next
+run (of this or another session); only its own session can discard it; a new server lists
+runs an earlier one left behind."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.training import TrainingManager, manager
+from vae_core import CheckpointError, is_checkpoint
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def user_models(mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("VAE_DATA_DIR", str(mnist_dir))
+    monkeypatch.setenv("VAE_USER_MODELS_DIR", str(tmp_path / "user-models"))
+    manager().jobs.clear()  # the server's manager outlives a test: start from no runs
+    yield tmp_path / "user-models"
+    for job in manager().jobs.values():  # never leave a thread running into the next test
+        if job.running:
+            job.stop()
+            job.thread.join(60)
+    manager().jobs.clear()
+
+
+def train_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def train_one_epoch(at: AppTest) -> None:
+    at.text_input(key="tr_hidden").set_value("16")
+    at.number_input(key="tr_epochs").set_value(1)
+    at.number_input(key="tr_limit").set_value(200)
+    at.number_input(key="tr_batch").set_value(100)
+    at.button(key="tr_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    end = time.time() + 120
+    while time.time() < end:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if not [b for b in at.button if b.key == "tr_stop"]:
+            return
+        time.sleep(0.3)
+    pytest.fail("training did not finish in time")
+
+
+def test_a_new_run_keeps_the_previous_unsaved_one(user_models: Path) -> None:
+    at = train_page()
+    train_one_epoch(at)
+    (first,) = manager().jobs.values()
+    assert is_checkpoint(first.run_dir)
+
+    train_one_epoch(at)  # the same session starts another run without saving the first
+    assert is_checkpoint(first.run_dir), "the first, unsaved run was deleted"
+    assert len(manager().jobs) == 2
+    keep = f"tr_keep_{first.id}"
+    assert at.text_input(key=keep), "the earlier run is not offered for saving"
+
+    other = train_page()  # another session: neither sees nor deletes this session's runs
+    train_one_epoch(other)
+    assert is_checkpoint(first.run_dir)
+    assert not [w for w in other.text_input if w.key == keep]
+    with pytest.raises(CheckpointError, match="another session"):
+        manager().discard(first, owner="someone-else")
+
+    at.text_input(key=keep).set_value("kept-first")
+    at.button(key=f"{keep}_save").click().run()
+    assert not at.exception and is_checkpoint(user_models / "kept-first")
+    at.button(key="tr_discard").click().run()  # the user says so: now it goes
+    assert not at.exception
+    assert len([j for j in manager().jobs.values() if j.owner == first.owner]) == 1
+
+
+def test_runs_left_by_an_earlier_server_are_listed(user_models: Path) -> None:
+    at = train_page()
+    train_one_epoch(at)
+    (job,) = manager().jobs.values()
+    fresh = TrainingManager()  # what a restarted server builds
+    (found,) = fresh.unsaved(owner="a-new-session")
+    assert found.id == job.id and found.owner == "" and found.saved_epochs() == 1
+    fresh.discard(found, owner="a-new-session")  # anyone may decide about an orphan
+    assert not job.run_dir.exists()

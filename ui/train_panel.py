@@ -1,0 +1,158 @@
+"""The Train page's run panel: the session's current run (live progress, charts, save or
+discard), another session's run in progress, and the unsaved runs waiting for a decision."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import streamlit as st
+
+from ui.figures_a import recon_strip, training_figure
+from ui.state import MODEL_KEY
+from ui.training import (
+    DIVERGED,
+    FAILED,
+    FINISHED,
+    RUNNING,
+    STOPPED,
+    TrainingJob,
+    TrainingManager,
+    save_run,
+)
+from vae_core import CheckpointError
+
+OWNER_KEY = "tr_owner"  # this browser session's id, the owner of the runs it starts
+
+
+def session_owner() -> str:
+    """A stable id for this session (runs it starts belong to it)."""
+    return st.session_state.setdefault(OWNER_KEY, uuid.uuid4().hex)
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
+def run_summary(job: TrainingJob) -> str:
+    """One line: architecture, objective, optimizer and data of a run."""
+    m, t = job.model_cfg, job.train_cfg
+    layers = m.hidden if m.arch == "mlp" else m.channels
+    started = time.strftime("%H:%M:%S", time.localtime(job.progress.snapshot()["started"]))
+    return (f"{m.arch.upper()} {layers} · z={m.latent_dim} · {m.likelihood} · β={t.beta} · "
+            f"{t.optimizer} lr={t.lr:g} · batch {t.batch_size} · {t.epochs} epochs · "
+            f"{job.n_images:,} {t.dataset} images · started {started}")
+
+
+def _save(job: TrainingJob, key: str) -> None:
+    """Save-as callback: runs before the script, so it may switch the picker's model."""
+    try:
+        dest = save_run(job, st.session_state.get(key, ""))
+    except CheckpointError as e:
+        st.session_state[f"{key}_error"] = str(e)
+        return
+    st.session_state.pop(f"{key}_error", None)
+    st.session_state[MODEL_KEY] = str(dest)
+
+
+def _discard(mgr: TrainingManager, job: TrainingJob) -> None:
+    try:
+        mgr.discard(job, session_owner())
+    except CheckpointError as e:
+        st.session_state["tr_discard_error"] = str(e)
+
+
+def keep_or_discard(mgr: TrainingManager, job: TrainingJob, key: str,
+                    buttons: tuple[str, str] | None = None) -> None:
+    """Save-as name (widget `key`), Save and Discard (keys `buttons`, by default `key`_save
+    and `key`_discard) for a finished run with at least one epoch."""
+    save_key, discard_key = buttons or (f"{key}_save", f"{key}_discard")
+    t, m = job.train_cfg, job.model_cfg
+    c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="bottom")
+    c1.text_input("Save as", f"{t.dataset}-{m.arch}-z{m.latent_dim}-{job.id[-6:]}", key=key,
+                  max_chars=64, help="letters, digits, '-', '_' or '.'; it becomes the active "
+                                     "model")
+    c2.button("Save", key=save_key, type="primary", on_click=_save, args=(job, key),
+              width="stretch")
+    c3.button("Discard", key=discard_key, on_click=_discard, args=(mgr, job),
+              width="stretch", help="delete this run's checkpoint for good")
+    if st.session_state.get(f"{key}_error"):
+        st.error(f"Not saved: {st.session_state[f'{key}_error']}")
+
+
+def live(job: TrainingJob, was_running: bool) -> None:
+    """Progress, charts and reconstructions; reruns every second while the job runs."""
+    snap = job.progress.snapshot()
+    if was_running and snap["status"] != RUNNING:
+        st.rerun()  # the whole page: the Save-as form appears, polling stops
+    e, spe = max(snap["epoch"], snap["start_epoch"] + 1), snap["steps_per_epoch"]
+    text = (f"epoch {min(e, snap['epochs'])}/{snap['epochs']} · step {snap['step']}/{spe or '?'}"
+            f" · elapsed {fmt_time(snap['elapsed'])} · ETA {fmt_time(snap['eta'])}")
+    c1, c2 = st.columns([6, 1], vertical_alignment="bottom")
+    c1.progress(snap["fraction"], text=text)
+    if snap["status"] == RUNNING:
+        c2.button("■ Stop", key="tr_stop", on_click=job.stop, width="stretch",
+                  help="stop after the current step; the last complete epoch is kept")
+    st.plotly_chart(training_figure(snap), key="tr_chart", config={"displayModeBar": False})
+    if snap["originals"] is not None:
+        done = len(snap["history"])
+        st.image(recon_strip(snap["originals"], snap["recon"]),
+                 caption="Top: 16 fixed test digits. Bottom: their reconstructions after epoch "
+                         f"{done}." if done else "Top: 16 fixed test digits. Their "
+                         "reconstructions appear after the first epoch.", output_format="PNG")
+
+
+def current_run(mgr: TrainingManager, job: TrainingJob) -> None:
+    """This session's newest run: live while it trains, then its outcome and Save/Discard."""
+    snap = job.progress.snapshot()
+    st.subheader(f"Run {job.id}")
+    st.caption(run_summary(job))
+    running = snap["status"] == RUNNING
+    st.fragment(run_every=1.0 if running else None)(live)(job, running)
+    n_saved = job.saved_epochs()
+    if snap["status"] == FINISHED:
+        st.success(f"Finished: {n_saved} epoch(s) trained and checkpointed.")
+    elif snap["status"] == STOPPED:
+        st.info(f"Stopped. {n_saved} complete epoch(s) kept." if n_saved else
+                "Stopped before the first epoch ended: nothing was saved.")
+    elif snap["status"] in (DIVERGED, FAILED):
+        st.error(snap["error"] + (f" ({n_saved} epoch(s) kept.)" if n_saved and
+                                  snap["status"] == FAILED else ""))
+    if running or not n_saved:
+        return
+    if job.saved_as:
+        st.success(f"Saved as **{job.saved_as}**. It is the active model now, and stays in the "
+                   "sidebar's picker.")
+    else:
+        st.markdown("**Keep this model?** It stays here, unsaved, until you save or discard it.")
+        keep_or_discard(mgr, job, "tr_save_name", ("tr_save", "tr_discard"))
+
+
+def run_panel(mgr: TrainingManager) -> None:
+    """Everything above the form: current run, another session's run, unsaved runs."""
+    owner = session_owner()
+    mine = mgr.latest(owner)
+    if mine is not None and mine.id in mgr.jobs:
+        current_run(mgr, mine)
+    other = mgr.running_job()
+    if other is not None and other.owner != owner:
+        snap = other.progress.snapshot()
+        st.info(f"Another session is training on this server (epoch "
+                f"{max(snap['epoch'], 1)}/{snap['epochs']}): {run_summary(other)}. One run at "
+                "a time per server: Start is refused until it ends.")
+    waiting = [j for j in mgr.unsaved(owner) if j is not mine]
+    if waiting:
+        with st.expander(f"Unsaved runs ({len(waiting)})", expanded=mine is None):
+            st.caption("Finished runs that nobody saved yet (yours, or left by an earlier "
+                       "server). They stay until you save or discard them.")
+            for j in waiting:
+                st.markdown(f"**{j.id}** · {j.saved_epochs()} epoch(s) · {run_summary(j)}")
+                keep_or_discard(mgr, j, f"tr_keep_{j.id}")
+    if st.session_state.get("tr_discard_error"):
+        st.error(f"Not discarded: {st.session_state.pop('tr_discard_error')}")
+    if mine is None and other is None and not waiting:
+        st.info("No training run in this session yet. Choose the settings below and press "
+                "**Start training**.")
