@@ -190,7 +190,7 @@ def in_process(args: list, capsys: pytest.CaptureFixture) -> tuple[int, str, str
 
 
 @pytest.mark.parametrize(("case", "needle"), [
-    ("empty-data-dir", "files not found"),
+    ("empty-data-dir", "MNIST training set not found in"),
     ("bad-config", "latent_dim"),
     ("blank", "no digit found"),
     ("n-range", "--n"),
@@ -215,6 +215,32 @@ def test_more_user_errors_in_process(case: str, needle: str, trained: Path, scra
     assert len(err.splitlines()) == 1 and err.startswith("error: "), err
     assert needle.lower() in err.lower()
     assert not {p.name for p in d.iterdir()} & {"o2", "o3", "r3.png", "s2.png", "no"}
+
+
+@pytest.mark.parametrize(("dataset", "wants", "never"), [
+    ("fashion-mnist", ["Fashion-MNIST training set not found",
+                       "apt-get install dataset-fashion-mnist", "VAE_FASHION_DIR", "--download"],
+     ["VAE_DATA_DIR", "VAE_FOLDER_DIR", "data/mnist"]),
+    ("folder", ["no image folder given", "VAE_FOLDER_DIR", "--data-dir"],
+     ["MNIST", "VAE_DATA_DIR", "VAE_FASHION_DIR", "apt-get", "--download"]),
+])
+def test_missing_dataset_says_its_own_fix(dataset: str, wants: list[str], never: list[str],
+                                          monkeypatch, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture) -> None:
+    """Each dataset's missing-data line names its own package, variable and files, never
+    another dataset's (the Fashion-MNIST one used to ask for MNIST files)."""
+    from vae_core import data as vdata
+
+    for var in ("VAE_DATA_DIR", "VAE_FASHION_DIR", "VAE_FOLDER_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(vdata, "FASHION_DEBIAN_DIR", tmp_path / "not-installed")
+    code, _, err = in_process(["train", "--dataset", dataset, "--out", tmp_path / "o"], capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("error: "), err
+    for w in wants:
+        assert w in err, (w, err)
+    for n in never:
+        assert n not in err, (n, err)
+    assert not (tmp_path / "o").exists()
 
 
 def test_evaluate_with_importance_sampling(trained: Path, mnist_dir: Path,

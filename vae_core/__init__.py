@@ -6,7 +6,7 @@ No Streamlit here: usable from a notebook, the CLI (`python -m vae_core`) or the
 from .archive import copy_checkpoint, export_zip, import_upload, is_checkpoint, weights_mtime
 from .checkpoint import Checkpoint, extract_zip, load_checkpoint, safe_name, save_checkpoint
 from .config import ModelConfig, TrainConfig
-from .data import Split, class_names, load_split
+from .data import Split, class_names, download_dataset, load_split
 from .errors import (CheckpointError, ConfigError, DataNotFoundError, ImageError,
                      TrainingBusy, TrainingDiverged, VAEError)
 from .latent import (compose_grid, decode_batch, encode_dataset, grid_values, interpolate_codes,
@@ -21,9 +21,9 @@ __all__ = [
     "VAE", "Callback", "Checkpoint", "CheckpointError", "ConfigError", "DataNotFoundError",
     "ImageError", "ModelConfig", "Split", "TrainConfig", "Trainer", "TrainingBusy",
     "TrainingDiverged", "VAEError", "VAEOutput", "build_model", "class_names", "compose_grid",
-    "copy_checkpoint", "count_params", "decode_batch", "encode_dataset", "evaluate_elbo",
-    "export_zip", "extract_zip", "grid_values", "import_upload", "importance_sampled_nll",
-    "interpolate_codes", "is_checkpoint", "kl_normal", "latent_stats",
+    "copy_checkpoint", "count_params", "decode_batch", "download_dataset", "encode_dataset",
+    "evaluate_elbo", "export_zip", "extract_zip", "grid_values", "import_upload",
+    "importance_sampled_nll", "interpolate_codes", "is_checkpoint", "kl_normal", "latent_stats",
     "load_checkpoint", "load_split", "manifold", "pca", "plane_codes", "preprocess_image",
     "recon_nll", "resolve_device", "safe_name", "save_checkpoint", "to_png_bytes",
     "traversal_codes", "weights_mtime",

@@ -1,11 +1,13 @@
 """Command line for latent-explorer's VAE core.
 
-Examples:
-    python -m vae_core train --data-dir ../shared/data/mnist --arch mlp --hidden 512 256 \\
-        --latent-dim 2 --epochs 30 --out checkpoints/my-model
-    python -m vae_core train --resume checkpoints/my-model --epochs 40 --data-dir ../shared/data/mnist
-    python -m vae_core evaluate --checkpoint checkpoints/mnist-mlp-2d --data-dir ../shared/data/mnist --json
-    python -m vae_core reconstruct --checkpoint checkpoints/mnist-mlp-2d --image photo.jpg --out rec.png
+Examples (MNIST is bundled in data/mnist; --data-dir or VAE_DATA_DIR points elsewhere):
+    python -m vae_core train --arch mlp --hidden 512 256 --latent-dim 2 --epochs 30 \\
+        --out checkpoints/my-model
+    python -m vae_core train --resume checkpoints/my-model --epochs 40
+    python -m vae_core train --dataset fashion-mnist --download --out checkpoints/fashion
+    python -m vae_core evaluate --checkpoint checkpoints/mnist-mlp-2d --json
+    python -m vae_core reconstruct --checkpoint checkpoints/mnist-mlp-2d --image photo.jpg \\
+        --out rec.png
     python -m vae_core sample --checkpoint checkpoints/mnist-mlp-2d --n 64 --out samples.png
     python -m vae_core info --checkpoint checkpoints/mnist-mlp-2d
 
@@ -49,9 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train a model and write a checkpoint folder",
                         formatter_class=fmt)
-    tr.add_argument("--data-dir", help="MNIST folder (IDX .gz files or torchvision root); "
-                    "default: $VAE_DATA_DIR")
-    tr.add_argument("--download", action="store_true", help="download the dataset if missing")
+    tr.add_argument("--data-dir", help="dataset folder (IDX .gz files or torchvision root; "
+                    "an image folder for --dataset folder); default: $VAE_DATA_DIR, else the "
+                    "MNIST bundled in data/mnist ($VAE_FASHION_DIR, else Debian's "
+                    "dataset-fashion-mnist, for Fashion-MNIST; $VAE_FOLDER_DIR for folder)")
+    tr.add_argument("--download", action="store_true",
+                    help="download MNIST or Fashion-MNIST with torchvision if missing (into "
+                    "--data-dir, else the cache folder); fails in seconds when offline")
     tr.add_argument("--dataset", choices=DATASETS, default=t.dataset)
     tr.add_argument("--arch", choices=("mlp", "conv"), default=m.arch)
     tr.add_argument("--latent-dim", type=int, default=m.latent_dim)
@@ -88,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="test -ELBO (and IS-NLL) of a checkpoint",
                         formatter_class=fmt)
     ev.add_argument("--checkpoint", required=True)
-    ev.add_argument("--data-dir", help="default: $VAE_DATA_DIR, else the bundled test set")
+    ev.add_argument("--data-dir", help="default: the dataset's setting ($VAE_DATA_DIR for "
+                    "MNIST), else its default folder (data/mnist for MNIST)")
     ev.add_argument("--is-samples", type=int, default=0,
                     help="importance samples for the NLL estimate (0 = skip)")
     ev.add_argument("--limit", type=int, default=0, help="first N test images (0 = all)")

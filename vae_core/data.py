@@ -1,12 +1,15 @@
 """Datasets as one in-memory uint8 tensor, loaded through torchvision.
 
-Where the data lives is a setting: `--data-dir` on the command line, else the environment
-variable `VAE_DATA_DIR`, else the MNIST test set committed in this repository (`data/mnist`,
-test split only). A data dir may be either
+Where the data lives is a setting: `--data-dir` on the command line, else the dataset's
+environment variable (`VAE_DATA_DIR`, `VAE_FASHION_DIR`, `VAE_FOLDER_DIR`), else a default:
+MNIST is committed in this repository (`data/mnist`, training and test set, md5-checked on
+load), Fashion-MNIST comes from Debian's `dataset-fashion-mnist` package (the repository
+bundles only its test set), and both may have been downloaded by `download_dataset`. A data dir
+may be either
 
 * a folder holding the standard IDX files (`train-images-idx3-ubyte.gz`, ...), gz or not,
-  like `../shared/data/mnist`; they are decompressed once into a cache folder
-  (`VAE_CACHE_DIR`, default `~/.cache/latent-explorer`), or
+  like `data/mnist`; they are decompressed once into a cache folder (`VAE_CACHE_DIR`,
+  default `~/.cache/latent-explorer`), or
 * a torchvision root, i.e. a folder with `MNIST/raw/` (or `FashionMNIST/raw/`) inside.
 """
 
@@ -16,6 +19,10 @@ import gzip
 import hashlib
 import os
 import shutil
+import socket
+import threading
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +38,15 @@ ENV_VARS = {"mnist": ENV_DATA_DIR, "fashion-mnist": ENV_FASHION_DIR, "folder": E
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
 REPO_FASHION_DIR = REPO_DATA_DIR.parent / "fashion-mnist"
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # dataset-fashion-mnist package
+# The published md5s of the bundled files (also torchvision's `datasets.MNIST.resources`): a
+# clone that lost or mangled a file (a partial checkout, an LFS pointer) is refused on load.
+MNIST_MD5 = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "folder": "image folder"}
 
 MNIST_CLASSES = [str(i) for i in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -63,15 +79,15 @@ def class_names(dataset: str) -> list[str]:
 
 def data_dirs(dataset: str = "mnist") -> list[Path]:
     """Folders to search, in order, when no data dir is given: the setting (environment
-    variable) if set, else this repository's bundled test set and, for Fashion-MNIST, the
-    Debian package's folder."""
+    variable) if set; else for MNIST this repository's bundled copy, for Fashion-MNIST the
+    Debian package's folder and the bundled test set, and then `download_root()`."""
     env = os.environ.get(ENV_VARS[dataset])
     if env:
         return [Path(env).expanduser()]
     if dataset == "fashion-mnist":
-        return [FASHION_DEBIAN_DIR, REPO_FASHION_DIR]
+        return [FASHION_DEBIAN_DIR, REPO_FASHION_DIR, download_root()]
     if dataset == "mnist":
-        return [REPO_DATA_DIR]
+        return [REPO_DATA_DIR, download_root()]
     return []
 
 
@@ -122,10 +138,67 @@ def _has_split(folder: Path, dataset: str, train: bool) -> bool:
                                                        train))
 
 
+def _cache_base() -> Path:
+    return Path(os.environ.get(ENV_CACHE_DIR, Path.home() / ".cache" / "latent-explorer")
+                ).expanduser()
+
+
 def _cache_root(source: Path) -> Path:
-    base = Path(os.environ.get(ENV_CACHE_DIR, Path.home() / ".cache" / "latent-explorer"))
     key = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:12]
-    return base.expanduser() / key
+    return _cache_base() / key
+
+
+def download_root() -> Path:
+    """Where `download_dataset` puts a dataset when no folder is given (a torchvision root
+    in the cache folder); the default search looks there too."""
+    return _cache_base() / "downloads"
+
+
+def missing_data_help(dataset: str, cli: bool = True, download: bool | None = None) -> str:
+    """One sentence on how to get `dataset`'s files: its own package, variable and files.
+    `cli` names the command line's `--data-dir` too, and `download` (default: `cli`) offers
+    `--download`."""
+    download = cli if download is None else download
+    var = ENV_VARS[dataset]
+    # "point ... at" / "set ... to": the app has no flags, only the environment
+    point = f"point --data-dir (or the environment variable {var}) at" if cli else \
+        f"set the environment variable {var} to"
+    if dataset == "folder":
+        return (f"{point[0].upper()}{point[1:]} a folder of images with one sub-folder per "
+                "class (or train/ and test/ sub-folders holding those).")
+    get = {"mnist": "Restore the bundled copy with `git checkout -- data/mnist`",
+           "fashion-mnist": "Install Debian's package with "
+                            "`apt-get install dataset-fashion-mnist`"}[dataset]
+    return (f"{get}, or {point} a folder holding the four {DATASET_NAMES[dataset]} IDX .gz "
+            f"files{', or pass --download' if download else ''}.")
+
+
+_md5_ok: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> md5, per process
+
+
+def _file_md5(path: Path) -> str:
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _md5_ok:
+        h = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _md5_ok[key] = h.hexdigest()
+    return _md5_ok[key]
+
+
+def check_bundled(files: dict[str, Path]) -> None:
+    """Refuse bundled MNIST files whose md5 is not the published one."""
+    for src in files.values():
+        want = MNIST_MD5.get(src.name)
+        if want is None:  # e.g. a decompressed copy beside the .gz: not what git ships
+            continue
+        got = _file_md5(src)
+        if got != want:
+            raise DataNotFoundError(
+                f"{src} is damaged (md5 {got}, expected {want}). "
+                f"{missing_data_help('mnist')}")
 
 
 def _materialize(files: dict[str, Path], raw: Path) -> None:
@@ -148,18 +221,20 @@ def _materialize(files: dict[str, Path], raw: Path) -> None:
 
 def resolve_root(data_dir: str | Path | None, dataset: str, train: bool) -> Path:
     """Find a torchvision root holding the requested split, preparing a cache if needed."""
-    setting = ENV_VARS[dataset]
-    split = "training" if train else "test"
-    hint = (f"Point --data-dir (or the environment variable {setting}) at a folder holding the "
-            f"four {dataset} IDX .gz files, or pass --download.")
+    what = f"{DATASET_NAMES[dataset]} {'training' if train else 'test'} set"
+    hint = missing_data_help(dataset)
     if data_dir:
         folder = Path(data_dir).expanduser()
+    elif os.environ.get(ENV_VARS[dataset]):
+        folder = data_dirs(dataset)[0]
     else:  # the first default folder that holds this split
         cands = data_dirs(dataset)
-        folder = next((c for c in cands if c.is_dir() and _has_split(c, dataset, train)),
-                      cands[0] if cands else None)
-    if folder is None or not folder.is_dir():
-        raise DataNotFoundError(f"{dataset} data folder not found: {folder}. {hint}")
+        folder = next((c for c in cands if c.is_dir() and _has_split(c, dataset, train)), None)
+        if folder is None:
+            looked = ", ".join(str(c) for c in cands)
+            raise DataNotFoundError(f"{what} not found (looked in {looked}). {hint}")
+    if not folder.is_dir():
+        raise DataNotFoundError(f"{what} not found: {folder} is not a folder. {hint}")
     tv_name = _TV[dataset]
     raw = folder / tv_name / "raw"
     if raw.is_dir() and _idx_files(raw, train):
@@ -169,7 +244,9 @@ def resolve_root(data_dir: str | Path | None, dataset: str, train: bool) -> Path
     else:
         files = _idx_files(folder, train)
     if not files:
-        raise DataNotFoundError(f"{dataset} {split} files not found in {folder}. {hint}")
+        raise DataNotFoundError(f"{what} not found in {folder}. {hint}")
+    if dataset == "mnist" and folder.resolve() == REPO_DATA_DIR.resolve():
+        check_bundled(files)
     root = _cache_root(folder)
     _materialize(files, root / tv_name / "raw")
     return root
@@ -179,8 +256,10 @@ def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path
                download: bool = False, limit: int = 0) -> Split:
     """Load one split into memory through torchvision's dataset class.
 
-    Raises DataNotFoundError (naming the setting) when the files are missing and `download`
-    is False. `limit` keeps only the first N images.
+    Raises DataNotFoundError (saying what to do for this dataset) when the files are missing
+    and `download` is False. With `download`, missing files are fetched by `download_dataset`
+    into `data_dir`, or `download_root()` when none is given. `limit` keeps only the first N
+    images.
     """
     if dataset == "folder":
         from .folder import load_folder_split
@@ -188,21 +267,87 @@ def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path
         return load_folder_split(data_dir or default_data_dir("folder"), train, limit)
     if dataset not in _TV:
         raise DataNotFoundError(f"unknown dataset {dataset!r}; choose one of {sorted(_TV)}")
-    if download:
-        root = Path(data_dir or default_data_dir(dataset) or ".").expanduser()
-        ds = _tv_class(dataset)(str(root), train=train, download=True)
-    else:
+    try:
         root = resolve_root(data_dir, dataset, train)
-        try:
-            ds = _split_class(_tv_class(dataset))(str(root), train=train, download=False)
-        except (RuntimeError, AssertionError, ValueError, OSError) as e:
-            raise DataNotFoundError(f"cannot read {dataset} from {root}: {e}") from e
+    except DataNotFoundError:
+        if not download:
+            raise
+        where = Path(data_dir).expanduser() if data_dir else download_root()
+        root = resolve_root(download_dataset(dataset, where), dataset, train)
+    try:
+        ds = _split_class(_tv_class(dataset))(str(root), train=train, download=False)
+    except (RuntimeError, AssertionError, ValueError, OSError) as e:
+        raise DataNotFoundError(f"cannot read {dataset} from {root}: {e}") from e
     images, labels = ds.data, ds.targets
     if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
         raise DataNotFoundError(f"{dataset} files in {root} do not hold 28x28 images")
     if limit:
         images, labels = images[:limit], labels[:limit]
     return Split(images.unsqueeze(1).contiguous(), labels.long(), class_names(dataset))
+
+
+def _unreachable(url: str, deadline_s: float) -> str | None:
+    """None if a TCP connection to the URL's host (or to the proxy urllib would use) opens
+    within `deadline_s`, else why not. The probe runs in a daemon thread that is abandoned
+    at the deadline, because name lookup (getaddrinfo) takes no timeout and a resolver
+    without network can stall far longer."""
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    why: list[str | None] = [f"no answer within {deadline_s:g} s"]
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=deadline_s).close()
+            why[0] = None
+        except OSError as e:
+            why[0] = e.strerror or str(e) or type(e).__name__
+
+    t = threading.Thread(target=probe, daemon=True, name="download-probe")
+    t.start()
+    t.join(deadline_s)
+    return None if why[0] is None else f"{host}:{port}: {why[0]}"
+
+
+def download_dataset(dataset: str, root: Path, timeout_s: float = 10) -> Path:
+    """Download MNIST or Fashion-MNIST with torchvision (`download=True`: the four files,
+    md5-checked) into the torchvision root `root` (files land in `root/MNIST/raw/`), and
+    return `root`, usable as a data dir.
+
+    Never hangs: it first checks that one of torchvision's mirrors answers within `timeout_s`
+    and raises DataNotFoundError in one line if none does (e.g. offline); during the download
+    each network read waits at most `timeout_s` (the process-wide socket default timeout is
+    set meanwhile, then restored). Progress goes to stderr (torchvision's tqdm bars).
+    """
+    if dataset not in _TV:
+        raise DataNotFoundError(f"cannot download {dataset!r}: only {sorted(_TV)} can be "
+                                "downloaded")
+    name = DATASET_NAMES[dataset]
+    cls = _tv_class(dataset)
+    whys = []
+    for mirror in cls.mirrors:
+        why = _unreachable(mirror, timeout_s)
+        if why is None:
+            break
+        whys.append(why)
+    else:
+        raise DataNotFoundError(f"cannot download {name}: no network ({'; '.join(whys)}). "
+                                f"{missing_data_help(dataset, download=False)}")
+    root = Path(root).expanduser()
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout_s)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        cls(str(root), train=True, download=True)
+    except (RuntimeError, OSError, EOFError) as e:
+        msg = " ".join(str(e).split())
+        raise DataNotFoundError(f"cannot download {name} into {root}: {msg}") from e
+    finally:
+        socket.setdefaulttimeout(old)
+    return root
 
 
 def binarize(images: torch.Tensor, seed: int) -> torch.Tensor:

@@ -37,11 +37,13 @@ def _list(base: Path) -> tuple[list[tuple[Path, int]], list[str]]:
 
 def load_folder_split(root: str | Path | None, train: bool, limit: int = 0):
     """Load the train or test split of an image folder as a vae_core.data.Split."""
-    from .data import Split
+    from .data import Split, missing_data_help
 
-    if root is None or not Path(root).expanduser().is_dir():
-        raise DataNotFoundError(f"image folder not found: {root}. Point --data-dir (or the "
-                                "environment variable VAE_FOLDER_DIR) at a folder of images")
+    if root is None:
+        raise DataNotFoundError(f"no image folder given. {missing_data_help('folder')}")
+    if not Path(root).expanduser().is_dir():
+        raise DataNotFoundError(f"image folder not found: {root} is not a folder. "
+                                f"{missing_data_help('folder')}")
     root = Path(root).expanduser()
     presplit = (root / "train").is_dir() and (root / "test").is_dir()
     base = root / ("train" if train else "test") if presplit else root
