@@ -30,14 +30,14 @@ def log(msg: str) -> None:
 
 
 def resolve_data_dir(arg: str | Path | None = None) -> Path | None:
-    """--data-dir, else $VAE_DATA_DIR, else ../shared/data/mnist beside the repository."""
+    """--data-dir, else $VAE_DATA_DIR, else the MNIST bundled in data/mnist."""
     if arg:
         return Path(arg).expanduser()
     env = os.environ.get(ENV_DATA_DIR)
     if env:
         return Path(env).expanduser()
-    shared = REPO_ROOT.parent / "shared" / "data" / "mnist"
-    return shared if shared.is_dir() else None
+    bundled = REPO_ROOT / "data" / "mnist"
+    return bundled if bundled.is_dir() else None
 
 
 def has_train_split(data_dir: Path | None) -> bool:

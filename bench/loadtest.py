@@ -48,7 +48,6 @@ from typing import Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results" / "loadtest.json"
-DATA_DIR = (REPO_ROOT / ".." / "shared" / "data" / "mnist").resolve()
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
@@ -125,8 +124,8 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90.0) -> None:
-        env = dict(os.environ, VAE_DATA_DIR=str(DATA_DIR), VAE_USER_MODELS_DIR=self.models_dir,
-                   PYTHONUNBUFFERED="1")
+        # data: VAE_DATA_DIR if set, else the MNIST bundled in data/mnist
+        env = dict(os.environ, VAE_USER_MODELS_DIR=self.models_dir, PYTHONUNBUFFERED="1")
         cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -175,8 +174,7 @@ def digit_pngs(n: int = 20) -> list[bytes]:
     sys.path.insert(0, str(REPO_ROOT))
     from vae_core import load_split
 
-    split = load_split("mnist", train=False, data_dir=DATA_DIR if DATA_DIR.is_dir() else None,
-                       limit=n)
+    split = load_split("mnist", train=False, limit=n)
     out = []
     for i in range(n):
         img = Image.fromarray(255 - split.images[i, 0].numpy(), mode="L")

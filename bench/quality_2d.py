@@ -29,8 +29,8 @@ def _default_data_dir() -> str | None:
     env = os.environ.get("VAE_DATA_DIR")
     if env:
         return env
-    shared = ROOT.parent / "shared" / "data" / "mnist"
-    return str(shared) if shared.is_dir() else None
+    bundled = ROOT / "data" / "mnist"
+    return str(bundled) if bundled.is_dir() else None
 
 
 def scores(model, x_test, k: int) -> dict[str, float]:

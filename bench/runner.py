@@ -2,7 +2,7 @@
 
     python -m bench --quick --json   # ~1 min: throughput + interactivity; last line is JSON
     python -m bench                  # everything (~20 min): latest.json, per-benchmark JSON, PNGs
-    python -m bench --only interactive scaling --data-dir ../shared/data/mnist
+    python -m bench --only interactive scaling --data-dir /path/to/mnist
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the summary as one JSON object on the last line of stdout")
     p.add_argument("--data-dir", default=None,
                    help="MNIST folder (the four IDX .gz files); default $VAE_DATA_DIR, else "
-                        "../shared/data/mnist beside the repository")
+                        "the MNIST bundled in data/mnist")
     p.add_argument("--only", nargs="+", choices=BENCHMARKS, default=None,
                    help="run only these benchmarks")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")

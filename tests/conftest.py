@@ -1,8 +1,9 @@
 """Shared fixtures for the core test suite (and any other test file that needs real MNIST).
 
-* `mnist_dir`: the real MNIST folder `../shared/data/mnist` next to this repository. Missing
-  data is a test *failure*, never a skip: a suite that silently skips its data tests proves
-  nothing.
+* `mnist_dir`: the real MNIST folder: `VAE_DATA_DIR` when it is set, else the copy bundled in
+  this repository (`data/mnist`), so a clone with nothing beside it runs the whole suite.
+  Missing data is a test *failure*, never a skip: a suite that silently skips its data tests
+  proves nothing.
 * `VAE_CACHE_DIR` points at a per-session temporary folder for the whole run (subprocesses
   inherit it), so decompressed IDX files are never written under the user's home.
 * `mnist_train` / `mnist_test`: small in-memory splits loaded once per session.
@@ -21,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-MNIST_DIR = REPO_ROOT.parent / "shared" / "data" / "mnist"
+MNIST_DIR = Path(os.environ.get("VAE_DATA_DIR") or REPO_ROOT / "data" / "mnist").expanduser()
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                "t10k-labels-idx1-ubyte")
 TRAIN_LIMIT = 6000  # images kept in the session's train split; tests slice what they need
@@ -69,8 +70,9 @@ def mnist_dir() -> Path:
                if not (MNIST_DIR / f).is_file() and not (MNIST_DIR / f"{f}.gz").is_file()]
     if not MNIST_DIR.is_dir() or missing:
         what = ", ".join(missing) if MNIST_DIR.is_dir() else "the whole folder"
-        pytest.fail(f"real MNIST is required at {MNIST_DIR} (missing: {what}); put the four "
-                    "IDX .gz files there", pytrace=False)
+        pytest.fail(f"real MNIST is required at {MNIST_DIR} (missing: {what}); restore the "
+                    "bundled copy with `git checkout -- data/mnist`, or point VAE_DATA_DIR at "
+                    "a folder holding the four IDX .gz files", pytrace=False)
     return MNIST_DIR
 
 

@@ -1,10 +1,10 @@
 """Fixtures for the real-browser tests: one `streamlit run app.py` server per session, one
 headless chromium (Debian's, driven by Playwright), and a fresh browser page per test.
 
-The server gets `VAE_DATA_DIR` (real MNIST in ../shared/data/mnist) and a temporary
-`VAE_USER_MODELS_DIR`, so a test that trains and saves a model never writes into checkpoints/.
-It is always stopped in teardown (terminate, then kill its process group), even when a test
-fails. Screenshots land in artifacts/e2e/ (gitignored).
+The server reads MNIST from `VAE_DATA_DIR` if set, else the copy bundled in data/mnist, and
+gets a temporary `VAE_USER_MODELS_DIR`, so a test that trains and saves a model never writes
+into checkpoints/. It is always stopped in teardown (terminate, then kill its process group),
+even when a test fails. Screenshots land in artifacts/e2e/ (gitignored).
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
-DATA_DIR = (REPO_ROOT / ".." / "shared" / "data" / "mnist").resolve()
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
@@ -67,8 +66,7 @@ class StreamlitServer:
             return ""
 
     def start(self, timeout: float = 90.0) -> None:
-        env = dict(os.environ)
-        env["VAE_DATA_DIR"] = str(DATA_DIR)
+        env = dict(os.environ)  # data: VAE_DATA_DIR if set, else the MNIST bundled in data/
         if self.user_models_dir is not None:
             env["VAE_USER_MODELS_DIR"] = str(self.user_models_dir)
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -293,8 +291,7 @@ def digit_png(index: int = 0, scale: int = 8) -> bytes:
 
     from vae_core import load_split
 
-    split = load_split("mnist", train=False, data_dir=DATA_DIR if DATA_DIR.is_dir() else None,
-                       limit=index + 1)
+    split = load_split("mnist", train=False, limit=index + 1)
     pixels = 255 - split.images[index, 0].numpy()  # MNIST is white on black: invert
     img = Image.fromarray(pixels, mode="L")
     img = img.resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
