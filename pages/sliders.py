@@ -6,8 +6,9 @@ import streamlit as st
 import torch
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from ui.figures_a import (class_legend, decode_one, latent_map_base, map_extent, mark_point,
-                          model_key, png, px_to_latent)
+from ui.figures_a import (class_legend, click_to_latent, decode_one, latent_map_base, map_extent,
+                          mark_point, model_key, png)
+from ui.derived import dim_labels
 from ui.state import active_model, encoded, test_set_or_stop
 
 MAP_TILES, MAP_SIZE = 15, 420  # background manifold of the 2-D map: tiles, pixels
@@ -16,8 +17,9 @@ MAX_RANGE = 10.0
 ck = active_model()
 zdim = ck.model_config.latent_dim
 st.title("Latent sliders")
+where = "under the sliders" if zdim == 2 else "on the right"
 st.caption(f"One slider per latent dimension of **{ck.name}** (z has {zdim} dimensions). The "
-           "decoder turns the point into the mean image on the right. Under the prior N(0, I) "
+           f"decoder turns the point into the mean image {where}. Under the prior N(0, I) "
            "almost all codes lie within ±3.")
 
 last = st.session_state.get("sl_code", [])  # slider keys are dropped while on other pages
@@ -35,6 +37,13 @@ def set_code(values) -> None:
         st.session_state["sl_range"] = min(float(math.ceil(need)), MAX_RANGE)
     for i, v in enumerate(values):
         st.session_state[f"z_{i}"] = v
+
+
+def keep_code() -> None:
+    """Range callback: the sliders' bounds change, their values don't (clipped if they must)."""
+    r = st.session_state["sl_range"]
+    for i, v in enumerate(st.session_state.get("sl_code", [])[:zdim]):
+        st.session_state[f"z_{i}"] = min(max(float(v), -r), r)
 
 
 def draw_prior() -> None:
@@ -55,7 +64,7 @@ def on_map_click() -> None:
         return  # a rerun replays the last click: apply each click once
     st.session_state["sl_map_done"] = click.get("unix_time")
     e = map_extent(st.session_state["sl_range"], MAP_TILES)
-    x, y = px_to_latent(click["x"], click["y"], e, click["width"], click["height"])
+    x, y = click_to_latent(click, e, MAP_SIZE)
     r = st.session_state["sl_range"]
     set_code([min(max(x, -r), r), min(max(y, -r), r)])
 
@@ -71,7 +80,8 @@ def explorer() -> None:
     c[2].number_input("Test digit #", 0, len(images) - 1, 0, key="sl_digit")
     c[3].button("Set from this digit", key="sl_from_digit", on_click=from_digit,
                 width="stretch", help="the posterior mean μ of that test digit")
-    r = c[4].number_input("Slider range ±R", 0.5, MAX_RANGE, step=0.5, key="sl_range")
+    r = c[4].number_input("Slider range ±R", 0.5, MAX_RANGE, step=0.5, key="sl_range",
+                          on_change=keep_code)
     for i in range(zdim):  # values outside a smaller range would be refused by st.slider
         v = st.session_state[f"z_{i}"]
         # Write only a value that must change: a written key is pushed back to the browser,
@@ -82,7 +92,8 @@ def explorer() -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
         box = st.container(height=420) if zdim > 8 else st.container()
-        z = [box.slider(f"z{i}", -r, r, step=0.01, key=f"z_{i}") for i in range(zdim)]
+        z = [box.slider(label, -r, r, step=0.01, key=f"z_{i}")
+             for i, label in enumerate(dim_labels(ck))]
         st.session_state["sl_code"] = z
         if zdim == 2:
             image_box = st.container()
@@ -100,8 +111,8 @@ def explorer() -> None:
                                         key="sl_map", on_click=on_map_click, cursor="crosshair")
             st.image(class_legend(tuple(classes), MAP_SIZE), output_format="PNG")
             st.caption("The latent plane: the decoder's output on a grid (grey), encoded test "
-                       "digits coloured by class, and the current z (red ring). Click anywhere "
-                       "to move there.")
+                       "digits coloured by class, and the current z (red ring); z0 runs "
+                       "across, z1 up. Click anywhere to move there.")
 
 
 explorer()

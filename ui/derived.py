@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 
 from ui.state import encoded, test_set
-from vae_core import Checkpoint, kl_normal, latent_stats, manifold, pca, recon_nll
+from vae_core import ACTIVE_THRESHOLD, Checkpoint, kl_normal, latent_stats, manifold, pca, recon_nll
 from vae_core.checkpoint import WEIGHTS
 from vae_core.data import binarize
 from vae_core.metrics import EVAL_SEED, eval_targets
@@ -258,3 +258,26 @@ def _latent_stats(path: str, mtime: str, dataset: str, binarization: str, _model
 def test_latent_stats(ck: Checkpoint) -> dict[str, Any]:
     """KL per dimension and active units on the test set (vae_core.latent_stats), cached."""
     return _latent_stats(*key(ck), ck.train_config.dataset, ck.train_config.binarize, ck.model)
+
+
+def dim_labels(ck: Checkpoint) -> list[str]:
+    """'z0', 'z1', ... with the dimensions the model leaves unused marked: their posterior
+    mean hardly moves across the test set (activity below vae_core's active-unit threshold,
+    Burda et al. 2015), so a slider along them changes nothing."""
+    zdim = ck.model_config.latent_dim
+    if zdim <= 2:  # both used in every 2-D model we train; skip the test-set pass
+        return [f"z{i}" for i in range(zdim)]
+    stats = test_latent_stats(ck)
+    active = stats["activity"]
+    return [f"z{i}" if active[i] > ACTIVE_THRESHOLD else
+            f"z{i} · inactive (KL {stats['kl_per_dim'][i]:.2f})" for i in range(zdim)]
+
+
+def most_active_dims(ck: Checkpoint, k: int = 16) -> list[int]:
+    """Up to k latent dimensions worth a traversal row, most KL (test-set mean) first: the
+    active ones (dim_labels' criterion), or the k largest KL when none is active."""
+    stats = test_latent_stats(ck)
+    kl = np.asarray(stats["kl_per_dim"], dtype=np.float64)
+    order = [int(d) for d in np.argsort(-kl, kind="stable")]
+    active = [d for d in order if stats["activity"][d] > ACTIVE_THRESHOLD]
+    return (active or order)[:k]

@@ -22,6 +22,7 @@ from vae_core import (VAE, Checkpoint, compose_grid, decode_batch, kl_normal, ma
 from vae_core.checkpoint import WEIGHTS
 from vae_core.losses import kl_per_dim
 from vae_core.metrics import eval_targets
+MAP_MARGIN = (30, 20)  # pixels left of and under the latent map's plane, for its ticks
 
 # Plotly's default qualitative palette, one colour per class.
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -147,7 +148,31 @@ def latent_map_base(path: str, mtime: str, r: float, n: int, size: int, mu: np.n
         if abs(x) < e and abs(y) < e:
             px, py = latent_to_px(x, y, e, size)
             draw.ellipse([px - 1.6, py - 1.6, px + 1.6, py + 1.6], fill=PALETTE[int(lab) % 10])
-    return np.asarray(bg)
+    canvas = Image.new("RGB", (size + MAP_MARGIN[0], size + MAP_MARGIN[1]), "white")
+    canvas.paste(bg, (MAP_MARGIN[0], 0))
+    draw_axes(ImageDraw.Draw(canvas), r, e, size)
+    return np.asarray(canvas)
+
+
+def nice_step(span: float, target: int = 6) -> float:
+    """A round tick step (1, 2 or 5 times a power of ten) giving about `target` ticks."""
+    raw = span / max(1, target)
+    mag = 10 ** np.floor(np.log10(raw))
+    return float(next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw))
+
+
+def draw_axes(draw: ImageDraw.ImageDraw, r: float, e: float, size: int) -> None:
+    """Ticks and labels at round latent values in the margins left of (z1, vertical) and
+    under (z0, horizontal) the plane, which sits at x >= MAP_MARGIN[0], y < size."""
+    font = ImageFont.load_default(size=12)
+    left = MAP_MARGIN[0]
+    step = nice_step(2 * r)
+    for v in np.arange(np.ceil(-r / step) * step, r + 1e-9, step):
+        x, y = latent_to_px(v, v, e, size)
+        draw.line([left + x, size, left + x, size + 4], fill="#444", width=1)
+        draw.line([left - 4, y, left, y], fill="#444", width=1)
+        draw.text((left + x, size + 5), f"{v:g}", fill="#333", font=font, anchor="mt")
+        draw.text((left - 6, y), f"{v:g}", fill="#333", font=font, anchor="rm")
 
 
 @st.cache_data(max_entries=4)
@@ -168,6 +193,12 @@ def class_legend(classes: tuple[str, ...], width: int) -> np.ndarray:
 def latent_to_px(x: float, y: float, e: float, size: int) -> tuple[float, float]:
     return (x + e) / (2 * e) * size, (e - y) / (2 * e) * size
 
+def click_to_latent(click: dict[str, Any], e: float, size: int) -> tuple[float, float]:
+    """The latent point under a click on the map (with its margins) shown at any width."""
+    scale = click["width"] / (size + MAP_MARGIN[0])
+    return px_to_latent(click["x"] / scale - MAP_MARGIN[0], click["y"] / scale, e, size, size)
+
+
 
 def px_to_latent(px: float, py: float, e: float, width: float, height: float
                  ) -> tuple[float, float]:
@@ -179,7 +210,8 @@ def mark_point(base: np.ndarray, x: float, y: float, e: float) -> Image.Image:
     """The map with the current code drawn as a red ring with a cross."""
     img = Image.fromarray(base)
     draw = ImageDraw.Draw(img)
-    px, py = latent_to_px(x, y, e, img.width)
+    px, py = latent_to_px(x, y, e, img.height - MAP_MARGIN[1])
+    px += MAP_MARGIN[0]
     draw.ellipse([px - 8, py - 8, px + 8, py + 8], outline="#e0002a", width=3)
     draw.line([px - 12, py, px + 12, py], fill="#e0002a", width=1)
     draw.line([px, py - 12, px, py + 12], fill="#e0002a", width=1)

@@ -12,12 +12,13 @@ from .errors import (CheckpointError, ConfigError, DataNotFoundError, ImageError
 from .latent import (compose_grid, decode_batch, encode_dataset, grid_values, interpolate_codes,
                      manifold, pca, plane_codes, traversal_codes)
 from .losses import kl_normal, recon_nll
-from .metrics import evaluate_elbo, importance_sampled_nll, latent_stats
+from .metrics import ACTIVE_THRESHOLD, evaluate_elbo, importance_sampled_nll, latent_stats
 from .model import VAE, VAEOutput, build_model, count_params
 from .preprocess import preprocess_image, to_png_bytes
 from .train import Callback, Trainer, resolve_device
 
 __all__ = [
+    "ACTIVE_THRESHOLD",
     "VAE", "Callback", "Checkpoint", "CheckpointError", "ConfigError", "DataNotFoundError",
     "ImageError", "ModelConfig", "Split", "TrainConfig", "Trainer", "TrainingBusy",
     "TrainingDiverged", "VAEError", "VAEOutput", "build_model", "class_names", "compose_grid",

@@ -1,0 +1,70 @@
+"""AppTest for Latent sliders: the range keeps z, the caption says where the image is, the
+map has axes, and a model's unused dimensions are marked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.figures_a import MAP_MARGIN, click_to_latent, latent_to_px
+from ui.state import MODEL_KEY
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sliders(model: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    if model:
+        at.session_state[MODEL_KEY] = str(ROOT / "checkpoints" / model)
+    at.run()
+    at.switch_page("pages/sliders.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def z(at: AppTest) -> list[float]:
+    return [s.value for s in at.slider if s.key.startswith("z_")]
+
+
+def test_changing_the_range_keeps_z_and_clips_only_what_does_not_fit() -> None:
+    at = sliders()
+    at.button(key="sl_reset").click().run()
+    at.number_input(key="sl_range").increment().run()  # 3.0 -> 3.5
+    assert not at.exception
+    assert z(at) == [0.0, 0.0]
+    at.slider(key="z_0").set_value(2.5).run()
+    at.slider(key="z_1").set_value(-0.75).run()
+    at.number_input(key="sl_range").set_value(6.0).run()
+    assert z(at) == [2.5, -0.75]
+    at.number_input(key="sl_range").set_value(1.0).run()
+    assert z(at) == [1.0, -0.75]
+    assert [s.max for s in at.slider] == [1.0, 1.0]
+
+
+def test_caption_says_where_the_image_is() -> None:
+    two_d = sliders()
+    assert any("under the sliders" in c.value for c in two_d.caption)
+    many = sliders("mnist-conv-16d")
+    assert any("on the right" in c.value for c in many.caption)
+
+
+def test_map_click_maps_back_through_the_margins() -> None:
+    size, e = 420, 3.2
+    for x, y in [(0.0, 0.0), (-2.5, 1.0), (3.0, -3.0)]:
+        px, py = latent_to_px(x, y, e, size)
+        for shown in (size + MAP_MARGIN[0], 300):  # full size, and shrunk by the browser
+            k = shown / (size + MAP_MARGIN[0])
+            click = {"x": (px + MAP_MARGIN[0]) * k, "y": py * k, "width": shown}
+            assert click_to_latent(click, e, size) == pytest.approx((x, y), abs=1e-9)
+
+
+def test_inactive_dimensions_are_marked() -> None:
+    at = sliders("mnist-mlp-50d")
+    labels = [s.label for s in at.slider if s.key.startswith("z_")]
+    assert len(labels) == 50
+    inactive = [lab for lab in labels if "inactive" in lab]
+    # metrics.json (evaluate --save) found 30 of 50 units active on the same test set
+    assert len(inactive) == 20, labels
+    assert labels[0].startswith("z0 · inactive") and labels[3] == "z3"
