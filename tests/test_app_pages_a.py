@@ -190,7 +190,7 @@ def fill_form(at: AppTest, epochs: int, limit: int, hidden: str = "32") -> None:
     at.text_input(key="tr_hidden").set_value(hidden)
     at.number_input(key="tr_epochs").set_value(epochs)
     at.number_input(key="tr_limit").set_value(limit)
-    at.number_input(key="tr_batch").set_value(100)
+    at.number_input(key="tr_batch_size").set_value(100)
 
 
 def wait_until_idle(at: AppTest, timeout: float = 120) -> None:

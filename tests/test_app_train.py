@@ -41,7 +41,7 @@ def train_one_epoch(at: AppTest) -> None:
     at.text_input(key="tr_hidden").set_value("16")
     at.number_input(key="tr_epochs").set_value(1)
     at.number_input(key="tr_limit").set_value(200)
-    at.number_input(key="tr_batch").set_value(100)
+    at.number_input(key="tr_batch_size").set_value(100)
     at.button(key="tr_start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     end = time.time() + 120
@@ -66,10 +66,10 @@ def test_a_new_run_keeps_the_previous_unsaved_one(user_models: Path) -> None:
     keep = f"tr_keep_{first.id}"
     assert at.text_input(key=keep), "the earlier run is not offered for saving"
 
-    other = train_page()  # another session: neither sees nor deletes this session's runs
+    other = train_page()  # another session: may save a copy, but never deletes the run
     train_one_epoch(other)
     assert is_checkpoint(first.run_dir)
-    assert not [w for w in other.text_input if w.key == keep]
+    assert other.button(key=f"{keep}_discard").disabled
     with pytest.raises(CheckpointError, match="another session"):
         manager().discard(first, owner="someone-else")
 
@@ -86,7 +86,59 @@ def test_runs_left_by_an_earlier_server_are_listed(user_models: Path) -> None:
     train_one_epoch(at)
     (job,) = manager().jobs.values()
     fresh = TrainingManager()  # what a restarted server builds
-    (found,) = fresh.unsaved(owner="a-new-session")
+    (found,) = fresh.unsaved()
     assert found.id == job.id and found.owner == "" and found.saved_epochs() == 1
     fresh.discard(found, owner="a-new-session")  # anyone may decide about an orphan
     assert not job.run_dir.exists()
+
+
+def test_every_config_field_is_in_the_cli_and_the_form() -> None:
+    from ui.config_form import GROUPS, widget_key
+    from vae_core import ModelConfig, TrainConfig, config_fields
+    from vae_core.__main__ import build_parser
+
+    train_cli = build_parser()._subparsers._group_actions[0].choices["train"]
+    flags = {s for a in train_cli._actions for s in a.option_strings}
+    in_groups = [n for names in GROUPS.values() for n in names]
+    assert len(in_groups) == len(set(in_groups))
+    at = train_page()
+    keys = {w.key for kind in ("selectbox", "number_input", "text_input")
+            for w in at.get(kind)}
+    specs = config_fields(ModelConfig) + config_fields(TrainConfig)
+    assert sorted(in_groups) == sorted(s.name for s in specs)
+    for spec in specs:
+        assert spec.flag in flags, spec.name
+        assert widget_key(spec.name) in keys, spec.name
+        assert spec.label and (spec.kind != "choice" or spec.default in spec.choices)
+
+
+def test_form_keeps_its_values_across_pages(user_models: Path) -> None:
+    at = train_page()
+    at.selectbox(key="tr_arch").set_value("conv")
+    at.number_input(key="tr_epochs").set_value(7)
+    at.number_input(key="tr_lr").set_value(0.002)
+    at.text_input(key="tr_channels").set_value("8, many")  # refused: nothing starts
+    at.button(key="tr_start").click().run()
+    assert any("not valid" in e.value for e in at.error)
+    at.switch_page("pages/manifold.py").run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.selectbox(key="tr_arch").value == "conv"
+    assert at.number_input(key="tr_epochs").value == 7
+    assert at.number_input(key="tr_lr").value == 0.002
+    assert at.text_input(key="tr_channels").value == "8, many"
+
+
+def test_form_shows_the_running_runs_settings(user_models: Path) -> None:
+    at = train_page()
+    at.text_input(key="tr_hidden").set_value("24")
+    at.number_input(key="tr_epochs").set_value(300)
+    at.number_input(key="tr_limit").set_value(300)
+    at.button(key="tr_start").click().run()
+    assert not at.exception and [b for b in at.button if b.key == "tr_stop"]
+    del at.session_state["tr_form_values"]  # only the run remembers its settings now
+    at.switch_page("pages/sliders.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.text_input(key="tr_hidden").value == "24"
+    assert at.number_input(key="tr_epochs").value == 300
+    assert any("All settings of the running run" in e.label for e in at.expander)

@@ -3,6 +3,7 @@ discard), another session's run in progress, and the unsaved runs waiting for a 
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 
@@ -26,8 +27,13 @@ OWNER_KEY = "tr_owner"  # this browser session's id, the owner of the runs it st
 
 
 def session_owner() -> str:
-    """A stable id for this session (runs it starts belong to it)."""
-    return st.session_state.setdefault(OWNER_KEY, uuid.uuid4().hex)
+    """Who owns the runs this session starts: the browser (its XSRF cookie, which outlives a
+    page reload), else this session alone. Only a hash of the cookie is kept."""
+    if OWNER_KEY not in st.session_state:
+        cookie = st.context.cookies.get("_streamlit_xsrf") if st.context.cookies else None
+        st.session_state[OWNER_KEY] = hashlib.sha256(cookie.encode()).hexdigest()[:16] \
+            if cookie else uuid.uuid4().hex
+    return st.session_state[OWNER_KEY]
 
 
 def fmt_time(seconds: float | None) -> str:
@@ -77,8 +83,11 @@ def keep_or_discard(mgr: TrainingManager, job: TrainingJob, key: str,
                                      "model")
     c2.button("Save", key=save_key, type="primary", on_click=_save, args=(job, key),
               width="stretch")
+    mine = mgr.may_discard(job, session_owner())
     c3.button("Discard", key=discard_key, on_click=_discard, args=(mgr, job),
-              width="stretch", help="delete this run's checkpoint for good")
+              width="stretch", disabled=not mine,
+              help="delete this run's checkpoint for good" if mine else
+                   "another session started this run: only it can discard the run")
     if st.session_state.get(f"{key}_error"):
         st.error(f"Not saved: {st.session_state[f'{key}_error']}")
 
@@ -143,11 +152,12 @@ def run_panel(mgr: TrainingManager) -> None:
         st.info(f"Another session is training on this server (epoch "
                 f"{max(snap['epoch'], 1)}/{snap['epochs']}): {run_summary(other)}. One run at "
                 "a time per server: Start is refused until it ends.")
-    waiting = [j for j in mgr.unsaved(owner) if j is not mine]
+    waiting = [j for j in mgr.unsaved() if j is not mine]
     if waiting:
         with st.expander(f"Unsaved runs ({len(waiting)})", expanded=mine is None):
-            st.caption("Finished runs that nobody saved yet (yours, or left by an earlier "
-                       "server). They stay until you save or discard them.")
+            st.caption("Finished runs that nobody saved yet, yours or other sessions' (or left "
+                       "by an earlier server). They stay until saved or discarded; only the "
+                       "session that started a run can discard it.")
             for j in waiting:
                 st.markdown(f"**{j.id}** · {j.saved_epochs()} epoch(s) · {run_summary(j)}")
                 keep_or_discard(mgr, j, f"tr_keep_{j.id}")

@@ -223,17 +223,20 @@ class TrainingManager:
         mine = [j for j in self.jobs.values() if j.owner == owner]
         return mine[-1] if mine else None
 
-    def unsaved(self, owner: str) -> list[TrainingJob]:
-        """Finished, unsaved runs this session may save or discard, newest first: its own and
-        those left by an earlier server (no owner)."""
+    def unsaved(self) -> list[TrainingJob]:
+        """Finished, unsaved runs on this server, newest first. Anyone may save (copy) one;
+        only its owner may discard it (see `may_discard`)."""
         self._recover()
-        return [j for j in reversed(self.jobs.values())
-                if j.unsaved and j.owner in (owner, "")]
+        return [j for j in reversed(self.jobs.values()) if j.unsaved]
+
+    @staticmethod
+    def may_discard(job: TrainingJob, owner: str) -> bool:
+        return job.owner in (owner, "")
 
     def discard(self, job: TrainingJob, owner: str) -> None:
         """Delete a finished run's scratch folder; only its own session (or anyone, for a run
         left by an earlier server) may, and never while it runs."""
-        if job.owner not in (owner, ""):
+        if not self.may_discard(job, owner):
             raise CheckpointError("this run belongs to another session")
         if job.running:
             raise CheckpointError("training is still running; stop it first")

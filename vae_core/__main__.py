@@ -27,13 +27,13 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, read_configs, save_metrics
-from .config import ACTIVATIONS, BINARIZE, DATASETS, DEVICES, LIKELIHOODS, OPTIMIZERS, \
-    PRECISIONS, ModelConfig, TrainConfig
+from .config import BINARIZE, ModelConfig, TrainConfig
 from .data import load_split
 from .errors import VAEError
 from .latent import compose_grid
 from .metrics import eval_targets, evaluate_elbo, importance_sampled_nll, latent_stats
 from .preprocess import preprocess_image, to_png_bytes
+from .schema import add_config_args, config_from_args
 from .train import Trainer, TqdmCallback
 
 
@@ -47,7 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m vae_core", description="Train, evaluate and use VAEs on digits.",
                 formatter_class=fmt)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    m, t = ModelConfig(), TrainConfig()
 
     tr = sub.add_parser("train", help="train a model and write a checkpoint folder",
                         formatter_class=fmt)
@@ -58,36 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--download", action="store_true",
                     help="download MNIST or Fashion-MNIST with torchvision if missing (into "
                     "--data-dir, else the cache folder); fails in seconds when offline")
-    tr.add_argument("--dataset", choices=DATASETS, default=t.dataset)
-    tr.add_argument("--arch", choices=("mlp", "conv"), default=m.arch)
-    tr.add_argument("--latent-dim", type=int, default=m.latent_dim)
-    tr.add_argument("--hidden", type=int, nargs="+", default=m.hidden, help="MLP widths")
-    tr.add_argument("--channels", type=int, nargs="+", default=m.channels, help="conv channels")
-    tr.add_argument("--strides", type=int, nargs="+", default=[], help="conv strides (default 2)")
-    tr.add_argument("--kernel-size", type=int, default=m.kernel_size)
-    tr.add_argument("--conv-dense", type=int, default=m.conv_dense,
-                    help="dense layer after the convs (0 = none)")
-    tr.add_argument("--activation", choices=ACTIVATIONS, default=m.activation)
-    tr.add_argument("--leaky-slope", type=float, default=m.leaky_slope)
-    tr.add_argument("--likelihood", choices=LIKELIHOODS, default=m.likelihood)
-    tr.add_argument("--gaussian-var", type=float, default=m.gaussian_var)
-    tr.add_argument("--dropout", type=float, default=m.dropout)
-    tr.add_argument("--epochs", type=int, default=t.epochs, help="total epochs (also on resume)")
-    tr.add_argument("--batch-size", type=int, default=t.batch_size)
-    tr.add_argument("--optimizer", choices=OPTIMIZERS, default=t.optimizer)
-    tr.add_argument("--lr", type=float, default=t.lr)
-    tr.add_argument("--lr-decay", type=float, default=t.lr_decay, help="per-epoch lr factor")
-    tr.add_argument("--beta", type=float, default=t.beta, help="KL weight")
-    tr.add_argument("--warmup-epochs", type=float, default=t.warmup_epochs)
-    tr.add_argument("--binarize", choices=BINARIZE, default=t.binarize)
-    tr.add_argument("--iw-samples", type=int, default=t.iw_samples,
-                    help="importance samples per image (>1 trains the IWAE bound)")
-    tr.add_argument("--grad-clip", type=float, default=t.grad_clip)
-    tr.add_argument("--limit", type=int, default=t.limit, help="first N training images (0=all)")
-    tr.add_argument("--seed", type=int, default=t.seed)
-    tr.add_argument("--device", choices=DEVICES, default=t.device)
-    tr.add_argument("--precision", choices=PRECISIONS, default=t.precision,
-                    help="bf16 = bfloat16 autocast (for GPUs)")
+    add_config_args(tr, ModelConfig)
+    add_config_args(tr, TrainConfig)
     tr.add_argument("--out", help="checkpoint folder to write (default: the --resume folder)")
     tr.add_argument("--resume", help="continue training from this checkpoint folder")
 
@@ -134,16 +105,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         mcfg, old_t, _ = read_configs(a.resume)
         tcfg = TrainConfig.from_dict({**old_t.to_dict(), "epochs": a.epochs})
     else:
-        mcfg = ModelConfig(arch=a.arch, latent_dim=a.latent_dim, hidden=a.hidden,
-                           channels=a.channels, strides=a.strides, kernel_size=a.kernel_size,
-                           conv_dense=a.conv_dense, activation=a.activation,
-                           leaky_slope=a.leaky_slope, likelihood=a.likelihood,
-                           gaussian_var=a.gaussian_var, dropout=a.dropout)
-        tcfg = TrainConfig(epochs=a.epochs, batch_size=a.batch_size, optimizer=a.optimizer,
-                           lr=a.lr, beta=a.beta, warmup_epochs=a.warmup_epochs,
-                           binarize=a.binarize, seed=a.seed, device=a.device, limit=a.limit,
-                           dataset=a.dataset, iw_samples=a.iw_samples, lr_decay=a.lr_decay,
-                           grad_clip=a.grad_clip, precision=a.precision)
+        mcfg = config_from_args(ModelConfig, a)
+        tcfg = config_from_args(TrainConfig, a)
     out = a.out or a.resume
     if not out:
         raise VAEError("give --out DIR (or --resume DIR) for the checkpoint")

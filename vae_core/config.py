@@ -31,6 +31,25 @@ MAX_PARAMS = 50_000_000
 IMAGE_SIZE = 28
 
 
+def _opt(default: Any, label: str, choices: tuple, help: str = "") -> Any:
+    """A field with a fixed set of choices; the metadata drives the CLI and the Train form."""
+    return field(default=default, metadata={"label": label, "help": help,
+                                            "choices": tuple(choices)})
+
+
+def _num(default: int | float, label: str, lo: float, hi: float, step: float | None = None,
+         fmt: str | None = None, *, help: str = "") -> Any:
+    """A bounded int or float field (the bounds are the form's; validate() has the rules)."""
+    return field(default=default, metadata={"label": label, "help": help, "min": lo,
+                                            "max": hi, "step": step, "format": fmt})
+
+
+def _ints(default: list[int], label: str, help: str = "") -> Any:
+    """A list of whole numbers (layer widths, strides)."""
+    return field(default_factory=lambda: list(default),
+                 metadata={"label": label, "help": help, "list": True})
+
+
 def _check(cond: bool, msg: str) -> None:
     if not cond:
         raise ConfigError(msg)
@@ -51,18 +70,26 @@ def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
 class ModelConfig:
     """Architecture of a VAE on 28x28 grey images."""
 
-    arch: str = "mlp"  # "mlp" or "conv"
-    latent_dim: int = 2
-    hidden: list[int] = field(default_factory=lambda: [512, 256])  # MLP widths, encoder order
-    channels: list[int] = field(default_factory=lambda: [32, 64])  # conv channels, encoder order
-    strides: list[int] = field(default_factory=list)  # per conv layer; empty means all 2
-    kernel_size: int = 3
-    conv_dense: int = 0  # optional dense layer between the conv stack and (mu, logvar); 0 = none
-    activation: str = "relu"
-    leaky_slope: float = 0.2  # negative slope when activation == "leaky_relu"
-    likelihood: str = "bernoulli"
-    gaussian_var: float = 0.5  # decoder variance for "gaussian": 0.5 makes recon = sum of squares
-    dropout: float = 0.0
+    arch: str = _opt("mlp", "Architecture", ARCHS, "encoder/decoder family")
+    latent_dim: int = _num(2, "Latent size", 1, MAX_LATENT, help="dimensions of z")
+    hidden: list[int] = _ints([512, 256], "MLP hidden widths",
+                              "encoder order; the decoder mirrors them (MLP only)")
+    channels: list[int] = _ints([32, 64], "Conv channels", "encoder order (conv only)")
+    strides: list[int] = _ints([], "Conv strides",
+                               "1 or 2 per conv layer; empty = 2 everywhere (conv only)")
+    kernel_size: int = _opt(3, "Conv kernel size", (3, 5, 7), "conv only")
+    conv_dense: int = _num(0, "Conv dense width", 0, MAX_WIDTH,
+                           help="dense layer between the conv stack and (μ, log σ²); 0 = none "
+                                "(conv only)")
+    activation: str = _opt("relu", "Activation", ACTIVATIONS, "hidden-layer nonlinearity")
+    leaky_slope: float = _num(0.2, "Leaky ReLU slope", 0.0, 0.99, 0.05,
+                              help="negative slope (leaky_relu only)")
+    likelihood: str = _opt("bernoulli", "Likelihood", LIKELIHOODS,
+                           "decoder distribution p(x|z)")
+    gaussian_var: float = _num(0.5, "Gaussian variance", 1e-4, 100.0, 0.1, "%g",
+                               help="decoder variance (gaussian only); 0.5 makes the "
+                                    "reconstruction term the sum of squares")
+    dropout: float = _num(0.0, "Dropout", 0.0, 0.95, 0.05, help="dropout rate in hidden layers")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -120,21 +147,32 @@ class ModelConfig:
 class TrainConfig:
     """How a model is trained. `limit` uses only the first N training images (0 = all)."""
 
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    beta: float = 1.0  # KL weight; with the summed loss of this library, 1.0 is the true ELBO
-    warmup_epochs: float = 0.0  # KL weight ramps linearly from 0 to beta over this many epochs
-    binarize: str = "none"  # "none" (grey-level BCE), "static" or "dynamic" Bernoulli draws
-    seed: int = 0
-    device: str = "auto"
-    limit: int = 0
-    dataset: str = "mnist"
-    iw_samples: int = 1  # >1 trains the importance-weighted bound (IWAE, Burda et al. 2015)
-    lr_decay: float = 1.0  # multiplicative learning-rate decay applied after every epoch
-    grad_clip: float = 0.0  # max global grad norm; 0 disables
-    precision: str = "fp32"  # "bf16" runs forward/backward under bfloat16 autocast (GPU path)
+    epochs: int = _num(10, "Epochs", 1, 100_000, help="total epochs (also on resume)")
+    batch_size: int = _num(128, "Batch size", 1, 65_536)
+    optimizer: str = _opt("adam", "Optimizer", OPTIMIZERS)
+    lr: float = _num(1e-3, "Learning rate", 1e-6, 10.0, 1e-4, "%g")
+    # With the summed loss of this library, beta = 1.0 is the true ELBO.
+    beta: float = _num(1.0, "β (KL weight)", 0.0, 1000.0, 0.1,
+                       help="1 is the true ELBO; >1 is a β-VAE")
+    warmup_epochs: float = _num(0.0, "KL warm-up epochs", 0.0, 1000.0, 1.0,
+                                help="β ramps linearly from 0 over this many epochs")
+    binarize: str = _opt("none", "Binarization", BINARIZE,
+                         "none: grey levels; static: one fixed draw; dynamic: a new draw "
+                         "every batch")
+    seed: int = _num(0, "Seed", 0, 2**31 - 1)
+    device: str = _opt("auto", "Device", DEVICES)
+    limit: int = _num(0, "Training images (0 = all)", 0, 10_000_000, 100,
+                      help="use only the first N training images")
+    dataset: str = _opt("mnist", "Dataset", DATASETS)
+    iw_samples: int = _num(1, "Importance samples", 1, 5000,
+                           help=">1 trains the importance-weighted bound (IWAE, Burda et al. "
+                                "2015)")
+    lr_decay: float = _num(1.0, "LR decay per epoch", 0.01, 1.0, 0.01,
+                           help="multiplicative learning-rate decay after every epoch")
+    grad_clip: float = _num(0.0, "Gradient clip (0 = off)", 0.0, 1e6,
+                            help="max global gradient norm")
+    precision: str = _opt("fp32", "Precision", PRECISIONS,
+                          "bf16 = bfloat16 autocast (for GPUs)")
 
     def __post_init__(self) -> None:
         self.validate()

@@ -1,0 +1,85 @@
+"""One config schema: the CLI's flags and the Train page's form fields are generated from the
+field metadata of `ModelConfig` and `TrainConfig` (label, help, bounds, choices), so a new
+field appears in both by being declared once in config.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What a UI or CLI needs to offer one config field."""
+
+    name: str
+    kind: str  # "choice", "int", "float" or "ints" (a list of whole numbers)
+    label: str
+    help: str
+    default: Any
+    choices: tuple = ()
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    format: str | None = None
+
+    @property
+    def flag(self) -> str:
+        """The kebab-case CLI flag, e.g. `--latent-dim`."""
+        return "--" + self.name.replace("_", "-")
+
+
+def config_fields(cls: type) -> list[FieldSpec]:
+    """The fields of a config dataclass, in declaration order, as FieldSpecs."""
+    specs = []
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        if meta.get("list"):
+            kind = "ints"
+        elif "choices" in meta:
+            kind = "choice"
+        else:
+            kind = "int" if isinstance(default, int) else "float"
+        specs.append(FieldSpec(
+            name=f.name, kind=kind, label=meta.get("label", f.name), help=meta.get("help", ""),
+            default=default, choices=tuple(meta.get("choices", ())), min=meta.get("min"),
+            max=meta.get("max"), step=meta.get("step"), format=meta.get("format")))
+    return specs
+
+
+def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one flag per field of `cls` (defaults and help from its metadata)."""
+    for spec in config_fields(cls):
+        text = spec.help or spec.label
+        if spec.kind == "ints":
+            parser.add_argument(spec.flag, type=int, nargs="*", default=spec.default,
+                                help=text)
+        elif spec.kind == "choice":
+            parser.add_argument(spec.flag, type=type(spec.default), choices=spec.choices,
+                                default=spec.default, help=text)
+        else:
+            parser.add_argument(spec.flag, type=int if spec.kind == "int" else float,
+                                default=spec.default, help=text)
+
+
+def config_from_args(cls: type, ns: argparse.Namespace) -> Any:
+    """Build a config from parsed flags (ConfigError if a value is out of bounds)."""
+    return cls(**{spec.name: getattr(ns, spec.name) for spec in config_fields(cls)})
+
+
+def parse_ints(text: str) -> list[int]:
+    """'512, 256' or '512 256' -> [512, 256]; ConfigError on anything else."""
+    try:
+        return [int(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise ConfigError(f"expected whole numbers separated by commas, got {text!r}") from None
+
+
+def format_ints(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)
