@@ -18,6 +18,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ui.navigation import ensure_entry
 from vae_core import (
     Checkpoint,
     DataNotFoundError,
@@ -194,25 +195,9 @@ def model_card(ck: Checkpoint) -> None:
              "(or any copy of the app) takes it back")
 
 
-def ensure_navigation() -> None:
-    """Route a first-ever request for a deep link (e.g. /sliders) through app.py.
-
-    Because this project keeps its pages in `pages/`, a fresh Streamlit server runs them the
-    legacy (pages-directory) way until app.py has called `st.navigation` once; a page opened
-    that way would miss app.py's layout and navigation. Flip the flag and rerun: the rerun
-    executes app.py, which routes to the requested page.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    # Only on a session's first run (empty state), so no widget event can be lost by the rerun.
-    if PagesManager.uses_pages_directory and not st.session_state:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def active_model() -> Checkpoint:
     """Render the sidebar model picker and return the active checkpoint (or stop the page)."""
-    ensure_navigation()
+    ensure_entry()
     with st.sidebar:
         st.subheader("Model")
         models = available_models()

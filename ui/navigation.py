@@ -1,0 +1,46 @@
+"""The app's pages and the one navigation every session goes through.
+
+app.py builds the navigation from `PAGES`. A page opened first on a fresh server by its own
+URL (e.g. /sliders) is run by Streamlit's older pages/-folder mode, without app.py (so without
+its page config, titles and icons). `ensure_entry()` notices that (app.py never ran in this
+session) and calls `st.navigation` itself, which is the public way to leave that mode for the
+whole server; the rerun then runs app.py, which routes to the same URL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRY_KEY = "nav_entry_ran"  # set by app.py on every run of a session
+PAGES = [  # (file, title, icon); the first is the default page
+    ("pages/home.py", "How a VAE works", ":material/school:"),
+    ("pages/train.py", "Train", ":material/model_training:"),
+    ("pages/sliders.py", "Latent sliders", ":material/tune:"),
+    ("pages/manifold.py", "Manifold", ":material/grid_on:"),
+    ("pages/scatter.py", "Latent scatter", ":material/scatter_plot:"),
+    ("pages/reconstruct.py", "Reconstruct", ":material/draw:"),
+    ("pages/generate.py", "Generate", ":material/auto_awesome:"),
+    ("pages/compare.py", "Compare", ":material/compare:"),
+]
+
+
+def pages() -> list:
+    """The st.Page objects of the app, in menu order."""
+    return [st.Page(str(ROOT / f), title=t, icon=i, default=n == 0)
+            for n, (f, t, i) in enumerate(PAGES)]
+
+
+def app_navigation():
+    """app.py's navigation (marks the session as entered through app.py)."""
+    st.session_state[ENTRY_KEY] = True
+    return st.navigation(pages())
+
+
+def ensure_entry() -> None:
+    """Called first on every page: reroute a deep link opened outside app.py through it."""
+    if not st.session_state.get(ENTRY_KEY):
+        st.navigation(pages(), position="hidden")
+        st.rerun()
