@@ -1,4 +1,4 @@
-"""Datasets as one in-memory uint8 tensor, loaded through torchvision.
+"""Datasets as one in-memory uint8 tensor, read from IDX files (torchvision downloads).
 
 Where the data lives is a setting: `--data-dir` on the command line, else the dataset's
 environment variable (`VAE_DATA_DIR`, `VAE_FASHION_DIR`, `VAE_FOLDER_DIR`), else a default:
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import shutil
 import socket
@@ -51,8 +52,8 @@ DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "folder": "
 MNIST_CLASSES = [str(i) for i in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot"]
-# torchvision's class names; the module itself is imported only when data is loaded, because
-# importing torchvision costs seconds that `info`, `sample` and the app's first page don't need.
+# torchvision's class names; the module itself is imported only to download, because importing
+# torchvision costs seconds that loading data, `info`, `sample` and the app's first page don't need.
 _TV = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _PREFIX = {True: "train", False: "t10k"}
 
@@ -102,21 +103,24 @@ def _tv_class(dataset: str) -> type:
     return getattr(datasets, _TV[dataset])
 
 
-def _split_class(base: type) -> type:
-    """torchvision's dataset class, checking only the files of the split it is asked for
-    (so a folder with just the test set still loads), and reading from `<root>/<Base>/raw`."""
+def read_idx(path: str | Path, ndim: int) -> torch.Tensor:
+    """A uint8 IDX file (LeCun's format: magic 0x0000080N for N dimensions, N big-endian
+    int32 sizes, then the bytes) as a uint8 tensor of that shape.
 
-    class _OneSplit(base):  # type: ignore[misc, valid-type]
-        @property
-        def raw_folder(self) -> str:
-            return os.path.join(self.root, base.__name__, "raw")
-
-        def _check_exists(self) -> bool:
-            pre = _PREFIX[self.train]
-            return all(os.path.isfile(os.path.join(self.raw_folder, f"{pre}-{kind}"))
-                       for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"))
-
-    return _OneSplit
+    Byte for byte what torchvision's MNIST reader returns, without importing torchvision:
+    that import pulls in torch._dynamo (via torchvision.ops) and takes seconds, which would
+    all be on the path of the app's first page.
+    """
+    data = bytearray(Path(path).read_bytes())
+    head = 4 + 4 * ndim
+    magic = int.from_bytes(data[:4], "big")
+    if len(data) < head or magic != 0x800 + ndim:
+        raise ValueError(f"{path} is not a uint8 IDX file with {ndim} dimensions")
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    if len(data) - head != math.prod(shape):
+        raise ValueError(f"{path} holds {len(data) - head} bytes of data, its header says "
+                         f"{'x'.join(map(str, shape))}")
+    return torch.frombuffer(data, dtype=torch.uint8, offset=head).view(shape)
 
 
 def _idx_files(folder: Path, train: bool) -> dict[str, Path] | None:
@@ -254,7 +258,7 @@ def resolve_root(data_dir: str | Path | None, dataset: str, train: bool) -> Path
 
 def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path | None = None,
                download: bool = False, limit: int = 0) -> Split:
-    """Load one split into memory through torchvision's dataset class.
+    """Load one split into memory from its IDX files (see `read_idx`).
 
     Raises DataNotFoundError (saying what to do for this dataset) when the files are missing
     and `download` is False. With `download`, missing files are fetched by `download_dataset`
@@ -274,11 +278,12 @@ def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path
             raise
         where = Path(data_dir).expanduser() if data_dir else download_root()
         root = resolve_root(download_dataset(dataset, where), dataset, train)
+    raw = root / _TV[dataset] / "raw"
     try:
-        ds = _split_class(_tv_class(dataset))(str(root), train=train, download=False)
-    except (RuntimeError, AssertionError, ValueError, OSError) as e:
+        images = read_idx(raw / f"{_PREFIX[train]}-images-idx3-ubyte", 3)
+        labels = read_idx(raw / f"{_PREFIX[train]}-labels-idx1-ubyte", 1)
+    except (ValueError, OSError) as e:
         raise DataNotFoundError(f"cannot read {dataset} from {root}: {e}") from e
-    images, labels = ds.data, ds.targets
     if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
         raise DataNotFoundError(f"{dataset} files in {root} do not hold 28x28 images")
     if limit:
