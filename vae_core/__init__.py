@@ -8,8 +8,9 @@ from .checkpoint import Checkpoint, extract_zip, load_checkpoint, safe_name, sav
 from .config import ModelConfig, TrainConfig
 from .data import (Split, class_names, download_dataset, download_root, load_split,
                    missing_data_help)
-from .errors import (CheckpointError, ConfigError, DataNotFoundError, ImageError,
-                     TrainingBusy, TrainingDiverged, VAEError)
+from .errors import (CheckpointError, ConfigError, DataNotFoundError, ExportError,
+                     ImageError, TrainingBusy, TrainingDiverged, VAEError)
+from .export import decode_with_spec, export_decoder
 from .latent import (compose_grid, decode_batch, encode_dataset, grid_values, interpolate_codes,
                      manifold, pca, plane_codes, traversal_codes)
 from .losses import kl_normal, recon_nll
@@ -32,4 +33,5 @@ __all__ = [
     "load_split", "manifold", "missing_data_help", "parse_ints", "pca", "plane_codes",
     "preprocess_image", "recon_nll", "resolve_device", "safe_name", "save_checkpoint",
     "to_png_bytes", "traversal_codes", "weights_mtime",
+    "ExportError", "decode_with_spec", "export_decoder",
 ]

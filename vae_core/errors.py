@@ -28,3 +28,7 @@ class TrainingDiverged(VAEError, RuntimeError):
 
 class TrainingBusy(VAEError, RuntimeError):
     """Another training run already holds this server's training lock."""
+
+
+class ExportError(VAEError):
+    """A model's decoder holds a layer the browser export cannot express."""
