@@ -2,8 +2,12 @@
 
 The recipe is MNIST's own (LeCun et al.): grey levels, white ink on black, the digit's bounding
 box fitted into 20x20 keeping its aspect ratio, then placed in 28x28 so that its centre of mass
-is at the centre. Files are accepted by content (Pillow must open and verify them), never by
-their extension, and limited in bytes and pixels before they are decoded.
+is at the centre. Before that, a photo's paper is told from its ink: the paper's brightness is
+estimated (a smooth surface, so uneven lighting goes too) and subtracted, the ink is whichever
+side of the paper the far-off pixels lie on (never an absolute brightness), and differences
+within a few noise levels, and specks, are not ink. Files are accepted by content (Pillow must
+open and verify them), never by their extension, and limited in bytes and pixels before they
+are decoded.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
 
 from .errors import ImageError
 
@@ -23,6 +28,11 @@ FIT = 20  # the digit's box is scaled to fit FIT x FIT, as in MNIST
 SIZE = 28
 INK_FRACTION = 0.25  # pixels brighter than this share of the max count as ink for the crop
 MIN_CONTRAST = 0.08  # below this spread between ink and background there is no digit
+NOISE_K = 3.0  # a pixel within this many noise levels of the paper is paper
+MIN_SNR = 6.0  # the ink must stand this many noise levels off the paper to be a digit
+SPECK_FRACTION = 0.02  # ink pieces smaller than this share of the largest piece are specks
+PAPER_SIDE = 96  # the paper's brightness is fitted on a copy at most this many pixels a side
+NOISE_SAMPLE = 250_000  # pixels (a regular subsample) used to measure the noise level
 # Where MNIST puts the centre of mass: measured on its 70,000 digits it is (14.0, 14.0) with a
 # spread of +-0.5 px (integer shifts), not the geometric pixel centre 13.5.
 CENTRE = SIZE / 2
@@ -133,7 +143,7 @@ def _thicken_thin_strokes(g: np.ndarray) -> np.ndarray:
         pad[:h, :w] = g
         g = pad.reshape(hp // f, f, wp // f, f).max(axis=(1, 3))
     mid_scale = FIT / max(g.shape)  # output pixels per mid-resolution pixel
-    extra = int(round(STROKE_TARGET / mid_scale - max(stroke_width(g > 0.5), 1.0)))
+    extra = round(STROKE_TARGET / mid_scale - max(stroke_width(g > 0.5), 1.0))
     if extra <= 0:
         return g
     g = np.pad(g, extra)  # room for the strokes to grow, so nothing is cut off
@@ -146,6 +156,107 @@ def _thicken_thin_strokes(g: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(g[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
 
 
+def _mad_sigma(r: np.ndarray) -> float:
+    """Robust standard deviation (1.4826 x the median absolute deviation) of the values r."""
+    return 1.4826 * float(np.median(np.abs(r - np.median(r)))) if r.size else 0.0
+
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates in [-1, 1] down the rows [h, 1] and across the columns [1, w]."""
+    return (np.linspace(-1, 1, h, dtype=np.float32)[:, None],
+            np.linspace(-1, 1, w, dtype=np.float32)[None, :])
+
+
+def paper_level(g: np.ndarray) -> tuple[np.ndarray, float]:
+    """The paper's brightness under the digit and its pixel-to-pixel noise (sensor, JPEG).
+
+    The brightness is a quadratic surface in x and y (so that a lighting gradient or
+    vignetting is removed too), float32, broadcastable to g. It is fitted on a shrunken copy to
+    the pixels that look like paper: first a plane through the image's border, then the whole
+    surface through every pixel within 3 noise levels of it, a few times over. The noise level
+    is a robust standard deviation of the full-resolution residual in those paper regions
+    only, so a digit that fills much of the image does not count as noise.
+    """
+    h, w = g.shape
+    fy, fx = -(-h // PAPER_SIDE), -(-w // PAPER_SIDE)
+    sh, sw = h // fy, w // fx
+    # The noise is measured on a regular subsample: it keeps single-pixel noise, bounds the cost.
+    stride = max(1, int(np.sqrt(g.size / NOISE_SAMPLE)))
+    rows, cols = np.arange(0, h, stride), np.arange(0, w, stride)
+    if sh < 4 or sw < 4:  # too few pixels to fit a surface: one level, the border's
+        border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+        level = np.full((1, 1), np.median(border), np.float32)
+        return level, _mad_sigma(g[np.ix_(rows, cols)] - level)
+    # Block means: fast, and the surface is the slow variation anyway.
+    small = g[:sh * fy, :sw * fx].reshape(sh, fy, sw, fx).mean(axis=(1, 3), dtype=np.float64)
+    y, x = (a.astype(np.float64) for a in _grid(sh, sw))
+    design = np.stack([np.broadcast_to(t, (sh, sw)).ravel()
+                       for t in (np.ones((1, 1)), x, y, x * x, x * y, y * y)], axis=1)
+    values = small.ravel()
+    ring = np.zeros((sh, sw), bool)
+    ring[[0, -1]] = ring[:, [0, -1]] = True
+    mask, n_terms, coef = ring.ravel(), 3, np.zeros(6)
+    for _ in range(4):
+        coef[:] = 0
+        a = design[mask, :n_terms]  # least squares by the normal equations: 6x6, fast
+        coef[:n_terms] = np.linalg.lstsq(a.T @ a, a.T @ values[mask], rcond=None)[0]
+        resid = values - design @ coef
+        # Not below 2 grey levels in 255: a noiseless page must not fall apart into specks.
+        keep = np.abs(resid) <= max(3 * _mad_sigma(resid[mask]), 2 / 255)
+        if keep.sum() < 4 * len(coef):
+            break
+        mask, n_terms = keep, len(coef)
+    c0, cx, cy, cxx, cxy, cyy = (float(v) for v in coef)
+    y, x = _grid(h, w)
+    surface = np.empty(g.shape, np.float32)  # built in place: photos can be 40 megapixels
+    surface[:] = (cx + cxx * x) * x
+    surface += c0 + (cy + cyy * y) * y
+    if cxy:
+        surface += (cxy * y) * x
+    paper = mask.reshape(sh, sw)[np.minimum(rows // fy, sh - 1)][:, np.minimum(cols // fx, sw - 1)]
+    resid = g[np.ix_(rows, cols)] - surface[np.ix_(rows, cols)]
+    return surface, _mad_sigma(resid[paper])
+
+
+def ink_map(g: np.ndarray) -> np.ndarray:
+    """Grey image in [0, 1] -> ink in [0, 1] (1 at the strongest ink, 0 on the paper), light
+    or dark ink alike; raises ImageError when no digit stands out from the paper."""
+    surface, sigma = paper_level(g)
+    d = np.subtract(g, surface, out=surface if surface.shape == g.shape else None,
+                    dtype=np.float32)
+    floor = NOISE_K * sigma
+    # The ink lies far from the paper, on one side of it: the side with more far-off mass.
+    far = max(floor, MIN_CONTRAST / 2)
+    dark = light = 0.0
+    chunk = max(1, NOISE_SAMPLE // d.shape[1])  # in row bands, to bound the temporaries
+    for i in range(0, d.shape[0], chunk):
+        band = d[i:i + chunk]
+        dark += float(np.clip(-band - far, 0, None).sum())
+        light += float(np.clip(band - far, 0, None).sum())
+    ink = np.negative(d, out=d) if dark > light else d
+    peak = float(ink.max())
+    if peak < MIN_CONTRAST:
+        raise ImageError("no digit found: the image is blank (all one shade)")
+    if peak < MIN_SNR * sigma:
+        raise ImageError("no digit found: nothing stands out from the image's noise")
+    # Within the noise floor of the paper is paper: subtract it, so that the background comes
+    # out black rather than speckled grey.
+    ink -= floor
+    np.maximum(ink, 0.0, out=ink)
+    ink /= peak - floor
+    # Ink comes in pieces of many pixels, noise that got past the floor in specks of a few:
+    # left in, one speck far off would stretch the digit's box over the whole photo.
+    labels, n = ndimage.label(ink > INK_FRACTION, structure=np.ones((3, 3), bool))
+    if n > 1:
+        areas = np.bincount(labels.ravel())
+        areas[0] = areas.max()  # the background (label 0) is no speck
+        speck = areas < SPECK_FRACTION * areas[1:].max()
+        if speck.any():
+            ink[speck[labels]] = 0.0
+            ink /= float(ink.max())
+    return ink
+
+
 def to_mnist(gray: np.ndarray) -> np.ndarray:
     """Grey array (any size, values in [0, 1]) -> MNIST-like float32 [28, 28] in [0, 1]."""
     with np.errstate(over="ignore"):  # values beyond float32 become inf, refused below
@@ -154,16 +265,7 @@ def to_mnist(gray: np.ndarray) -> np.ndarray:
         raise ImageError(f"expected a 2-D grey image, got shape {g.shape}")
     if not np.isfinite(g).all():
         raise ImageError("the image holds NaN or infinite values")
-    g = np.clip(g, 0.0, 1.0)
-    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
-    background = float(np.median(border))
-    if background > 0.5:  # dark ink on light paper: MNIST is white on black
-        g, background = 1.0 - g, 1.0 - background
-    g = np.clip(g - background, 0.0, None)
-    peak = float(g.max())
-    if peak < MIN_CONTRAST:
-        raise ImageError("no digit found: the image is blank (all one shade)")
-    g /= peak
+    g = ink_map(np.clip(g, 0.0, 1.0))
     rows = np.flatnonzero((g > INK_FRACTION).any(1))
     cols = np.flatnonzero((g > INK_FRACTION).any(0))
     g = g[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
