@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from scipy import ndimage
 
 from .errors import ImageError
 
@@ -246,6 +245,8 @@ def ink_map(g: np.ndarray) -> np.ndarray:
     ink /= peak - floor
     # Ink comes in pieces of many pixels, noise that got past the floor in specks of a few:
     # left in, one speck far off would stretch the digit's box over the whole photo.
+    from scipy import ndimage  # here, not at the top: 0.5 s off the app's first page
+
     labels, n = ndimage.label(ink > INK_FRACTION, structure=np.ones((3, 3), bool))
     if n > 1:
         areas = np.bincount(labels.ravel())
