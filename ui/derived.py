@@ -15,10 +15,9 @@ import streamlit as st
 import torch
 
 from ui.state import encoded, test_set
-from vae_core import ACTIVE_THRESHOLD, Checkpoint, kl_normal, latent_stats, manifold, pca, recon_nll
+from vae_core import ACTIVE_THRESHOLD, Checkpoint, latent_stats, manifold, pca
 from vae_core.checkpoint import WEIGHTS
-from vae_core.data import binarize
-from vae_core.metrics import EVAL_SEED, eval_targets
+from vae_core.metrics import EVAL_SEED, elbo_terms, eval_targets
 
 TSNE_DEFAULT_POINTS = 2000
 
@@ -133,18 +132,20 @@ def manifold_image(ck: Checkpoint, n: int = 20, lim: float = 3.0,
 
 
 # --- -ELBO per image -------------------------------------------------------------------------
-def neg_elbo_terms(model: Any, x: torch.Tensor, target: torch.Tensor,
-                   generator: torch.Generator) -> dict[str, np.ndarray]:
-    """Per-image recon (one posterior sample), closed-form KL, their sum, mu and logvar,
-    exactly as vae_core.metrics.evaluate_elbo scores them (before its batch mean)."""
-    cfg = model.cfg
-    with torch.no_grad():
-        mu, logvar = model.encode(x)
-        z = model.reparameterize(mu, logvar, generator)
-        rec = recon_nll(model.decode_logits(z), target, cfg.likelihood, cfg.gaussian_var)
-        kl = kl_normal(mu, logvar)
-    return {"neg_elbo": (rec + kl).cpu().numpy(), "recon": rec.cpu().numpy(),
-            "kl": kl.cpu().numpy(), "mu": mu.cpu().numpy(), "logvar": logvar.cpu().numpy()}
+# Every page scores images with vae_core.metrics.elbo_terms: one posterior sample, closed-form
+# KL. A single image is scored with eps seeded by ELBO_SEED, so the same image gets the same
+# -ELBO on "How a VAE works" and on Reconstruct.
+ELBO_SEED = EVAL_SEED
+
+
+def estimator_note(seed: int = ELBO_SEED) -> str:
+    """What the pages' -ELBO of one image is, in words (for captions)."""
+    return (f"one-sample estimate: the reconstruction term is scored at one z ~ q(z|x) drawn "
+            f"with seed {seed}, the KL in closed form")
+
+
+def _numpy(terms: dict[str, torch.Tensor], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    return {k: terms[k].cpu().numpy() for k in keys}
 
 
 @st.cache_data(show_spinner="Scoring every test image...", max_entries=16)
@@ -152,9 +153,8 @@ def _test_neg_elbo(path: str, mtime: str, dataset: str, binarization: str, _mode
                    ) -> dict[str, np.ndarray]:
     x, _, _ = test_set(dataset)
     xt = eval_targets(torch.from_numpy(x)[:, None], binarization)
-    dev = device_of(_model)
-    g = torch.Generator(device=dev).manual_seed(EVAL_SEED)
-    parts = [neg_elbo_terms(_model, xt[i:i + 1000].to(dev), xt[i:i + 1000].to(dev), g)
+    g = torch.Generator(device=device_of(_model)).manual_seed(EVAL_SEED)
+    parts = [_numpy(elbo_terms(_model, xt[i:i + 1000], g), ("neg_elbo", "recon", "kl"))
              for i in range(0, len(xt), 1000)]
     return {k: np.concatenate([p[k] for p in parts]) for k in ("neg_elbo", "recon", "kl")}
 
@@ -165,18 +165,25 @@ def test_neg_elbo(ck: Checkpoint) -> dict[str, np.ndarray]:
     return _test_neg_elbo(*key(ck), ck.train_config.dataset, ck.train_config.binarize, ck.model)
 
 
-def score_image(ck: Checkpoint, img: np.ndarray) -> dict[str, Any]:
-    """-ELBO terms of one [28, 28] image, scored like the test set: grey levels for
-    binarize='none', else one fixed Bernoulli draw (seed EVAL_SEED) used as input and target."""
+def image_elbo(model: Any, img: np.ndarray, binarization: str, seed: int = ELBO_SEED
+               ) -> dict[str, Any]:
+    """-ELBO terms of one [28, 28] image (elbo_terms with eps seeded by `seed`), scored like the
+    test set: grey levels for binarization 'none', else one fixed Bernoulli draw (seed
+    EVAL_SEED) used as input and target. Also mu, logvar, eps, z [Z], the target and the
+    decoded mean of z [28, 28]."""
     x = torch.from_numpy(np.asarray(img, dtype=np.float32))[None, None]
-    target = x if ck.train_config.binarize == "none" else binarize(x, EVAL_SEED)
-    model = ck.model
-    dev = device_of(model)
-    g = torch.Generator(device=dev).manual_seed(EVAL_SEED)
-    out = neg_elbo_terms(model, target.to(dev), target.to(dev), g)
+    target = eval_targets(x, binarization)
+    out = elbo_terms(model, target, seed)
     res: dict[str, Any] = {k: float(out[k][0]) for k in ("neg_elbo", "recon", "kl")}
-    res.update(mu=out["mu"][0], logvar=out["logvar"][0], target=target[0, 0].numpy())
+    res.update({k: v[0] for k, v in _numpy(out, ("mu", "logvar", "eps", "z")).items()})
+    res.update(target=target[0, 0].numpy(),
+               x_z=torch.sigmoid(out["logits"])[0, 0].cpu().numpy())
     return res
+
+
+def score_image(ck: Checkpoint, img: np.ndarray, seed: int = ELBO_SEED) -> dict[str, Any]:
+    """image_elbo under the checkpoint's own binarization."""
+    return image_elbo(ck.model, img, ck.train_config.binarize, seed)
 
 
 # --- decoding helpers (not cached: cheap and seeded) ------------------------------------------

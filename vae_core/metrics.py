@@ -32,21 +32,45 @@ def eval_targets(images: torch.Tensor, binarization: str) -> torch.Tensor:
 
 
 @torch.no_grad()
+def elbo_terms(model: VAE, x: torch.Tensor, seed: int | torch.Generator = EVAL_SEED
+               ) -> dict[str, torch.Tensor]:
+    """Per-image -ELBO terms of targets x [N,1,28,28]: THE estimator of this project.
+
+    One reparameterized sample z = mu + sigma * eps per image for the reconstruction term,
+    the closed-form KL. An int `seed` draws eps from a fresh generator seeded with it (so one
+    image always gets the same estimate, on every page); a Generator continues its stream
+    (evaluate_elbo scores batches that way). The model must already be in eval mode.
+    Returns recon, kl, neg_elbo [N]; mu, logvar, eps, z [N, Z]; logits [N,1,28,28].
+    """
+    dev = next(model.parameters()).device
+    g = (seed if isinstance(seed, torch.Generator)
+         else torch.Generator(device=dev).manual_seed(int(seed)))
+    x = x.to(dev)
+    mu, logvar = model.encode(x)
+    eps = torch.randn(mu.shape, generator=g, device=dev, dtype=mu.dtype)
+    z = mu + (0.5 * logvar).exp() * eps  # as VAE.reparameterize: the same draws, same numbers
+    logits = model.decode_logits(z)
+    cfg = model.cfg
+    rec = recon_nll(logits, x, cfg.likelihood, cfg.gaussian_var)
+    kl = kl_normal(mu, logvar)
+    return {"recon": rec, "kl": kl, "neg_elbo": rec + kl, "mu": mu, "logvar": logvar,
+            "eps": eps, "z": z, "logits": logits}
+
+
+@torch.no_grad()
 def evaluate_elbo(model: VAE, x: torch.Tensor, batch_size: int = 1000,
                   seed: int = EVAL_SEED) -> dict[str, float]:
-    """Mean test -ELBO, reconstruction and KL (nats per image) of images x [N,1,28,28]."""
+    """Mean test -ELBO, reconstruction and KL (nats per image) of images x [N,1,28,28]:
+    elbo_terms over batches, one generator for the whole pass."""
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
     g = torch.Generator(device=dev).manual_seed(seed)
     tot_rec = tot_kl = 0.0
-    cfg = model.cfg
     for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size].to(dev)
-        mu, logvar = model.encode(xb)
-        z = model.reparameterize(mu, logvar, g)
-        tot_rec += recon_nll(model.decode_logits(z), xb, cfg.likelihood, cfg.gaussian_var).sum().item()
-        tot_kl += kl_normal(mu, logvar).sum().item()
+        t = elbo_terms(model, x[i:i + batch_size], g)
+        tot_rec += t["recon"].sum().item()
+        tot_kl += t["kl"].sum().item()
     model.train(was_training)
     n = len(x)
     return {"test_neg_elbo": (tot_rec + tot_kl) / n, "test_recon": tot_rec / n,
