@@ -5,11 +5,13 @@ import pandas as pd
 import streamlit as st
 
 from ui import derived, figures
+from ui.figures import item_noun
 from ui.state import MODEL_KEY, active_model, available_models, get_model, test_set_or_stop
 from vae_core import VAEError, count_params
 from vae_core.checkpoint import read_configs
 
 STATS_KEY = "compare_stats_on"
+MAX_SHOWN = 24  # test images per comparison grid
 
 
 def dataset_of(path: str) -> str | None:
@@ -57,15 +59,19 @@ if len(datasets) > 1:
     st.info(f"These models were trained on different datasets ({', '.join(sorted(datasets))}); "
             "choose models of one dataset.")
     st.stop()
-x_test, labels, names = test_set_or_stop(datasets.pop())
+dataset = datasets.pop()
+x_test, labels, names = test_set_or_stop(dataset)
 n_test = len(x_test)
+nouns = item_noun(dataset, plural=True)
 
 c1, c2, c3 = st.columns([2, 1, 1])
-how = c1.radio("Test digits", ["random (seeded)", "indices"], horizontal=True,
+how = c1.radio(f"Test {nouns}", ["random (seeded)", "indices"], horizontal=True,
                key="compare_pick")
 seed = int(c2.number_input("Seed", 0, 2**31 - 1, 0, key="compare_seed",
-                           help="picks the random digits and the prior samples"))
-count = int(c3.number_input("How many", 1, 24, 10, key="compare_count"))
+                           help=f"picks the random {nouns} and the prior samples"))
+count = int(c3.number_input("How many", 1, MAX_SHOWN, 10, key="compare_count",
+                            disabled=how == "indices",
+                            help="for random picks; with indices, the indices decide"))
 if how == "indices":
     text = st.text_input(f"Test indices (0 to {n_test - 1}), comma-separated",
                          "0, 1, 2, 3, 4, 5, 6, 7, 8, 9", key="compare_indices")
@@ -77,7 +83,9 @@ if how == "indices":
     if len(idx) == 0 or idx.min() < 0 or idx.max() >= n_test:
         st.error(f"Give at least one index, each between 0 and {n_test - 1}.")
         st.stop()
-    idx = idx[:24]
+    if len(idx) > MAX_SHOWN:
+        st.info(f"{len(idx)} indices given: showing the first {MAX_SHOWN}.")
+        idx = idx[:MAX_SHOWN]
 else:
     idx = np.random.default_rng(seed).choice(n_test, count, replace=False)
 names_of = [ck.name for ck in cks]
@@ -89,7 +97,8 @@ rows = [originals] + [derived.reconstruct(ck, originals) for ck in cks]
 st.plotly_chart(figures.grid_figure(np.concatenate(rows), len(idx), ["original", *names_of],
                                     [f"#{i}" for i in idx]),
                 key="compare_recon", width="content", config={"displayModeBar": False})
-st.caption("Decoded posterior means of the same test digits (grey-level input to every model).")
+st.caption(f"Decoded posterior means of the same test {nouns} (grey-level input to every "
+           "model).")
 
 # --- prior samples -----------------------------------------------------------------------
 st.subheader("Prior samples")
@@ -123,30 +132,42 @@ stats = ({ck.name: derived.test_latent_stats(ck) for ck in cks}
 
 
 def num(v: object) -> float | None:
-    return float(v) if isinstance(v, (int, float)) else None
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-table = []
+# Two narrow tables rather than one of 13 columns, which ran past the page's width and hid
+# the last columns behind a scroll bar. A missing value reads "–", not "None".
+scores, setups = [], []
 for ck in cks:
     m, t, met = ck.model_config, ck.train_config, ck.metrics
     au = stats[ck.name]["active_units"] if ck.name in stats else met.get("active_units")
-    table.append({
+    scores.append({
         "model": ck.name, "test −ELBO": num(met.get("test_neg_elbo")),
         "recon": num(met.get("test_recon")), "KL": num(met.get("test_kl")),
         "IS-NLL": num(met.get("test_nll_is")),
-        "active units": f"{au}/{m.latent_dim}" if au is not None else None,
-        "epochs": met.get("epochs"), "train s": num(met.get("train_seconds")),
-        "params": count_params(m), "latent dim": m.latent_dim,
-        "arch": m.arch, "likelihood": m.likelihood, "binarization": t.binarize,
-        "beta": t.beta})
-df = pd.DataFrame(table).set_index("model").dropna(axis=1, how="all")
-st.dataframe(df, key="compare_table", column_config={
-    "test −ELBO": st.column_config.NumberColumn(format="%.2f", help="nats per image"),
+        "active units": f"{au}/{m.latent_dim}" if au is not None else None})
+    setups.append({
+        "model": ck.name, "latent dim": m.latent_dim, "arch": m.arch,
+        "params": count_params(m), "likelihood": m.likelihood, "binarization": t.binarize,
+        "β": num(t.beta), "epochs": num(met.get("epochs")),
+        "train s": num(met.get("train_seconds"))})
+COLUMNS = {
+    "test −ELBO": st.column_config.NumberColumn(format="%.2f",
+                                                help="nats per image, one-sample estimate"),
     "recon": st.column_config.NumberColumn(format="%.2f"),
     "KL": st.column_config.NumberColumn(format="%.2f"),
-    "IS-NLL": st.column_config.NumberColumn(format="%.2f", help="importance-sampled NLL"),
-    "train s": st.column_config.NumberColumn(format="%.0f"),
-    "params": st.column_config.NumberColumn(format="localized")})
+    "IS-NLL": st.column_config.NumberColumn(format="%.2f",
+                                            help="importance-sampled −log p(x), nats per image"),
+    "params": st.column_config.NumberColumn(format="localized"),
+    "β": st.column_config.NumberColumn(format="%g",
+                                       help="weight of the KL term in the training loss"),
+    "epochs": st.column_config.NumberColumn(format="%d"),
+    "train s": st.column_config.NumberColumn(format="%.0f", help="training time in seconds")}
+for key, rows in (("compare_table", scores), ("compare_setup", setups)):
+    df = pd.DataFrame(rows).set_index("model")
+    df = df.dropna(axis=1, how="all")  # a column no model has (IS-NLL before evaluate --save)
+    st.dataframe(df, key=key, placeholder="–",
+                 column_config={c: v for c, v in COLUMNS.items() if c in df.columns})
 if len({(ck.model_config.likelihood, ck.train_config.binarize) for ck in cks}) > 1:
     st.warning("These models use different likelihoods or binarizations, so their −ELBOs "
                "score different things and are not directly comparable.")
@@ -154,5 +175,5 @@ if stats:
     st.plotly_chart(figures.kl_per_dim_bars({k: v["kl_per_dim"] for k, v in stats.items()}),
                     key="compare_kl")
     st.caption("KL(q(z_d|x) ‖ p(z_d)) per dimension, averaged over the test set; a dimension "
-               "is active when the variance of its posterior mean across digits exceeds 0.01 "
+               f"is active when the variance of its posterior mean across {nouns} exceeds 0.01 "
                "(Burda et al. 2015).")

@@ -5,6 +5,7 @@ import streamlit as st
 import torch
 
 from ui import derived, figures
+from ui.figures import item_noun
 from ui.state import active_model, encoded, test_set_or_stop
 from vae_core import ImageError, interpolate_codes, preprocess_image, traversal_codes
 
@@ -14,13 +15,14 @@ x_test, labels, names = test_set_or_stop(ck.train_config.dataset)
 mu, logvar = encoded(ck)
 n_test, z_dim = mu.shape
 last = n_test - 1
+noun = item_noun(ck.train_config.dataset)
 
 prior_tab, post_tab, interp_tab, trav_tab = st.tabs(
     ["Prior samples", "Posterior predictive", "Interpolation", "Traversal"])
 
 # --- prior samples -------------------------------------------------------------------------
 with prior_tab:
-    st.caption("New digits: z ~ N(0, I) decoded to the mean image of p(x|z).")
+    st.caption(f"New {noun}s: z ~ N(0, I) decoded to the mean image of p(x|z).")
     c1, c2, c3 = st.columns(3)
     n = c1.number_input("How many", 1, 200, 48, key="gen_prior_n")
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="gen_prior_seed")
@@ -30,10 +32,11 @@ with prior_tab:
 
 # --- posterior predictive ------------------------------------------------------------------
 with post_tab:
-    st.caption("Samples z ~ q(z|x) for one test digit, decoded: how much the model hesitates "
-               "about that digit.")
+    st.caption(f"Samples z ~ q(z|x) for one test {noun}, decoded: how much the model "
+               f"hesitates about that {noun}.")
     c1, c2, c3 = st.columns(3)
-    i = int(c1.number_input(f"Test digit index (0 to {last})", 0, last, 0, key="gen_post_index"))
+    i = int(c1.number_input(f"Test {noun} index (0 to {last})", 0, last, 0,
+                            key="gen_post_index"))
     n = int(c2.number_input("Samples", 1, 100, 24, key="gen_post_n"))
     seed = int(c3.number_input("Seed", 0, 2**31 - 1, 0, key="gen_post_seed"))
     draw = st.checkbox("Also draw the pixels from p(x|z) (Bernoulli or Gaussian noise), "
@@ -48,11 +51,12 @@ with post_tab:
 
 # --- interpolation -------------------------------------------------------------------------
 with interp_tab:
-    st.caption("Decode codes along a path between the posterior means of two digits: a "
+    st.caption(f"Decode codes along a path between the posterior means of two {noun}s: a "
                "straight line, or a great-circle arc (slerp) that keeps the code's norm "
                "typical of the prior.")
     src = st.radio("End points", ["Two test digits", "Two uploaded images"], horizontal=True,
-                   key="gen_interp_source")
+                   key="gen_interp_source",
+                   format_func=lambda o: o.replace("digits", f"{noun}s"))
     if src == "Two test digits":
         c1, c2 = st.columns(2)
         ia = int(c1.number_input("From test index", 0, last, 0, key="gen_interp_a"))
@@ -118,18 +122,23 @@ with trav_tab:
                "the base code: what each latent dimension controls.")
     c1, c2, c3 = st.columns(3)
     around = c1.radio("Around", ["zero (the prior mean)", "a test digit's mean"],
-                      key="gen_trav_around")
+                      key="gen_trav_around", format_func=lambda o: o.replace("digit", noun))
     steps = c2.slider("Steps", 3, 15, 9, key="gen_trav_steps")
     lim = c3.slider("Range ±", 0.5, 5.0, 3.0, 0.5, key="gen_trav_lim")
     base = None
     if around != "zero (the prior mean)":
-        j = int(st.number_input(f"Test digit index (0 to {last})", 0, last, 0,
+        j = int(st.number_input(f"Test {noun} index (0 to {last})", 0, last, 0,
                                 key="gen_trav_index"))
         base = mu[j]
         st.caption(f"Base: the posterior mean of test #{j} (label {names[labels[j]]}).")
+    row_names = derived.dim_labels(ck)
     dims = list(range(z_dim))
     if z_dim > 16:
-        dims = st.multiselect("Dimensions (rows)", dims, dims[:16], key="gen_trav_dims")
+        dims = st.multiselect(
+            "Dimensions (rows)", dims, derived.most_active_dims(ck, 16), key="gen_trav_dims",
+            format_func=row_names.__getitem__,
+            help="By default the most used dimensions, most KL first (KL of q(z_d|x) from the "
+                 "prior, averaged over the test set); inactive ones decode to identical rows.")
     if not dims:
         st.info("Choose at least one dimension.")
         st.stop()
@@ -138,6 +147,7 @@ with trav_tab:
     imgs = derived.decode(ck, codes)
     prefix = "" if base is None else "Δ"
     col_labels = [f"{prefix}{v:+.1f}" for v in np.linspace(-lim, lim, steps)]
-    st.plotly_chart(figures.grid_figure(imgs, steps, [f"z{d}" for d in dims], col_labels,
-                                        cell_px=60),
+    # Short row labels ("z7 · inactive"): the grid leaves ~110 px for them.
+    rows = [row_names[d].split(" (")[0] for d in dims]
+    st.plotly_chart(figures.grid_figure(imgs, steps, rows, col_labels, cell_px=60),
                     key="gen_trav_grid", width="content", config={"displayModeBar": False})

@@ -3,11 +3,14 @@
 import pandas as pd
 import streamlit as st
 
+from ui.derived import ELBO_SEED, estimator_note
+from ui.figures import item_noun, with_article
 from ui.figures_a import digit_anatomy, model_key, png, posterior_figure
 from ui.state import active_model, test_set_or_stop
 
 ck = active_model()
 cfg, tcfg = ck.model_config, ck.train_config
+noun = item_noun(tcfg.dataset)  # "digit", or "item" for Fashion-MNIST
 
 st.title("How a VAE works")
 st.markdown(
@@ -16,20 +19,22 @@ st.markdown(
     f"{cfg.latent_dim}-dimensional latent space; the **decoder** maps a point *z* back to an "
     "image p(x|z). Training maximizes the ELBO: reconstruct well from a *sampled* z, while "
     "keeping every cloud close to the prior N(0, I), so that decoding any z drawn from the "
-    "prior gives a plausible digit. Follow one test digit through the active model below.")
+    f"prior gives a plausible {noun}. Follow one test {noun} through the active model below.")
 
 images, labels, classes = test_set_or_stop(tcfg.dataset)
 c1, c2 = st.columns(2)
-idx = c1.number_input("Test digit #", 0, len(images) - 1, 0, key="home_digit",
+idx = c1.number_input(f"Test {noun} #", 0, len(images) - 1, 0, key="home_digit",
                       help=f"index into the {tcfg.dataset} test set ({len(images):,} images)")
-seed = c2.number_input("Seed of ε", 0, 2**31 - 1, 0, key="home_seed",
-                       help="the noise ε ~ N(0, I) of the reparameterization uses this seed")
+seed = c2.number_input("Seed of ε", 0, 2**31 - 1, ELBO_SEED, key="home_seed",
+                       help="the noise ε ~ N(0, I) of the reparameterization uses this seed; "
+                            f"{ELBO_SEED}, the default, is the seed the Reconstruct page and "
+                            f"the test-set scores use, so this {noun} gets the same −ELBO there")
 a = digit_anatomy(*model_key(ck), images[idx], tcfg.binarize, int(seed), ck.model)
 
 st.subheader("1 · Encode, sample, decode")
 cols = st.columns([1, 2.2, 1, 1], vertical_alignment="center")
 scored = "as scored (one fixed Bernoulli draw)" if tcfg.binarize != "none" else "grey levels"
-cols[0].image(png(a["x"], 6), caption=f"x: a {classes[labels[idx]]}, {scored}",
+cols[0].image(png(a["x"], 6), caption=f"x: {with_article(classes[labels[idx]])}, {scored}",
               output_format="PNG")
 cols[1].plotly_chart(posterior_figure(a["mu"], a["sigma"], a["z"]), key="home_posterior")
 cols[2].image(png(a["x_z"], 6), caption="decoded from the sample z (what the loss scores)",
@@ -46,7 +51,7 @@ table = pd.DataFrame({"μ": a["mu"], "σ": a["sigma"], "ε (seeded)": a["eps"], 
 st.dataframe(table.style.format("{:.3f}"), height=min(400, 38 + 35 * len(table)),
              key="home_table")
 
-st.subheader("2 · The loss of this digit: −ELBO = reconstruction + KL")
+st.subheader(f"2 · The loss of this {noun}: −ELBO = reconstruction + KL")
 st.latex(r"-\mathrm{ELBO}(x) = \underbrace{-\log p(x \mid z)}_{\text{reconstruction}} + "
          r"\underbrace{\mathrm{KL}\big(q(z \mid x)\,\|\,\mathcal{N}(0, I)\big)}"
          r"_{\text{regularizer}}")
@@ -55,32 +60,38 @@ lik = ("Bernoulli: binary cross-entropy summed over the 784 pixels" if cfg.likel
 m = ck.metrics
 avg = {k: m.get(f"test_{k}") for k in ("recon", "kl", "neg_elbo")}
 terms = [("reconstruction −log p(x|z)", a["recon"], "recon"),
-         ("KL(q(z|x) ‖ p(z))", a["kl"], "kl"), ("−ELBO", a["recon"] + a["kl"], "neg_elbo")]
+         ("KL(q(z|x) ‖ p(z))", a["kl"], "kl"), ("−ELBO", a["neg_elbo"], "neg_elbo")]
 for col, (label, value, key) in zip(st.columns(3), terms, strict=True):
     ref = avg[key]
     col.metric(label, f"{value:.2f}",
                delta=f"{value - ref:+.2f} vs test mean" if isinstance(ref, (int, float)) else None,
                delta_color="inverse", help="nats for this one image")
-st.caption(f"Reconstruction uses the model's likelihood ({lik}) at the one sampled z above; "
-           "change the seed of ε to see it move. All numbers are nats per image, summed over "
-           "pixels (or latent dims); the deltas compare with the test-set means in metrics.json.")
+st.caption(f"The −ELBO is a {estimator_note(int(seed))}, as on every page. Reconstruction "
+           f"uses the model's likelihood ({lik}) at the sampled z above; change the seed of ε "
+           "to see it move. All numbers are nats per image, summed over pixels (or latent "
+           "dims); the deltas compare with the test-set means in metrics.json.")
 st.markdown("With a Gaussian posterior and a standard normal prior the KL term has a closed form "
             "(Kingma & Welling 2014, Appendix B), summed over latent dimensions j:")
 st.latex(r"\mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2)\,\|\,\mathcal{N}(0, I)\big) = "
          r"-\tfrac{1}{2} \sum_{j} \left(1 + \log \sigma_j^2 - \mu_j^2 - \sigma_j^2\right)")
-st.markdown("It is zero only when μ = 0 and σ = 1 for every dimension: a digit whose code "
+st.markdown(f"It is zero only when μ = 0 and σ = 1 for every dimension: {with_article(noun)} "
+            "whose code "
             "carries no information. The reconstruction term pulls the other way, which is why "
-            f"this model settled at about {a['kl']:.1f} nats of KL on this digit.")
+            f"this model settled at about {a['kl']:.1f} nats of KL on this {noun}.")
 
 st.subheader("3 · Explore")
 links = [
     ("pages/train.py", "Train a model", ":material/model_training:",
      "any architecture, live loss curves"),
     ("pages/sliders.py", "Latent sliders", ":material/tune:", "move z by hand, watch the decoder"),
-    ("pages/manifold.py", "Manifold", ":material/grid_on:", "decode a whole grid of the latent plane"),
-    ("pages/scatter.py", "Latent scatter", ":material/scatter_plot:", "where the test set lands in z"),
-    ("pages/reconstruct.py", "Reconstruct", ":material/draw:", "draw or upload a digit"),
-    ("pages/generate.py", "Generate", ":material/auto_awesome:", "sample from the prior, interpolate"),
+    ("pages/manifold.py", "Manifold", ":material/grid_on:",
+     "decode a whole grid of the latent plane"),
+    ("pages/scatter.py", "Latent scatter", ":material/scatter_plot:",
+     "where the test set lands in z"),
+    ("pages/reconstruct.py", "Reconstruct", ":material/draw:",
+     f"draw or upload {with_article(noun)}"),
+    ("pages/generate.py", "Generate", ":material/auto_awesome:",
+     "sample from the prior, interpolate"),
     ("pages/compare.py", "Compare", ":material/compare:", "models side by side"),
 ]
 cols = st.columns(4)

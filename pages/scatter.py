@@ -4,9 +4,10 @@ import numpy as np
 import streamlit as st
 
 from ui import derived, figures
+from ui.figures import item_noun
 from ui.state import active_model, encoded, test_set_or_stop
 
-MAX_SHOWN = 32  # selected digits drawn at most
+MAX_SHOWN = 32  # selected images drawn at most
 PER_ROW = 16
 
 ck = active_model()
@@ -14,18 +15,20 @@ st.title("Latent scatter")
 x, labels, names = test_set_or_stop(ck.train_config.dataset)
 mu, logvar = encoded(ck)
 n_total, z_dim = mu.shape
+nouns = item_noun(ck.train_config.dataset, plural=True)
 st.caption(f"Each point is the posterior mean E[z|x] of one {ck.train_config.dataset} test image "
            f"under **{ck.name}** (z has {z_dim} dimension{'s' if z_dim > 1 else ''}). "
            "Click the legend to hide or show a class; select points with the box or lasso "
-           "tool (top right of the chart) to see those digits below.")
+           f"tool (top right of the chart) to see those {nouns} below.")
 
 # --- projection to the plane ---------------------------------------------------------------
-umap_ok = derived.umap_available()
+# UMAP is not offered: umap-learn pulls in numba + llvmlite (210 MB), its first import takes
+# 16 s and 5,000 points take 50 s on a 2-core CPU; t-SNE already gives the neighbourhood view.
 if z_dim > 2:
-    method = st.radio("Projection to 2-D", ["PCA", "t-SNE", "UMAP"], horizontal=True,
+    method = st.radio("Projection to 2-D", ["PCA", "t-SNE"], horizontal=True,
                       key="scatter_projection",
                       help="PCA is linear and instant: the manifold can be drawn under it. "
-                           "t-SNE and UMAP keep neighbourhoods but distort distances.")
+                           "t-SNE keeps neighbourhoods but distorts distances.")
 else:
     method = "latent axes"
 
@@ -35,70 +38,64 @@ if method == "t-SNE":
                   min(derived.TSNE_DEFAULT_POINTS, n_total), 500, key="scatter_n_tsne")
     c1.caption("t-SNE takes tens of seconds per few thousand points on a 2-core CPU; the "
                "result is cached, so each size is computed once per model.")
-elif method == "UMAP":
-    n = c1.slider("Points (UMAP runs on this seeded subsample)", 500, n_total,
-                  min(5000, n_total), 500, key="scatter_n_umap")
 else:
     n = c1.slider("Points", 500, n_total, n_total, 500, key="scatter_n")
 can_underlay = method in ("latent axes", "PCA") and z_dim >= 2
-underlay = c2.checkbox("Draw the decoded manifold under the points", key="scatter_manifold",
-                       disabled=not can_underlay,
-                       help="Decodes a grid of codes covering the plot: for PCA, the plane "
-                            "through the mean code spanned by the two principal directions.")
 opacity = c2.slider("Point opacity", 0.1, 1.0, 0.6, 0.1, key="scatter_opacity")
-
-if method == "UMAP" and not umap_ok:
-    st.info("UMAP is not installed in this environment (`pip install umap-learn`). "
-            "Choose PCA or t-SNE.")
-    st.stop()
+if can_underlay:
+    c2.caption("The buttons above the chart draw the decoded manifold under the points (a "
+               "grid of codes covering every point; for PCA, the plane through the mean code "
+               "spanned by the two principal directions), without losing your selection.")
 
 pca_mean = pca_dirs = None
 if method == "t-SNE":
     idx, xy = derived.tsne_of_test_codes(ck, n)
     axes = ("t-SNE 1", "t-SNE 2")
-elif method == "UMAP":
-    idx, xy = derived.umap_of_test_codes(ck, n)
-    axes = ("UMAP 1", "UMAP 2")
+    all_xy = xy
 else:
     idx = derived.subsample(n_total, n)
     if method == "PCA":
-        pca_mean, pca_dirs, proj = derived.pca_of_test_codes(ck)
-        xy = proj[idx]
-        share = proj.var(0).sum() / max(mu.var(0).sum(), 1e-12)
+        pca_mean, pca_dirs, all_xy = derived.pca_of_test_codes(ck)
+        share = all_xy.var(0).sum() / max(mu.var(0).sum(), 1e-12)
         st.caption(f"The first two principal directions hold {share:.0%} of the variance "
                    "of the codes.")
         axes = ("PC 1", "PC 2")
     else:
-        xy = figures.pad_2d(mu[idx])
+        all_xy = figures.pad_2d(mu)
         axes = ("z₀", "z₁" if z_dim == 2 else "(1-D latent)")
+    xy = all_xy[idx]
 
 fig = figures.latent_scatter(xy, labels[idx], idx, names, axes, opacity=opacity,
                              marker_size=4 if n > 3000 else 6)
-if underlay and can_underlay:
-    lim = float(np.ceil(2 * np.quantile(np.abs(xy), 0.995)) / 2)
-    grid_n = 24
+fig.update_layout(uirevision="scatter")  # keep zoom and hidden classes across relayouts
+if can_underlay:
+    # The underlay covers every test code (outliers included), whatever the subsample, so
+    # the axes never crop a point and the cached grid is reused for every size.
+    lim = figures.symmetric_extent(all_xy)
+    grid_n = 28
     img, _ = derived.manifold_image(ck, grid_n, lim, pca_mean, pca_dirs)
     half = lim + lim / (grid_n - 1)  # grid values are cell centres: extend by half a cell
-    # Dark ink on white keeps the coloured points readable on top of the decoded digits.
-    figures.add_image_background(fig, 1.0 - img, (-half, half), (-half, half), opacity=0.5)
+    # Dark ink on white keeps the coloured points readable on top of the decoded images.
+    figures.add_image_background(fig, 1.0 - img, (-half, half), (-half, half), opacity=0.5,
+                                 visible=False)
+    figures.add_background_toggle(fig)
 event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                         key="scatter_chart", config={"scrollZoom": True})
 
-# --- the selected digits -------------------------------------------------------------------
+# --- the selected images -------------------------------------------------------------------
 selected = figures.selected_indices(event.selection if event else None)
 if not selected:
-    st.info("Select points on the chart (click, box or lasso) to see the original digits, "
+    st.info(f"Select points on the chart (click, box or lasso) to see the original {nouns}, "
             "their reconstructions and posterior samples.")
 else:
     shown = np.asarray(selected)
     if len(shown) > MAX_SHOWN:  # a seeded random sample keeps the selection's class mix
         shown = np.sort(np.random.default_rng(0).choice(shown, MAX_SHOWN, replace=False))
-    counts = np.bincount(labels[selected], minlength=len(names))
-    summary = ", ".join(f"{names[c]} ×{k}" for c, k in enumerate(counts) if k)
     st.subheader(f"{len(selected)} selected" + (f" ({MAX_SHOWN} shown, picked at random)"
                                                if len(selected) > MAX_SHOWN else ""))
-    st.caption(f"Classes: {summary}. Rows: original, reconstruction (decoded posterior mean), "
-               "one posterior sample z ~ q(z|x) decoded.")
+    st.caption(f"{figures.class_summary(labels[selected], names)}. Rows: original, "
+               "reconstruction (decoded posterior mean), one posterior sample z ~ q(z|x) "
+               "decoded.")
     originals = x[shown]
     recon = derived.reconstruct(ck, originals)
     samples = derived.reconstruct(ck, originals, sample=True, seed=0)

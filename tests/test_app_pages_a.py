@@ -166,7 +166,8 @@ def test_manifold_sizes(n: int) -> None:
     at.slider(key="mf_n").set_value(n).run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 1
-    assert len(at.get("download_button")) == 1
+    assert [b.key for b in at.get("download_button")
+            if b.key != "ckpt_download"] == ["mf_download"]  # the sidebar has one of its own
     at.radio(key="mf_spacing").set_value("quantile").run()
     assert not at.exception
 
@@ -316,3 +317,127 @@ def test_active_model_survives_a_page_switch(tiny4: str) -> None:
     at.sidebar.selectbox(key=MODEL_KEY).set_value(tiny4).run()
     at.switch_page("pages/sliders.py").run()
     assert at.session_state[MODEL_KEY] == tiny4
+
+
+# --- issue 18: polish (round manifold ticks, readable training charts, offline favicon,
+# --- the dataset's own nouns) -------------------------------------------------------------
+FASHION = str(Path(BUNDLED).parent / "fashion-mlp-2d")
+
+
+@pytest.mark.parametrize("spacing,lim", [("linear", 3.0), ("linear", 2.5), ("quantile", 3.0),
+                                         ("linear", 0.3)])
+def test_manifold_ticks_are_round_and_cover_both_ends(spacing: str, lim: float) -> None:
+    """The ticks read −2.37, 0.16 ... with the last tile unlabelled; now round values placed
+    at their true positions, the outermost within one tick step of each edge."""
+    from ui.figures_a import manifold_figure
+    from vae_core import grid_values
+
+    n = 20
+    vals = grid_values(n, spacing, lim).numpy()
+    fig = manifold_figure(np.zeros((28 * n, 28 * n)), vals, "z0", "z1")
+    xs = np.array(fig.layout.xaxis.tickvals)
+    ticks = np.array([float(t.replace("\u2212", "-")) for t in fig.layout.xaxis.ticktext])
+    step = np.diff(ticks)
+    assert len(ticks) >= 4 and np.allclose(step, step[0])
+    assert np.allclose(ticks / step[0], np.round(ticks / step[0]))  # multiples of the step
+    assert round(step[0] / 10 ** np.floor(np.log10(step[0])), 6) in (1, 2, 5)  # 1-2-5 steps
+    # Positions: a tick at a tile's value sits on that tile's centre; both ends labelled.
+    centre = 28 * np.arange(n) + 13.5
+    for t, x in zip(ticks, xs, strict=True):
+        j = np.flatnonzero(np.isclose(vals, t))
+        if len(j):
+            assert x == pytest.approx(centre[j[0]])
+    assert xs.min() - (-0.5) < 28 * n * step[0] / (vals[-1] - vals[0]) + 28
+    assert (28 * n - 0.5) - xs.max() < 28 * n * step[0] / (vals[-1] - vals[0]) + 28
+    assert 0 <= xs.min() and xs.max() <= 28 * n
+    # The y axis mirrors x (+y at the top), with the same labels.
+    assert list(fig.layout.yaxis.ticktext) == list(fig.layout.xaxis.ticktext)
+    assert np.allclose(np.array(fig.layout.yaxis.tickvals), 28 * n - 1 - xs)
+
+
+def test_nice_ticks_and_labels() -> None:
+    from ui.figures import nice_ticks, tick_text
+
+    assert tick_text(nice_ticks(-3, 3)) == ["−3", "−2", "−1", "0", "1", "2", "3"]
+    assert tick_text(nice_ticks(-1.645, 1.645)) == ["−1.5", "−1", "−0.5", "0", "0.5", "1",
+                                                    "1.5"]
+    assert list(nice_ticks(-10, 10)) == [-10, -5, 0, 5, 10]
+    assert list(nice_ticks(2.0, 2.0)) == [2.0]
+
+
+def fake_training_snapshot(epochs: int = 3, spe: int = 200) -> dict:
+    """Steps whose first loss is ~4x the rest (as in every real run), per-epoch history."""
+    rng = np.random.default_rng(0)
+    steps = []
+    for g in range(epochs * spe):
+        loss = 150 + 450 * np.exp(-g / 10) + rng.normal(0, 3)
+        kl = 5 + 10 * np.exp(-g / 5) + rng.normal(0, 0.2)
+        steps.append({"global_step": g, "loss": loss, "recon": loss - kl, "kl": kl})
+    hist = [{"epoch": e, "train_loss": 160.0 - e, "train_recon": 154.0 - e,
+             "train_kl": 6.0 + e / 10, "test_loss": 158.0 - e, "test_recon": 152.0 - e,
+             "test_kl": 6.1 + e / 10} for e in range(1, epochs + 1)]
+    return {"steps": steps, "steps_per_epoch": spe, "history": hist}
+
+
+def test_training_chart_is_readable_after_the_first_steps() -> None:
+    """The per-step chart was scaled to the first-step spike and the KL axis had ticks such as
+    7.92 and 6.14 (synced to the left axis's grid)."""
+    from ui.figures_a import training_figure
+
+    snap = fake_training_snapshot()
+    fig = training_figure(snap)
+    later = [s for s in snap["steps"] if s["global_step"] >= 40]
+    lo, hi = fig.layout.yaxis.range  # per-step loss / recon axis
+    assert hi < snap["steps"][0]["loss"] / 2  # the spike is off the scale...
+    assert hi >= np.percentile([s["loss"] for s in later], 99)  # ...the rest is not
+    assert lo <= np.percentile([s["recon"] for s in later], 1)
+    klo, khi = fig.layout.yaxis2.range
+    assert khi < snap["steps"][0]["kl"] and klo <= np.percentile([s["kl"] for s in later], 1)
+    for axis in (fig.layout.yaxis2, fig.layout.yaxis4):  # the KL axes
+        assert axis.tickmode == "auto" and axis.nticks
+    # Too few steps to tell the spike from the rest: Plotly's own range.
+    early = training_figure({**snap, "steps": snap["steps"][:3]})
+    assert early.layout.yaxis.range is None
+
+
+def test_favicon_is_a_file_in_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ':material/...' page icon is fetched from fonts.gstatic.com and fails offline."""
+    import streamlit as st
+
+    seen: dict = {}
+    real = st.set_page_config
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(st, "set_page_config", spy)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    icon = Path(str(seen["page_icon"]))
+    assert icon.is_file() and icon.resolve().is_relative_to(Path(APP).resolve().parent)
+    with Image.open(icon) as im:
+        assert im.format == "PNG" and im.size[0] == im.size[1] >= 32
+
+
+def test_home_speaks_of_items_for_fashion_mnist() -> None:
+    """'x: a Ankle boot' and 'Test digit #' on a Fashion-MNIST model (issue 18)."""
+    at = open_page("home", FASHION)
+    assert at.number_input(key="home_digit").label == "Test item #"
+    captions = [c for img in at.image for c in img.captions]
+    assert any(c.startswith("x: an ankle boot,") for c in captions), captions  # test #0
+    text = " ".join([m.value for m in at.markdown] + [c.value for c in at.caption]
+                    + [h.value for h in at.subheader])
+    assert "digit" not in text
+    at.number_input(key="home_digit").set_value(1).run()  # a pullover
+    assert any(c.startswith("x: a pullover,") for c in (c for i in at.image for c in i.captions))
+
+
+def test_with_article_and_item_noun() -> None:
+    from ui.figures import item_noun, with_article
+
+    assert [with_article(c) for c in ("7", "8", "11", "18", "80", "T-shirt/top", "Ankle boot",
+                                      "Bag")] == \
+        ["a 7", "an 8", "an 11", "an 18", "an 80", "a T-shirt/top", "an ankle boot", "a bag"]
+    assert item_noun("mnist") == "digit" and item_noun("fashion-mnist", plural=True) == "items"
+    assert item_noun("folder") == "image"

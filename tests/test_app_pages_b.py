@@ -84,8 +84,6 @@ def test_scatter_draws_chart_and_offers_csv(empty_user_dir: Path) -> None:
     at = run_page("pages/scatter.py")
     assert not at.exception
     assert plotly_charts(at), "the latent scatter is missing"
-    at.checkbox(key="scatter_manifold").check().run()
-    assert not at.exception
     at.slider(key="scatter_n").set_value(1000).run()
     assert not at.exception
     assert any(e.type == "download_button" for e in at.main)
@@ -167,12 +165,11 @@ def test_pages_handle_16d_model(with_user_models: Path, page: str) -> None:
         assert any("principal directions" in c.value for c in at.caption)
 
 
-def test_scatter_umap_choice_says_when_missing(with_user_models: Path) -> None:
+def test_scatter_offers_only_installed_projections(with_user_models: Path) -> None:
+    """UMAP was offered, then only said it was not installed (issue 18): not offered now."""
     at = run_page("pages/scatter.py", str(with_user_models / "conv16"))
-    at.radio(key="scatter_projection").set_value("UMAP").run()
-    assert not at.exception
-    if not derived.umap_available():
-        assert any("UMAP is not installed" in i.value for i in at.info)
+    assert at.radio(key="scatter_projection").options == ["PCA", "t-SNE"]
+    assert not [i for i in at.info if "not installed" in i.value]
 
 
 def test_compare_two_models_and_kl_per_dim(with_user_models: Path) -> None:
@@ -183,10 +180,10 @@ def test_compare_two_models_and_kl_per_dim(with_user_models: Path) -> None:
     at.multiselect(key="compare_models").set_value([BUNDLED, str(with_user_models / "conv16")])
     at.run()
     assert not at.exception and not at.error
-    table = at.dataframe[0].value
-    assert set(table.index) == {"mnist-mlp-2d", "conv16"}
-    assert table.loc["mnist-mlp-2d", "latent dim"] == 2
-    assert table.loc["conv16", "params"] > 0
+    scores, setups = at.dataframe[0].value, at.dataframe[1].value
+    assert set(scores.index) == set(setups.index) == {"mnist-mlp-2d", "conv16"}
+    assert setups.loc["mnist-mlp-2d", "latent dim"] == 2
+    assert setups.loc["conv16", "params"] > 0
     assert at.warning, "different binarizations should be flagged"
     at.button(key="compare_stats_button").click().run()
     assert not at.exception
@@ -325,3 +322,168 @@ def test_model_choice_survives_page_switch(with_user_models: Path) -> None:
     at.switch_page("pages/generate.py").run()
     assert not at.exception
     assert "conv16" in at.sidebar.markdown[0].value
+
+
+# --- issue 18: confusions 11-13 and polish ----------------------------------------------------
+MLP50 = str(BUNDLED_DIR / "mnist-mlp-50d")
+CONV16 = str(BUNDLED_DIR / "mnist-conv-16d")
+
+
+def chart_spec(at: AppTest, key: str) -> dict:
+    """The Plotly figure (as JSON) of the st.plotly_chart with this key."""
+    import json
+
+    for e in plotly_charts(at):
+        if e.proto.id.endswith(key) or key in e.proto.id:
+            return json.loads(e.proto.spec)
+    raise AssertionError(f"no plotly chart with key {key!r}")
+
+
+def test_scatter_underlay_is_an_in_chart_toggle_over_every_point(empty_user_dir: Path) -> None:
+    """Drawing the manifold under the points must neither reset the selection nor crop
+    outliers (issue 18, 11). st.plotly_chart's element id hashes the figure, so a Streamlit
+    checkbox that changed the figure remounted the chart (selection, hidden classes and zoom
+    lost): the toggle is Plotly's own relayout now, and the figure does not depend on it."""
+    from ui.state import encoded
+
+    at = run_page("pages/scatter.py")
+    assert not at.exception
+    assert not [c for c in at.checkbox if c.key == "scatter_manifold"]
+    spec = chart_spec(at, "scatter_chart")
+    layout = spec["layout"]
+    assert len(layout["images"]) == 1 and layout["images"][0]["visible"] is False
+    buttons = layout["updatemenus"][0]["buttons"]
+    assert [b["args"][0] for b in buttons] == [{"images[0].visible": False},
+                                               {"images[0].visible": True}]
+    assert all(b["method"] == "relayout" for b in buttons)  # client-side: no rerun
+    assert layout["uirevision"] == "scatter"
+    # Every encoded test digit lies inside both the axes and the underlay.
+    mu, _ = encoded(get_model(BUNDLED))
+    (x0, x1), (y0, y1) = layout["xaxis"]["range"], layout["yaxis"]["range"]
+    assert x0 <= mu[:, 0].min() and mu[:, 0].max() <= x1
+    assert y0 <= mu[:, 1].min() and mu[:, 1].max() <= y1
+    assert np.abs(mu).max() > 3.5  # this model has outliers beyond the old ±3.5 crop
+    im = layout["images"][0]
+    assert (im["x"], im["x"] + im["sizex"]) == pytest.approx((x0, x1))
+    assert (im["y"] - im["sizey"], im["y"]) == pytest.approx((y0, y1))
+
+
+def test_symmetric_extent_and_class_summary() -> None:
+    assert figures.symmetric_extent(np.array([[0.2, -3.2], [1.0, 6.04]])) == 6.5
+    assert figures.symmetric_extent(np.array([[3.0, -1.0]])) == 3.0
+    assert figures.symmetric_extent(np.zeros((4, 2))) == 0.5
+    labels = np.array([1] * 204 + [7] * 3)
+    assert figures.class_summary(labels, [str(i) for i in range(10)]) == \
+        "204 of class 1, 3 of class 7"
+    assert figures.class_summary(np.array([9, 9]), ["T-shirt/top"] * 9 + ["Ankle boot"]) == \
+        "2 of class Ankle boot"
+
+
+def test_home_and_reconstruct_report_the_same_neg_elbo(empty_user_dir: Path) -> None:
+    """Issue 18, 12: the same test digit got -ELBO 100.55 on Home and 98.1 on Reconstruct (two
+    one-sample estimates with different draws). One seeded estimator everywhere now."""
+    from ui.figures_a import digit_anatomy, model_key
+    from vae_core import preprocess_image
+
+    i = 3
+    x, _, _ = load_test_set("mnist")
+    for path in (BUNDLED, CONV16):  # grey levels, and a binarized model
+        ck = get_model(path)
+        a = digit_anatomy(*model_key(ck), x[i], ck.train_config.binarize, derived.ELBO_SEED,
+                          ck.model)
+        s = derived.score_image(ck, x[i])
+        assert a["neg_elbo"] == s["neg_elbo"] and a["recon"] == s["recon"]
+        assert np.array_equal(a["z"], s["z"])
+    # The pages, on the bundled model, with their default seeds.
+    home = AppTest.from_file(APP, default_timeout=60)
+    home.switch_page("pages/home.py").run()
+    home.number_input(key="home_digit").set_value(i).run()
+    assert not home.exception
+    home_value = {m.label: m.value for m in home.metric}["−ELBO"]
+    rec = run_page("pages/reconstruct.py")
+    png = digit_png(i)
+    assert np.array_equal(preprocess_image(png), x[i]), "digit 3 survives preprocessing as is"
+    rec.file_uploader(key="reconstruct_upload").set_value(("d.png", png, "image/png")).run()
+    assert not rec.exception
+    rec_value = {m.label: m.value for m in rec.metric}["−ELBO (nats)"]
+    want = derived.score_image(get_model(BUNDLED), x[i])["neg_elbo"]
+    assert home_value == rec_value == f"{want:.2f}"
+    assert any(f"seed {derived.ELBO_SEED}" in m.value for m in rec.markdown)
+    assert any(f"seed {derived.ELBO_SEED}" in c.value for c in home.caption)
+
+
+def test_elbo_terms_is_the_one_seeded_estimator() -> None:
+    """vae_core.metrics.elbo_terms: an int seed gives one image the same estimate every time;
+    evaluate_elbo is its batch mean over one seeded stream."""
+    from vae_core.metrics import EVAL_SEED, elbo_terms, evaluate_elbo
+
+    model = get_model(BUNDLED).model
+    x = torch.from_numpy(load_test_set("mnist")[0][:64].copy())[:, None]
+    one = elbo_terms(model, x[:1], 7)["neg_elbo"]
+    assert torch.equal(one, elbo_terms(model, x[:1], 7)["neg_elbo"])
+    assert not torch.equal(one, elbo_terms(model, x[:1], 8)["neg_elbo"])
+    t = elbo_terms(model, x, EVAL_SEED)
+    assert torch.allclose(t["neg_elbo"], t["recon"] + t["kl"])
+    assert torch.allclose(t["z"], t["mu"] + (0.5 * t["logvar"]).exp() * t["eps"])
+    ev = evaluate_elbo(model, x)
+    assert ev["test_neg_elbo"] == pytest.approx(t["neg_elbo"].mean().item(), rel=1e-6)
+
+
+def test_traversal_defaults_to_the_most_active_dimensions() -> None:
+    """Issue 18, 13: the 50-D model's traversal showed z0-z15, several inactive (identical
+    rows). The default rows are the active dimensions, most KL first; inactive ones are
+    marked in the picker."""
+    at = run_page("pages/generate.py", MLP50)
+    assert not at.exception
+    stats = derived.test_latent_stats(get_model(MLP50))
+    active = np.asarray(stats["activity"]) > 0.01
+    assert 0 < active.sum() < 50  # the bundled 50-D model leaves some dimensions unused
+    picker = at.multiselect(key="gen_trav_dims")
+    dims = [int(v) for v in picker.value]
+    assert len(dims) == 16 and all(active[d] for d in dims)
+    kl = np.asarray(stats["kl_per_dim"])
+    assert list(kl[dims]) == sorted(kl[dims], reverse=True)
+    inactive = [o for o in picker.options if "inactive" in o]
+    assert len(inactive) == 50 - active.sum()
+
+
+def test_compare_table_polish() -> None:
+    """Issue 18, polish: "None" for a missing IS-NLL, the β column cut off, more than 24
+    indices cut without a word, "How many" enabled in indices mode."""
+    at = run_page("pages/compare.py", MLP50)
+    at.multiselect(key="compare_models").set_value([MLP50, CONV16]).run()
+    assert not at.exception and not at.error
+    scores = at.dataframe[0].value
+    assert math.isnan(scores.loc["mnist-conv-16d", "IS-NLL"])
+    assert scores.loc["mnist-mlp-50d", "IS-NLL"] == pytest.approx(86.33, abs=0.01)
+    assert all(t.proto.placeholder == "–" for t in at.dataframe)  # not "None" for missing
+    setups = at.dataframe[1].value
+    assert setups.loc["mnist-conv-16d", "β"] == 1.0
+    assert len(at.dataframe[0].value.columns) <= 6 and len(setups.columns) <= 8
+    assert not at.number_input(key="compare_count").disabled
+    at.radio(key="compare_pick").set_value("indices").run()
+    assert at.number_input(key="compare_count").disabled
+    at.text_input(key="compare_indices").input(", ".join(str(i) for i in range(30))).run()
+    assert not at.exception
+    assert any("30 indices" in i.value and "first 24" in i.value for i in at.info)
+
+
+FASHION = str(BUNDLED_DIR / "fashion-mlp-2d")
+
+
+@pytest.mark.parametrize("page", ["pages/generate.py", "pages/reconstruct.py",
+                                  "pages/scatter.py"])
+def test_fashion_pages_speak_of_items_not_digits(empty_user_dir: Path, page: str) -> None:
+    """'Test digit #' for clothing (issue 18): the pages use the dataset's own nouns."""
+    at = run_page(page, FASHION)
+    assert not at.exception
+    if page.endswith("generate.py"):
+        at.radio(key="gen_trav_around").set_value("a test digit's mean").run()
+    if page.endswith("reconstruct.py"):
+        at.radio(key="reconstruct_source").set_value("Draw a digit").run()
+    texts = [w.label for w in at.main if getattr(w, "label", None)]
+    texts += [e.value for kind in ("caption", "info", "markdown", "subheader")
+              for e in at.get(kind) if isinstance(e.value, str)]
+    for w in (*at.radio, *at.multiselect):
+        texts += [str(o) for o in w.options]
+    assert texts and not [t for t in texts if "digit" in t.lower()], texts

@@ -88,27 +88,6 @@ def tsne_of_test_codes(ck: Checkpoint, n: int, perplexity: float = 30.0, seed: i
     return subsample(len(mu), n, seed), _tsne(*key(ck), n, perplexity, seed, mu)
 
 
-def umap_available() -> bool:
-    try:
-        import umap  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@st.cache_data(show_spinner="Running UMAP...", max_entries=8)
-def _umap(path: str, mtime: str, n: int, seed: int, _mu: np.ndarray) -> np.ndarray:
-    import umap
-
-    idx = subsample(len(_mu), n, seed)
-    return umap.UMAP(random_state=seed).fit_transform(_mu[idx]).astype(np.float32)
-
-
-def umap_of_test_codes(ck: Checkpoint, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    mu, _ = encoded(ck)
-    return subsample(len(mu), n, seed), _umap(*key(ck), n, seed, mu)
-
-
 # --- decoded pictures -----------------------------------------------------------------------
 @st.cache_data(show_spinner="Decoding the manifold...", max_entries=32)
 def _manifold(path: str, mtime: str, n: int, lim: float, base: tuple[float, ...] | None,

@@ -26,6 +26,30 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 MODEL_COLORS = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692"]
 
 
+# What one image of a dataset is called on the pages: "Test digit #" is wrong for clothing.
+ITEM_NOUNS = {"mnist": "digit", "fashion-mnist": "item"}
+
+
+def item_noun(dataset: str, plural: bool = False) -> str:
+    """'digit' for MNIST, 'item' for Fashion-MNIST, 'image' for anything else (+s if plural)."""
+    word = ITEM_NOUNS.get(dataset, "image")
+    return word + "s" if plural else word
+
+
+def with_article(name: str) -> str:
+    """A class name with its indefinite article, in running text: 'a 7', 'an 8', 'an ankle
+    boot', 'a T-shirt/top' (acronym-like names such as 'T-shirt' keep their capital)."""
+    name = str(name).strip()
+    if not name:
+        return name
+    if name.isdigit():  # read aloud: "eight", "eleven", "eighteen" take "an"
+        vowel = name.startswith("8") or (len(name) in (2, 5) and name[:2] in ("11", "18"))
+        return f"{'an' if vowel else 'a'} {name}"
+    if len(name) > 1 and name[1].islower():
+        name = name[0].lower() + name[1:]
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
+
+
 # --- images ---------------------------------------------------------------------------------
 def as_images(x: Any) -> np.ndarray:
     """A batch of images as float32 [N, H, W] (from a tensor or array, [N,1,H,W] or [N,H,W])."""
@@ -137,6 +161,26 @@ def latent_scatter(xy: np.ndarray, labels: np.ndarray, indices: np.ndarray,
     return fig
 
 
+def nice_ticks(lo: float, hi: float, target: int = 8) -> np.ndarray:
+    """Round tick values (steps of 1, 2 or 5 times a power of ten) inside [lo, hi], about
+    `target` of them, the first and last within one step of the ends."""
+    lo, hi = (float(lo), float(hi)) if lo <= hi else (float(hi), float(lo))
+    span = hi - lo
+    if not math.isfinite(span) or span <= 0:
+        return np.array([lo])
+    raw = span / max(1, target)
+    mag = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw * (1 - 1e-9))
+    first = math.ceil(lo / step - 1e-9)
+    ticks = (np.arange(first, math.floor(hi / step + 1e-9) + 1) * step).round(10)
+    return ticks + 0.0  # no "-0"
+
+
+def tick_text(values: Sequence[float]) -> list[str]:
+    """Tick labels without trailing zeros and with a true minus sign, as Plotly writes them."""
+    return [f"{v:g}".replace("-", "\u2212") for v in values]
+
+
 def selected_indices(selection: Mapping[str, Any] | None) -> list[int]:
     """Dataset indices of the points selected on a `latent_scatter` (from their customdata),
     in selection order without duplicates.
@@ -161,17 +205,45 @@ def selected_indices(selection: Mapping[str, Any] | None) -> list[int]:
 
 
 def add_image_background(fig: go.Figure, img: np.ndarray, x_range: tuple[float, float],
-                         y_range: tuple[float, float], opacity: float = 0.55) -> go.Figure:
+                         y_range: tuple[float, float], opacity: float = 0.55,
+                         visible: bool = True) -> go.Figure:
     """Put a picture (e.g. the decoded manifold) under the points, spanning the given data
-    ranges; its top row is drawn at y_range[1] (vae_core.plane_codes puts +y at the top)."""
+    ranges; its top row is drawn at y_range[1] (vae_core.plane_codes puts +y at the top).
+    The axes are fixed to those ranges, so pass ranges that hold every point."""
     fig.add_layout_image({
         "source": data_uri(img), "xref": "x", "yref": "y", "x": x_range[0], "y": y_range[1],
         "sizex": x_range[1] - x_range[0], "sizey": y_range[1] - y_range[0], "sizing": "stretch",
-        "opacity": opacity, "layer": "below"})
+        "opacity": opacity, "layer": "below", "visible": visible})
     fig.update_xaxes(range=list(x_range), constrain="domain")
     fig.update_yaxes(range=list(y_range), constrain="domain")
     fig.update_layout(plot_bgcolor="white")
     return fig
+
+
+def add_background_toggle(fig: go.Figure, labels: tuple[str, str] = (
+        "points only", "points on the decoded manifold"), shown: bool = False) -> go.Figure:
+    """Two buttons inside the chart that hide or show its first layout image.
+
+    A toggle in the browser, not a Streamlit widget: st.plotly_chart's element id hashes the
+    figure, so changing the figure from Python remounts the chart and drops the user's box
+    selection, hidden legend classes and zoom. Plotly's own relayout keeps all three."""
+    fig.update_layout(updatemenus=[{
+        "type": "buttons", "direction": "right", "showactive": True, "active": int(shown),
+        "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom", "pad": {"b": 6},
+        "bgcolor": "white", "bordercolor": "#bbb", "font": {"size": 12},
+        "buttons": [{"label": labels[0], "method": "relayout",
+                     "args": [{"images[0].visible": False}]},
+                    {"label": labels[1], "method": "relayout",
+                     "args": [{"images[0].visible": True}]}]}])
+    fig.update_layout(margin={"t": max(fig.layout.margin.t or 0, 50)})
+    return fig
+
+
+def symmetric_extent(points: np.ndarray, step: float = 0.5, minimum: float = 0.5) -> float:
+    """The smallest multiple of `step` (at least `minimum`) with every |coordinate| within it:
+    a square [-e, e]^2 that holds all points, outliers included."""
+    m = float(np.nanmax(np.abs(np.asarray(points, dtype=np.float64)))) if np.size(points) else 0
+    return max(minimum, math.ceil(m / step - 1e-9) * step)
 
 
 def ellipse_xy(center: Sequence[float], cov: np.ndarray, n_std: float = 1.0,
@@ -244,6 +316,13 @@ def kl_per_dim_bars(kl: Mapping[str, Sequence[float]], height: int = 360) -> go.
                       yaxis_title="KL (nats per image)", legend={"orientation": "h", "y": 1.1},
                       margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return fig
+
+
+def class_summary(labels: np.ndarray, class_names: Sequence[str]) -> str:
+    """How many of each class, most frequent first: '204 of class 1, 3 of class 7'."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
+    order = sorted((c for c in range(len(counts)) if counts[c]), key=lambda c: -counts[c])
+    return ", ".join(f"{counts[c]} of class {class_names[c]}" for c in order)
 
 
 def codes_table(indices: np.ndarray, labels: np.ndarray, class_names: Sequence[str],

@@ -17,13 +17,13 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
-from vae_core import (VAE, Checkpoint, compose_grid, decode_batch, kl_normal, manifold, pca,
-                      recon_nll, to_png_bytes)
+from ui.derived import image_elbo
+from ui.figures import nice_ticks, tick_text
+from vae_core import VAE, Checkpoint, compose_grid, decode_batch, manifold, pca, to_png_bytes
 from vae_core.checkpoint import WEIGHTS
 from vae_core.losses import kl_per_dim
-from vae_core.metrics import eval_targets
-MAP_MARGIN = (30, 20)  # pixels left of and under the latent map's plane, for its ticks
 
+MAP_MARGIN = (30, 20)  # pixels left of and under the latent map's plane, for its ticks
 # Plotly's default qualitative palette, one colour per class.
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf"]
@@ -43,34 +43,28 @@ def png(img: np.ndarray | torch.Tensor, scale: int = 1) -> bytes:
 @st.cache_data(max_entries=64)
 def digit_anatomy(path: str, mtime: str, image: np.ndarray, binarize: str, seed: int,
                   _model: VAE) -> dict[str, Any]:
-    """One digit through the VAE: input as scored, posterior, seeded eps, z, decodings, ELBO."""
-    model, cfg = _model, _model.cfg
-    x = eval_targets(torch.from_numpy(image).float()[None, None], binarize)  # [1,1,28,28]
+    """One digit through the VAE: input as scored, posterior, seeded eps, z, decodings, ELBO.
+
+    The numbers come from ui.derived.image_elbo, the estimator every page uses."""
+    a = image_elbo(_model, image, binarize, seed)
+    mu, logvar = (torch.from_numpy(a[k])[None] for k in ("mu", "logvar"))
     with torch.no_grad():
-        mu, logvar = model.encode(x)
-        eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed))
-        z = model.reparameterize(mu, logvar, torch.Generator().manual_seed(seed))
-        logits = model.decode_logits(z)
-        rec = recon_nll(logits, x, cfg.likelihood, cfg.gaussian_var)
-        kl = kl_normal(mu, logvar)
-        return {"x": x[0, 0].numpy(), "mu": mu[0].numpy(), "sigma": (0.5 * logvar).exp()[0].numpy(),
-                "eps": eps[0].numpy(), "z": z[0].numpy(),
-                "x_z": torch.sigmoid(logits)[0, 0].numpy(), "x_mu": model.decode(mu)[0, 0].numpy(),
-                "recon": float(rec[0]), "kl": float(kl[0]),
-                "kl_dims": kl_per_dim(mu, logvar)[0].numpy()}
+        x_mu = _model.decode(mu.to(next(_model.parameters()).device))[0, 0].cpu().numpy()
+    return {**a, "x": a["target"], "sigma": np.exp(0.5 * a["logvar"]), "x_mu": x_mu,
+            "kl_dims": kl_per_dim(mu, logvar)[0].numpy()}
 
 
 def posterior_figure(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray) -> go.Figure:
     """Bars of mu with +-sigma error bars per latent dim, and the sampled z as dots."""
     dims = [f"z{i}" for i in range(len(mu))]
     fig = go.Figure(go.Bar(x=dims, y=mu, name="μ ± σ", marker_color="#9ecae1",
-                           error_y=dict(type="data", array=sigma, color="#3182bd")))
+                           error_y={"type": "data", "array": sigma, "color": "#3182bd"}))
     fig.add_trace(go.Scatter(x=dims, y=z, mode="markers", name="z = μ + σ·ε",
-                             marker=dict(color="#d62728", size=9, symbol="diamond")))
+                             marker={"color": "#d62728", "size": 9, "symbol": "diamond"}))
     fig.add_hline(y=0, line_color="#999", line_width=1)
-    fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10),
+    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       title="posterior q(z|x) per latent dimension", yaxis_title="value",
-                      legend=dict(orientation="h", y=-0.2), bargap=0.4)
+                      legend={"orientation": "h", "y": -0.2}, bargap=0.4)
     return fig
 
 
@@ -80,9 +74,27 @@ def _thin(rows: list[dict[str, float]], max_points: int = 1500) -> list[dict[str
     return rows[::step]
 
 
+def robust_range(values: Any, lo_pct: float = 1.0, hi_pct: float = 99.0, pad: float = 0.1,
+                 min_points: int = 5) -> list[float] | None:
+    """[low, high] of the lo_pct..hi_pct percentiles of the finite values, padded by `pad` of
+    the span; None when fewer than min_points values (let Plotly autorange then)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) < min_points:
+        return None
+    lo, hi = np.percentile(v, [lo_pct, hi_pct])
+    span = max(hi - lo, 1e-3 * max(1.0, abs(hi)))
+    return [float(lo - pad * span), float(hi + pad * span)]
+
+
 def training_figure(snap: dict[str, Any]) -> go.Figure:
-    """Loss, reconstruction and KL per step (thin lines) and per epoch (train and test)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("per step", "per epoch"),
+    """Loss, reconstruction and KL per step (thin lines) and per epoch (train and test).
+
+    The per-step y axes span the 1st-99th percentiles of the steps after the first fifth of
+    an epoch: the first steps' loss is several times the rest and would flatten the curve."""
+    fig = make_subplots(rows=1, cols=2,
+                        subplot_titles=("per step (y range leaves out the first steps)",
+                                        "per epoch"),
                         specs=[[{"secondary_y": True}, {"secondary_y": True}]],
                         horizontal_spacing=0.16)
     steps = _thin(snap["steps"])
@@ -91,11 +103,20 @@ def training_figure(snap: dict[str, Any]) -> go.Figure:
     colors = {"loss": "#1f77b4", "recon": "#2ca02c", "kl": "#d62728"}
     for k in ("loss", "recon"):
         fig.add_trace(go.Scatter(x=xs, y=[s[k] for s in steps], name=f"{k} (step)",
-                                 line=dict(color=colors[k], width=1), legendgroup=k),
+                                 line={"color": colors[k], "width": 1}, legendgroup=k),
                       row=1, col=1)
     fig.add_trace(go.Scatter(x=xs, y=[s["kl"] for s in steps], name="kl (step, right axis)",
-                             line=dict(color=colors["kl"], width=1), legendgroup="kl"),
+                             line={"color": colors["kl"], "width": 1}, legendgroup="kl"),
                   row=1, col=1, secondary_y=True)
+    if steps:
+        warm = min(0.2 * spe, 0.2 * steps[-1]["global_step"])
+        later = [s for s in steps if s["global_step"] >= warm]
+        left = robust_range([s[k] for s in later for k in ("loss", "recon")])
+        right = robust_range([s["kl"] for s in later])
+        if left:
+            fig.update_yaxes(range=left, row=1, col=1, secondary_y=False)
+        if right:
+            fig.update_yaxes(range=right, row=1, col=1, secondary_y=True)
     hist = snap["history"]
     ep = [h["epoch"] for h in hist]
     for split, dash in (("train", "solid"), ("test", "dot")):
@@ -105,14 +126,17 @@ def training_figure(snap: dict[str, Any]) -> go.Figure:
                 continue
             fig.add_trace(go.Scatter(x=ep, y=[h.get(key) for h in hist], mode="lines+markers",
                                      name=f"{split} {k}", legendgroup=k,
-                                     line=dict(color=colors[k], dash=dash)),
+                                     line={"color": colors[k], "dash": dash}),
                           row=1, col=2, secondary_y=k == "kl")
     fig.update_xaxes(title_text="epoch", row=1, col=1)
     fig.update_xaxes(title_text="epoch", dtick=1 if len(ep) <= 20 else None, row=1, col=2)
-    fig.update_yaxes(title_text="nats / image", secondary_y=False)
-    fig.update_yaxes(title_text="KL", secondary_y=True, showgrid=False)
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.25))
+    fig.update_yaxes(title_text="nats / image", secondary_y=False, automargin=True)
+    # tickmode "auto": make_subplots' secondary axes otherwise sync their ticks to the left
+    # axis's grid, which puts them at odd values such as 7.92 and 6.14.
+    fig.update_yaxes(title_text="KL", secondary_y=True, showgrid=False, tickmode="auto",
+                     nticks=6, automargin=True)
+    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.25})
     return fig
 
 
@@ -239,17 +263,26 @@ def pca_plane(path: str, mtime: str, mu: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def manifold_figure(grid: np.ndarray, vals: np.ndarray, xlabel: str, ylabel: str) -> go.Figure:
-    """The grid as an image with tick labels in latent coordinates (tile centres)."""
+    """The grid as an image with ticks at round latent values.
+
+    Tile i's centre is pixel 28 i + 13.5 and holds vals[i]; a round value between two centres
+    is placed by linear interpolation (vals may be Gaussian quantiles, not evenly spaced), and
+    ticks run to the outer edges of the first and last tiles, so both ends are labelled."""
     n = len(vals)
     src = "data:image/png;base64," + base64.b64encode(png(grid)).decode()
     fig = go.Figure(go.Image(source=src, hoverinfo="skip"))
-    every = max(1, round(n / 10))
-    idx = list(range(0, n, every))
-    centres = [i * 28 + 13.5 for i in idx]
-    fig.update_xaxes(tickvals=centres, ticktext=[f"{vals[i]:.2f}" for i in idx], title=xlabel,
+    v = np.asarray(vals, dtype=np.float64)
+    cell = grid.shape[1] / n
+    centres = np.arange(n) * cell + (cell - 1) / 2
+    if n > 1:  # extend by half a tile at both ends: the image's edges
+        v = np.concatenate([[v[0] - (v[1] - v[0]) / 2], v, [v[-1] + (v[-1] - v[-2]) / 2]])
+        centres = np.concatenate([[-0.5], centres, [grid.shape[1] - 0.5]])
+    ticks = nice_ticks(v[0], v[-1])
+    px = np.interp(ticks, v, centres)
+    text = tick_text(ticks)
+    fig.update_xaxes(tickvals=px.tolist(), ticktext=text, title=xlabel, showgrid=False)
+    # Row 0 (top) holds the largest y value (plane_codes puts +y up): mirror the pixels.
+    fig.update_yaxes(tickvals=(grid.shape[0] - 1 - px).tolist(), ticktext=text, title=ylabel,
                      showgrid=False)
-    # Row 0 (top) holds the largest y value: plane_codes puts +y up.
-    fig.update_yaxes(tickvals=centres, ticktext=[f"{vals[::-1][i]:.2f}" for i in idx],
-                     title=ylabel, showgrid=False)
-    fig.update_layout(height=720, margin=dict(l=10, r=10, t=10, b=10))
+    fig.update_layout(height=720, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig
