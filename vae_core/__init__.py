@@ -15,7 +15,7 @@ from .latent import (compose_grid, decode_batch, encode_dataset, grid_values, in
                      manifold, pca, plane_codes, traversal_codes)
 from .losses import kl_normal, recon_nll
 from .metrics import ACTIVE_THRESHOLD, evaluate_elbo, importance_sampled_nll, latent_stats
-from .model import VAE, VAEOutput, build_model, count_params
+from .model import VAE, VAEOutput, batch_labels, build_model, count_params, one_hot_labels
 from .preprocess import preprocess_image, to_png_bytes
 from .schema import (FieldSpec, add_config_args, config_fields, config_from_args,
                      format_ints, parse_ints)
@@ -34,4 +34,5 @@ __all__ = [
     "preprocess_image", "recon_nll", "resolve_device", "safe_name", "save_checkpoint",
     "to_png_bytes", "traversal_codes", "weights_mtime",
     "ExportError", "decode_with_spec", "export_decoder",
+    "batch_labels", "one_hot_labels",
 ]

@@ -9,6 +9,9 @@ Examples (MNIST is bundled in data/mnist; --data-dir or VAE_DATA_DIR points else
     python -m vae_core reconstruct --checkpoint checkpoints/mnist-mlp-2d --image photo.jpg \\
         --out rec.png
     python -m vae_core sample --checkpoint checkpoints/mnist-mlp-2d --n 64 --out samples.png
+    python -m vae_core train --conditional --hidden 512 256 --latent-dim 2 --out checkpoints/cvae
+    python -m vae_core sample --checkpoint checkpoints/mnist-cvae-2d --label 3 --n 200 \
+        --out threes.npy
     python -m vae_core info --checkpoint checkpoints/mnist-mlp-2d
 
 Every user error (missing data, bad path, unreadable image, bad checkpoint) exits with code 2
@@ -26,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, read_configs, save_metrics
+from .checkpoint import Checkpoint, load_checkpoint, read_configs, save_metrics
+from .classifier import DEFAULT_DIR as DEFAULT_CLASSIFIER_DIR
+from .classifier import train_classifier
 from .config import BINARIZE, ModelConfig, TrainConfig
 from .data import load_split
 from .errors import VAEError
@@ -85,13 +90,31 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--image", required=True)
     rc.add_argument("--out", required=True, help="PNG: input (left) beside reconstruction")
     rc.add_argument("--scale", type=int, default=8, help="enlarge the PNG by this factor")
+    rc.add_argument("--label", help="the image's class (index or name); needed by, and only "
+                    "accepted by, a conditional model")
 
     sa = sub.add_parser("sample", help="decode samples from the prior", formatter_class=fmt)
     sa.add_argument("--checkpoint", required=True)
     sa.add_argument("--n", type=int, default=64)
     sa.add_argument("--seed", type=int, default=0)
-    sa.add_argument("--out", required=True)
+    sa.add_argument("--out", required=True,
+                    help="FILE.npy: the images as a float32 array [N, 28, 28] in [0, 1]; any "
+                    "other name: a PNG grid")
     sa.add_argument("--scale", type=int, default=2)
+    sa.add_argument("--label", help="conditional models: the class to draw (index or name); "
+                    "without it each row is one style z drawn as every class in turn")
+
+    tc = sub.add_parser("train-classifier", help="train the reference digit classifier (MNIST)",
+                        formatter_class=fmt)
+    tc.add_argument("--out", default=str(DEFAULT_CLASSIFIER_DIR), help="folder to write")
+    tc.add_argument("--data-dir", help="MNIST folder; default: $VAE_DATA_DIR, else data/mnist")
+    tc.add_argument("--epochs", type=int, default=8)
+    tc.add_argument("--batch-size", type=int, default=128)
+    tc.add_argument("--lr", type=float, default=2e-3, help="peak of the one-cycle schedule")
+    tc.add_argument("--augment", type=float, default=1.0,
+                    help="augmentation strength (0 = off; see vae_core.augment)")
+    tc.add_argument("--seed", type=int, default=0)
+    tc.add_argument("--limit", type=int, default=0, help="first N training images (0 = all)")
 
     inf = sub.add_parser("info", help="print a checkpoint's config and metrics",
                          formatter_class=fmt)
@@ -132,13 +155,19 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if binar != "none" and ck.model_config.likelihood != "bernoulli":
         raise VAEError("binarized evaluation needs a Bernoulli decoder")
     x = eval_targets(test.floats(), binar)
-    res = {"checkpoint": str(ck.path), **evaluate_elbo(ck.model, x),
+    y = None
+    if ck.model_config.conditional:
+        if len(test.classes) != ck.model_config.n_classes:
+            raise VAEError(f"the model is conditioned on {ck.model_config.n_classes} classes, "
+                           f"the test data has {len(test.classes)}")
+        y = test.labels  # the conditional -ELBO: a bound on -log p(x|y)
+    res = {"checkpoint": str(ck.path), **evaluate_elbo(ck.model, x, y=y),
            "binarization": binar, "likelihood": ck.model_config.likelihood,
-           "test_images": len(x)}
+           "conditional": ck.model_config.conditional, "test_images": len(x)}
     if a.is_samples:
-        res["test_nll_is"] = importance_sampled_nll(ck.model, x, k=a.is_samples)
+        res["test_nll_is"] = importance_sampled_nll(ck.model, x, k=a.is_samples, y=y)
         res["is_samples"] = a.is_samples
-        res.update(latent_stats(ck.model, x))
+        res.update(latent_stats(ck.model, x, y=y))
     if a.save:
         if not a.is_samples or a.limit or binar != ck.train_config.binarize:
             raise VAEError("--save needs --is-samples, no --limit and the model's own "
@@ -155,11 +184,25 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 def cmd_reconstruct(a: argparse.Namespace) -> int:
     ck = load_checkpoint(a.checkpoint)
+    label = _label(ck, a.label)
+    if ck.model_config.conditional and label is None:
+        raise VAEError("this model is conditional: give the image's class with --label")
     img = preprocess_image(a.image)
     with torch.no_grad():
-        rec = ck.model.reconstruct(torch.from_numpy(img).view(1, 1, 28, 28))[0, 0].numpy()
+        rec = ck.model.reconstruct(torch.from_numpy(img).view(1, 1, 28, 28), label)[0, 0].numpy()
     _write_png(a.out, np.concatenate([img, rec], axis=1), a.scale)
     print(f"wrote {a.out}")
+    return 0
+
+
+def cmd_train_classifier(a: argparse.Namespace) -> int:
+    train = load_split("mnist", True, a.data_dir, limit=a.limit)
+    test = load_split("mnist", False, a.data_dir)
+    spec = train_classifier(train.floats(), train.labels, test.floats(), test.labels, a.out,
+                            epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
+                            augment=a.augment, seed=a.seed,
+                            log=lambda m: print(m, file=sys.stderr))
+    print(f"saved {a.out}: test accuracy {spec['test_accuracy']:.4f}")
     return 0
 
 
@@ -167,12 +210,47 @@ def cmd_sample(a: argparse.Namespace) -> int:
     if not 1 <= a.n <= 10_000:
         raise VAEError("--n must be in 1..10000")
     ck = load_checkpoint(a.checkpoint)
+    label, model, g = _label(ck, a.label), ck.model, torch.Generator().manual_seed(a.seed)
+    nrow = math.ceil(math.sqrt(a.n))
     with torch.no_grad():
-        imgs = ck.model.sample(a.n, torch.Generator().manual_seed(a.seed))
-    grid = compose_grid(imgs, nrow=math.ceil(math.sqrt(a.n)), pad=2).numpy()
-    _write_png(a.out, grid, a.scale)
+        if model.cfg.conditional and label is None:
+            # The style grid: row r is one z drawn as every class, so image i has class i % K.
+            k = model.cfg.n_classes
+            z = torch.randn(math.ceil(a.n / k), model.cfg.latent_dim, generator=g)
+            imgs = model.decode(z.repeat_interleave(k, 0)[:a.n], torch.arange(a.n) % k)
+            nrow = k
+        else:
+            imgs = model.sample(a.n, g, y=label)
+    if a.out.lower().endswith(".npy"):
+        _write_npy(a.out, imgs[:, 0].numpy().astype(np.float32))
+    else:
+        _write_png(a.out, compose_grid(imgs, nrow=nrow, pad=2).numpy(), a.scale)
     print(f"wrote {a.out}")
     return 0
+
+
+def _label(ck: Checkpoint, text: str | None) -> int | None:
+    """--label as a class index (given as the index or the class's name), checked against the
+    model; None when not given."""
+    if text is None:
+        return None
+    cfg = ck.model_config
+    if not cfg.conditional:
+        raise VAEError("--label needs a conditional model (trained with --conditional); "
+                       f"{ck.name} is unconditional")
+    names = ck.info.get("classes")
+    names = [str(n) for n in names] if isinstance(names, list) else []
+    if text.strip().lstrip("-").isdigit():
+        k = int(text)
+    elif text in names:
+        k = names.index(text)
+    else:
+        known = f" or one of {', '.join(names[:12])}" if names else ""
+        raise VAEError(f"--label must be a class index 0..{cfg.n_classes - 1}{known}, "
+                       f"got {text!r}")
+    if not 0 <= k < cfg.n_classes:
+        raise VAEError(f"--label must be in 0..{cfg.n_classes - 1}, got {k}")
+    return k
 
 
 def cmd_info(a: argparse.Namespace) -> int:
@@ -185,6 +263,14 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
+def _write_npy(path: str, arr: np.ndarray) -> None:
+    try:
+        with open(path, "wb") as f:
+            np.save(f, arr, allow_pickle=False)
+    except OSError as e:
+        raise VAEError(f"cannot write {path}: {e.strerror or e}") from e
+
+
 def _write_png(path: str, arr: np.ndarray, scale: int) -> None:
     try:
         Path(path).write_bytes(to_png_bytes(arr, max(1, min(scale, 32))))
@@ -193,7 +279,8 @@ def _write_png(path: str, arr: np.ndarray, scale: int) -> None:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "reconstruct": cmd_reconstruct,
-            "sample": cmd_sample, "info": cmd_info}
+            "sample": cmd_sample, "info": cmd_info,
+            "train-classifier": cmd_train_classifier}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ MAX_WIDTH = 4096
 MAX_CHANNELS = 512
 MAX_LAYERS = 8
 MAX_PARAMS = 50_000_000
+MAX_CLASSES = 1000
 IMAGE_SIZE = 28
 
 
@@ -42,6 +43,16 @@ def _num(default: int | float, label: str, lo: float, hi: float, step: float | N
     """A bounded int or float field (the bounds are the form's; validate() has the rules)."""
     return field(default=default, metadata={"label": label, "help": help, "min": lo,
                                             "max": hi, "step": step, "format": fmt})
+
+
+def _flag(default: bool, label: str, help: str = "") -> Any:
+    """An on/off field: a checkbox in the form, a store_true flag on the command line."""
+    return field(default=default, metadata={"label": label, "help": help})
+
+
+def _derived(default: int, label: str, help: str = "") -> Any:
+    """A field set by the code from the data (not offered by the CLI or the form)."""
+    return field(default=default, metadata={"label": label, "help": help, "derived": True})
 
 
 def _ints(default: list[int], label: str, help: str = "") -> Any:
@@ -90,6 +101,12 @@ class ModelConfig:
                                help="decoder variance (gaussian only); 0.5 makes the "
                                     "reconstruction term the sum of squares")
     dropout: float = _num(0.0, "Dropout", 0.0, 0.95, 0.05, help="dropout rate in hidden layers")
+    conditional: bool = _flag(False, "Conditional (CVAE)",
+                              "give the class label to the encoder and the decoder (Sohn et al. "
+                              "2015), so the latent holds the style alone")
+    n_classes: int = _derived(10, "Classes",
+                              "one-hot label size of a conditional model; the Trainer sets it "
+                              "from the training data's classes")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -111,6 +128,10 @@ class ModelConfig:
         _check(_is_num(self.gaussian_var) and 1e-4 <= self.gaussian_var <= 100,
                "gaussian_var must be in [1e-4, 100]")
         _check(_is_num(self.dropout) and 0 <= self.dropout < 1, "dropout must be in [0, 1)")
+        _check(isinstance(self.conditional, bool),
+               f"conditional must be true or false, got {_short(self.conditional)}")
+        _check(_is_int(self.n_classes) and 2 <= self.n_classes <= MAX_CLASSES,
+               f"n_classes must be an integer in 2..{MAX_CLASSES}, got {_short(self.n_classes)}")
         _check(_is_int(self.conv_dense) and 0 <= self.conv_dense <= MAX_WIDTH,
                f"conv_dense must be in 0..{MAX_WIDTH}")
         if self.arch == "mlp":
@@ -173,6 +194,10 @@ class TrainConfig:
                             help="max global gradient norm")
     precision: str = _opt("fp32", "Precision", PRECISIONS,
                           "bf16 = bfloat16 autocast (for GPUs)")
+    augment: float = _num(0.0, "Augmentation", 0.0, 2.0, 0.1,
+                          help="strength of random shifts, rotations, scaling and stroke-width "
+                               "changes of each training batch (0 = off; 1 = +-2 px, +-12 "
+                               "degrees, 0.9-1.1x size, a pixel thicker or thinner)")
 
     def __post_init__(self) -> None:
         self.validate()
@@ -197,6 +222,7 @@ class TrainConfig:
         _check(_is_num(self.lr_decay) and 0 < self.lr_decay <= 1, "lr_decay must be in (0, 1]")
         _check(_is_num(self.grad_clip) and self.grad_clip >= 0, "grad_clip must be >= 0")
         _check(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}")
+        _check(_is_num(self.augment) and 0 <= self.augment <= 2, "augment must be in [0, 2]")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

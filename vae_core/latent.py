@@ -10,7 +10,7 @@ from statistics import NormalDist
 
 import torch
 
-from .model import VAE
+from .model import VAE, Labels, batch_labels
 
 _TINY = 1e-9  # norms below this have no direction (float64 rounding is ~1e-16)
 
@@ -47,9 +47,16 @@ def plane_codes(xs: torch.Tensor, ys: torch.Tensor, latent_dim: int, dims: tuple
 
 
 @torch.no_grad()
-def decode_batch(model: VAE, codes: torch.Tensor) -> torch.Tensor:
+def decode_batch(model: VAE, codes: torch.Tensor, y: Labels | None = None) -> torch.Tensor:
+    """Decode codes [N,Z] in one batch on the model's device; images [N,1,28,28] on the CPU.
+
+    y: the label(s) of a conditional model (one class for all codes, N classes, or one-hot /
+    weight rows; see `one_hot_labels`), None for an unconditional one.
+    """
     dev = next(model.parameters()).device
-    return model.decode(codes.to(dev)).cpu()
+    if torch.is_tensor(y):
+        y = y.to(dev)
+    return model.decode(codes.to(dev), y).cpu()
 
 
 def compose_grid(images: torch.Tensor, nrow: int, pad: int = 0, pad_value: float = 1.0
@@ -68,14 +75,16 @@ def compose_grid(images: torch.Tensor, nrow: int, pad: int = 0, pad_value: float
 
 def manifold(model: VAE, n: int = 20, spacing: str = "linear", lim: float = 3.0,
              dims: tuple[int, int] = (0, 1), base: torch.Tensor | None = None,
-             directions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode an n x n grid of latent codes in one batch.
+             directions: torch.Tensor | None = None, y: Labels | None = None,
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode an n x n grid of latent codes in one batch (every code under the label y, e.g.
+    one class, if the model is conditional).
 
     Returns (image [28n, 28n] in [0, 1], axis values [n]).
     """
     vals = grid_values(n, spacing, lim)
     codes = plane_codes(vals, vals, model.cfg.latent_dim, dims, base, directions)
-    imgs = decode_batch(model, codes)
+    imgs = decode_batch(model, codes, y)
     # A view-based tiling is much faster than the loop in compose_grid for 1,600 tiles.
     grid = imgs.view(n, n, 28, 28).permute(0, 2, 1, 3).reshape(n * 28, n * 28)
     return grid, vals
@@ -145,13 +154,14 @@ def traversal_codes(latent_dim: int, steps: int = 9, lim: float = 3.0,
 
 
 @torch.no_grad()
-def encode_dataset(model: VAE, x: torch.Tensor, batch_size: int = 2000
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior means and log-variances for all images x [N,1,28,28]."""
+def encode_dataset(model: VAE, x: torch.Tensor, batch_size: int = 2000,
+                   y: Labels | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and log-variances for all images x [N,1,28,28] (under their labels
+    y [N], or one class for all, if the model is conditional)."""
     dev = next(model.parameters()).device
     mus, lvs = [], []
     for i in range(0, len(x), batch_size):
-        mu, lv = model.encode(x[i:i + batch_size].to(dev))
+        mu, lv = model.encode(x[i:i + batch_size].to(dev), batch_labels(y, i, batch_size, dev))
         mus.append(mu.cpu())
         lvs.append(lv.cpu())
     return torch.cat(mus), torch.cat(lvs)

@@ -20,7 +20,7 @@ import torch
 
 from .data import binarize
 from .losses import kl_normal, kl_per_dim, log_normal, recon_nll
-from .model import VAE
+from .model import VAE, Labels, batch_labels
 
 EVAL_SEED = 1234
 ACTIVE_THRESHOLD = 0.01  # Burda et al. 2015: unit j is active when Cov_x(E_q[z_j]) > 0.01
@@ -32,24 +32,26 @@ def eval_targets(images: torch.Tensor, binarization: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def elbo_terms(model: VAE, x: torch.Tensor, seed: int | torch.Generator = EVAL_SEED
-               ) -> dict[str, torch.Tensor]:
+def elbo_terms(model: VAE, x: torch.Tensor, seed: int | torch.Generator = EVAL_SEED,
+               y: Labels | None = None) -> dict[str, torch.Tensor]:
     """Per-image -ELBO terms of targets x [N,1,28,28]: THE estimator of this project.
 
     One reparameterized sample z = mu + sigma * eps per image for the reconstruction term,
     the closed-form KL. An int `seed` draws eps from a fresh generator seeded with it (so one
     image always gets the same estimate, on every page); a Generator continues its stream
     (evaluate_elbo scores batches that way). The model must already be in eval mode.
+    A conditional model needs the labels y and scores the conditional -ELBO of x given y.
     Returns recon, kl, neg_elbo [N]; mu, logvar, eps, z [N, Z]; logits [N,1,28,28].
     """
     dev = next(model.parameters()).device
     g = (seed if isinstance(seed, torch.Generator)
          else torch.Generator(device=dev).manual_seed(int(seed)))
     x = x.to(dev)
-    mu, logvar = model.encode(x)
+    y = batch_labels(y, 0, len(x), dev)
+    mu, logvar = model.encode(x, y)
     eps = torch.randn(mu.shape, generator=g, device=dev, dtype=mu.dtype)
     z = mu + (0.5 * logvar).exp() * eps  # as VAE.reparameterize: the same draws, same numbers
-    logits = model.decode_logits(z)
+    logits = model.decode_logits(z, y)
     cfg = model.cfg
     rec = recon_nll(logits, x, cfg.likelihood, cfg.gaussian_var)
     kl = kl_normal(mu, logvar)
@@ -59,16 +61,17 @@ def elbo_terms(model: VAE, x: torch.Tensor, seed: int | torch.Generator = EVAL_S
 
 @torch.no_grad()
 def evaluate_elbo(model: VAE, x: torch.Tensor, batch_size: int = 1000,
-                  seed: int = EVAL_SEED) -> dict[str, float]:
+                  seed: int = EVAL_SEED, y: Labels | None = None) -> dict[str, float]:
     """Mean test -ELBO, reconstruction and KL (nats per image) of images x [N,1,28,28]:
-    elbo_terms over batches, one generator for the whole pass."""
+    elbo_terms over batches, one generator for the whole pass. A conditional model needs the
+    labels y [N]: its number is the conditional -ELBO, a bound on -log p(x|y)."""
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
     g = torch.Generator(device=dev).manual_seed(seed)
     tot_rec = tot_kl = 0.0
     for i in range(0, len(x), batch_size):
-        t = elbo_terms(model, x[i:i + batch_size], g)
+        t = elbo_terms(model, x[i:i + batch_size], g, batch_labels(y, i, batch_size, dev))
         tot_rec += t["recon"].sum().item()
         tot_kl += t["kl"].sum().item()
     model.train(was_training)
@@ -79,8 +82,10 @@ def evaluate_elbo(model: VAE, x: torch.Tensor, batch_size: int = 1000,
 
 @torch.no_grad()
 def importance_sampled_nll(model: VAE, x: torch.Tensor, k: int = 5000, chunk: int = 500,
-                           batch_size: int = 100, seed: int = EVAL_SEED) -> float:
-    """Mean -log p(x) estimated with k importance samples from q(z|x) per image."""
+                           batch_size: int = 100, seed: int = EVAL_SEED,
+                           y: Labels | None = None) -> float:
+    """Mean -log p(x) estimated with k importance samples from q(z|x) per image
+    (-log p(x|y) with q(z|x,y) for a conditional model, which needs the labels y)."""
     model.eval()
     dev = next(model.parameters()).device
     g = torch.Generator(device=dev).manual_seed(seed)
@@ -89,13 +94,16 @@ def importance_sampled_nll(model: VAE, x: torch.Tensor, k: int = 5000, chunk: in
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size].to(dev)
         b = len(xb)
-        mu, logvar = model.encode(xb)
+        c = model.label_input(batch_labels(y, i, batch_size, dev), xb)  # one-hot rows [b,K]
+        mu, logvar = model.encode(xb, c)
+        ck = None if c is None else c.repeat(chunk, 1)  # the rows again for every sample
         parts = []
         for start in range(0, k, chunk):
             kk = min(chunk, k - start)
             eps = torch.randn(kk, b, mu.shape[1], generator=g, device=dev)
             z = mu + (0.5 * logvar).exp() * eps
-            logits = model.decode_logits(z.reshape(kk * b, -1))
+            logits = model.decode_logits(z.reshape(kk * b, -1),
+                                         None if ck is None else ck[:kk * b])
             rec = recon_nll(logits, xb.repeat(kk, 1, 1, 1), cfg.likelihood, cfg.gaussian_var)
             lw = -rec.view(kk, b) + log_normal(z) - log_normal(z, mu, logvar)
             parts.append(lw.double())
@@ -105,13 +113,15 @@ def importance_sampled_nll(model: VAE, x: torch.Tensor, k: int = 5000, chunk: in
 
 
 @torch.no_grad()
-def latent_stats(model: VAE, x: torch.Tensor, batch_size: int = 1000) -> dict[str, Any]:
-    """KL per latent dimension (mean over x) and active units (Burda et al. 2015)."""
+def latent_stats(model: VAE, x: torch.Tensor, batch_size: int = 1000,
+                 y: Labels | None = None) -> dict[str, Any]:
+    """KL per latent dimension (mean over x) and active units (Burda et al. 2015); a
+    conditional model encodes x under its labels y."""
     model.eval()
     dev = next(model.parameters()).device
     mus, kls = [], []
     for i in range(0, len(x), batch_size):
-        mu, logvar = model.encode(x[i:i + batch_size].to(dev))
+        mu, logvar = model.encode(x[i:i + batch_size].to(dev), batch_labels(y, i, batch_size, dev))
         mus.append(mu.double().cpu())
         kls.append(kl_per_dim(mu, logvar).double().sum(0).cpu())
     mu_all = torch.cat(mus)

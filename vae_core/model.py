@@ -3,6 +3,14 @@
     x [B,1,28,28] -> encoder -> (mu, logvar) [B,Z] -> z = mu + sigma * eps -> decoder -> logits
 
 Images are always [B, 1, 28, 28] floats in [0, 1] at the public API; the MLP flattens inside.
+
+A conditional model (`cfg.conditional`, Sohn et al. 2015) also takes the class label y as a
+one-hot vector c [B,K]: q(z|x,y) and p(x|y,z) (Kingma et al. 2014, M2). c is concatenated
+* in the encoder, to the flattened image (MLP) or to the flattened output of the conv stack
+  (conv; before the dense layer if there is one, else before the (mu, logvar) heads);
+* in the decoder, to z.
+Every method that takes y then needs it; an unconditional model takes none, and its layers,
+parameter names and shapes are exactly those of the models saved before labels existed.
 """
 
 from __future__ import annotations
@@ -34,6 +42,45 @@ class VAEOutput:
     logits: torch.Tensor  # decoder pre-sigmoid output, [B,1,28,28]
 
 
+Labels = int | torch.Tensor | list[int]
+
+
+def one_hot_labels(y: Labels, n: int, n_classes: int) -> torch.Tensor:
+    """Label input c [n, n_classes] (float32) for a batch of n.
+
+    y is a class index (int, for every row), n class indices (list or integer tensor [n]; one
+    index is repeated), or rows of class weights (float tensor [n, K] or one row [K] / [1, K],
+    e.g. a one-hot vector or a blend of two classes), used as given.
+    """
+    t = torch.as_tensor(y)
+    if t.is_floating_point():
+        rows = t.reshape(1, -1) if t.ndim == 1 else t
+        if rows.ndim != 2 or rows.shape[1] != n_classes or len(rows) not in (1, n):
+            raise ValueError(f"label weights must have shape [{n}, {n_classes}] or "
+                             f"[{n_classes}], got {list(t.shape)}")
+        return rows.float().expand(n, n_classes)
+    if t.dtype == torch.bool or t.ndim > 1:
+        raise ValueError(f"labels must be class indices 0..{n_classes - 1} or float rows "
+                         f"of class weights, got a {t.dtype} tensor of shape {list(t.shape)}")
+    t = t.reshape(-1).long()
+    if len(t) not in (1, n):
+        raise ValueError(f"got {len(t)} labels for {n} images")
+    if len(t) and not 0 <= int(t.min()) <= int(t.max()) < n_classes:
+        raise ValueError(f"labels must be in 0..{n_classes - 1}, got {t.unique().tolist()[:10]}")
+    return nn.functional.one_hot(t, n_classes).float().expand(n, n_classes)
+
+
+def batch_labels(y: Labels | None, start: int, size: int, device: torch.device | str = "cpu"
+                 ) -> Labels | None:
+    """The labels of images start..start+size of a dataset whose labels are y: that slice of
+    per-image labels; a single label (or one row of class weights) is shared by all."""
+    if y is None or isinstance(y, int):
+        return y
+    t = torch.as_tensor(y)
+    shared = t.ndim == 0 or len(t) == 1 or (t.is_floating_point() and t.ndim == 1)
+    return (t if shared else t[start:start + size]).to(device)
+
+
 def make_activation(cfg: ModelConfig) -> nn.Module:
     if cfg.activation == "leaky_relu":
         return nn.LeakyReLU(cfg.leaky_slope)
@@ -58,19 +105,34 @@ class VAE(nn.Module):
         super().__init__()
         self.cfg = cfg
         z = cfg.latent_dim
+        ny = self.n_labels
         if cfg.arch == "mlp":
-            self.encoder = nn.Sequential(nn.Flatten(), *_mlp([PIXELS, *cfg.hidden], cfg, True))
+            self.encoder = nn.Sequential(nn.Flatten(),
+                                         *_mlp([PIXELS + ny, *cfg.hidden], cfg, True))
             feat = cfg.hidden[-1]
             self.decoder = nn.Sequential(
-                *_mlp([z, *reversed(cfg.hidden), PIXELS], cfg, False),
+                *_mlp([z + ny, *reversed(cfg.hidden), PIXELS], cfg, False),
                 nn.Unflatten(1, (1, IMAGE_SIZE, IMAGE_SIZE)))
         else:
-            self.encoder, feat, self.decoder = self._conv(cfg)
+            self.encoder, feat, self.decoder = self._conv(cfg, ny)
+        # The label joins the encoder right after its Flatten (see the module docstring).
+        self._label_at = 1 + next(i for i, m in enumerate(self.encoder)
+                                  if isinstance(m, nn.Flatten))
         self.mu = nn.Linear(feat, z)
         self.logvar = nn.Linear(feat, z)
 
+    @property
+    def n_labels(self) -> int:
+        """Width of the one-hot label input: cfg.n_classes if conditional, else 0."""
+        return self.cfg.n_classes if self.cfg.conditional else 0
+
     @staticmethod
-    def _conv(cfg: ModelConfig) -> tuple[nn.Module, int, nn.Module]:
+    def _conv(cfg: ModelConfig, ny: int = 0) -> tuple[nn.Module, int, nn.Module]:
+        # The label (ny one-hot inputs) is concatenated after the conv stack, not fed as ny
+        # constant image channels: constant maps carry no spatial information, would cost
+        # ny * k * k weights per first-layer filter at full resolution, and zero padding turns
+        # them into class-dependent edge patterns. The conv stack stays that of the
+        # unconditional model; the label meets features that already span the whole image.
         k, pad = cfg.kernel_size, cfg.kernel_size // 2
         chans, strides, sizes = cfg.channels, cfg.conv_strides(), cfg.conv_sizes()
         enc: list[nn.Module] = []
@@ -82,11 +144,11 @@ class VAE(nn.Module):
         flat = chans[-1] * sizes[-1] ** 2
         dec: list[nn.Module] = []
         if cfg.conv_dense:
-            enc += [nn.Linear(flat, cfg.conv_dense), make_activation(cfg)]
-            dec += [nn.Linear(cfg.latent_dim, cfg.conv_dense), make_activation(cfg),
+            enc += [nn.Linear(flat + ny, cfg.conv_dense), make_activation(cfg)]
+            dec += [nn.Linear(cfg.latent_dim + ny, cfg.conv_dense), make_activation(cfg),
                     nn.Linear(cfg.conv_dense, flat), make_activation(cfg)]
         else:
-            dec += [nn.Linear(cfg.latent_dim, flat), make_activation(cfg)]
+            dec += [nn.Linear(cfg.latent_dim + ny, flat), make_activation(cfg)]
         dec.append(nn.Unflatten(1, (chans[-1], sizes[-1], sizes[-1])))
         # Mirror the encoder: each transposed conv restores the exact size its conv reduced.
         outs = [*reversed(chans[:-1]), chans[0]]
@@ -101,20 +163,49 @@ class VAE(nn.Module):
             if cfg.dropout:
                 dec.append(nn.Dropout(cfg.dropout))
         dec.append(nn.Conv2d(chans[0], 1, k, 1, pad))
-        return nn.Sequential(*enc), cfg.conv_dense or flat, nn.Sequential(*dec)
+        return nn.Sequential(*enc), cfg.conv_dense or flat + ny, nn.Sequential(*dec)
 
-    # --- inference API -------------------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior parameters (mu, logvar) for images x [B,1,28,28]."""
-        h = self.encoder(x)
+    # --- labels ----------------------------------------------------------------------------
+    def label_input(self, y: Labels | None, like: torch.Tensor) -> torch.Tensor | None:
+        """The one-hot input [B,K] for the batch `like` (None for an unconditional model).
+
+        A conditional model without y, or an unconditional one given y, raises ValueError.
+        """
+        if not self.cfg.conditional:
+            if y is not None:
+                raise ValueError("this model is unconditional: it takes no label y")
+            return None
+        if y is None:
+            raise ValueError(f"this model is conditional: give the class label y "
+                             f"(0..{self.cfg.n_classes - 1})")
+        return one_hot_labels(y, len(like), self.cfg.n_classes).to(like.device, like.dtype)
+
+    def _encode(self, x: torch.Tensor, c: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        if c is None:
+            h = self.encoder(x)
+        else:
+            h = self.encoder[:self._label_at](x)
+            h = self.encoder[self._label_at:](torch.cat([h, c.to(h.dtype)], 1))
         return self.mu(h), self.logvar(h)
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+    def _decode(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        return self.decoder(z if c is None else torch.cat([z, c.to(z.dtype)], 1))
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Mean image in [0, 1] for latent codes z [B,Z] -> [B,1,28,28]."""
-        return torch.sigmoid(self.decoder(z))
+    # --- inference API -------------------------------------------------------------------
+    def encode(self, x: torch.Tensor, y: Labels | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior parameters (mu, logvar) for images x [B,1,28,28] (with labels y if
+        conditional)."""
+        return self._encode(x, self.label_input(y, x))
+
+    def decode_logits(self, z: torch.Tensor, y: Labels | None = None) -> torch.Tensor:
+        """Decoder pre-sigmoid output [B,1,28,28] for codes z [B,Z] (and labels y)."""
+        return self._decode(z, self.label_input(y, z))
+
+    def decode(self, z: torch.Tensor, y: Labels | None = None) -> torch.Tensor:
+        """Mean image in [0, 1] for latent codes z [B,Z] (and labels y) -> [B,1,28,28]."""
+        return torch.sigmoid(self.decode_logits(z, y))
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
@@ -123,39 +214,48 @@ class VAE(nn.Module):
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + (0.5 * logvar).exp() * eps
 
-    def reconstruct(self, x: torch.Tensor, sample: bool = False,
+    def reconstruct(self, x: torch.Tensor, y: Labels | None = None, sample: bool = False,
                     generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decode the posterior mean (or a posterior sample) of x."""
-        mu, logvar = self.encode(x)
-        return self.decode(self.reparameterize(mu, logvar, generator) if sample else mu)
+        """Decode the posterior mean (or a posterior sample) of x, under the same labels y."""
+        c = self.label_input(y, x)
+        mu, logvar = self._encode(x, c)
+        return torch.sigmoid(self._decode(
+            self.reparameterize(mu, logvar, generator) if sample else mu, c))
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n images decoded from z ~ N(0, I)."""
+    def sample(self, n: int, generator: torch.Generator | None = None, *,
+               y: Labels | None = None) -> torch.Tensor:
+        """n images decoded from z ~ N(0, I) (under labels y if conditional).
+
+        The codes drawn depend only on the generator, not on y: the same seed gives the same
+        styles in every class.
+        """
         p = next(self.parameters())
         z = torch.randn(n, self.cfg.latent_dim, generator=generator, device=p.device, dtype=p.dtype)
-        return self.decode(z)
+        return self.decode(z, y)
 
     def interpolate(self, z0: torch.Tensor, z1: torch.Tensor, steps: int = 10,
-                    method: str = "linear") -> torch.Tensor:
+                    method: str = "linear", y: Labels | None = None) -> torch.Tensor:
         """Decoded images along a linear or spherical path from z0 to z1 (both [Z])."""
         from .latent import interpolate_codes
 
-        return self.decode(interpolate_codes(z0, z1, steps, method))
+        return self.decode(interpolate_codes(z0, z1, steps, method), y)
 
     # --- training objective --------------------------------------------------------------
-    def forward(self, x: torch.Tensor, beta: float = 1.0, iw_samples: int = 1,
-                target: torch.Tensor | None = None) -> VAEOutput:
-        """Negative ELBO (or IWAE bound when iw_samples > 1) for images x [B,1,28,28].
+    def forward(self, x: torch.Tensor, y: Labels | None = None, beta: float = 1.0,
+                iw_samples: int = 1, target: torch.Tensor | None = None) -> VAEOutput:
+        """Negative ELBO (or IWAE bound when iw_samples > 1) for images x [B,1,28,28] (with
+        their labels y if the model is conditional).
 
         `target` is what the likelihood scores (defaults to x): dynamic binarization feeds the
         binarized digit both as input and as target.
         """
         target = x if target is None else target
-        mu, logvar = self.encode(x)
+        c = self.label_input(y, x)
+        mu, logvar = self._encode(x, c)
         cfg = self.cfg
         if iw_samples == 1:
             z = self.reparameterize(mu, logvar)
-            logits = self.decoder(z)
+            logits = self._decode(z, c)
             rec = recon_nll(logits, target, cfg.likelihood, cfg.gaussian_var)
             kl = kl_normal(mu, logvar)
             loss = (rec + beta * kl).mean()
@@ -164,7 +264,7 @@ class VAE(nn.Module):
         # IWAE: K samples per image, bound = log mean_k p(x, z_k) / q(z_k|x).
         k, b = iw_samples, x.shape[0]
         z = self.reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape))
-        logits = self.decoder(z.reshape(k * b, -1))
+        logits = self._decode(z.reshape(k * b, -1), None if c is None else c.repeat(k, 1))
         rec = recon_nll(logits, target.repeat(k, 1, 1, 1), cfg.likelihood, cfg.gaussian_var)
         rec = rec.view(k, b)
         log_w = -rec + beta * (log_normal(z) - log_normal(z, mu, logvar))

@@ -18,7 +18,7 @@ class FieldSpec:
     """What a UI or CLI needs to offer one config field."""
 
     name: str
-    kind: str  # "choice", "int", "float" or "ints" (a list of whole numbers)
+    kind: str  # "choice", "int", "float", "bool" or "ints" (a list of whole numbers)
     label: str
     help: str
     default: Any
@@ -35,15 +35,22 @@ class FieldSpec:
 
 
 def config_fields(cls: type) -> list[FieldSpec]:
-    """The fields of a config dataclass, in declaration order, as FieldSpecs."""
+    """The user-settable fields of a config dataclass, in declaration order, as FieldSpecs.
+
+    Fields marked "derived" (e.g. ModelConfig.n_classes, set from the data) are left out.
+    """
     specs = []
     for f in dataclasses.fields(cls):
         meta = f.metadata
+        if meta.get("derived"):
+            continue
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         if meta.get("list"):
             kind = "ints"
         elif "choices" in meta:
             kind = "choice"
+        elif isinstance(default, bool):  # before int: bool is a subclass of int
+            kind = "bool"
         else:
             kind = "int" if isinstance(default, int) else "float"
         specs.append(FieldSpec(
@@ -60,6 +67,9 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
         if spec.kind == "ints":
             parser.add_argument(spec.flag, type=int, nargs="*", default=spec.default,
                                 help=text)
+        elif spec.kind == "bool":
+            # Off by default (every bool field is), so the flag alone turns it on.
+            parser.add_argument(spec.flag, action="store_true", default=spec.default, help=text)
         elif spec.kind == "choice":
             parser.add_argument(spec.flag, type=type(spec.default), choices=spec.choices,
                                 default=spec.default, help=text)

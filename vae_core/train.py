@@ -7,6 +7,7 @@ on CPU and a resumed run replays exactly the epochs it missed; optionally re-bin
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .augment import augment_batch
 from .checkpoint import load_checkpoint, load_optimizer_state, save_checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import Split, binarize
@@ -71,6 +73,8 @@ class Trainer:
     extra_config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.model_cfg.conditional:
+            self.model_cfg = conditional_config(self.model_cfg, self.train_data, self.test_data)
         self._stop = threading.Event()
         self.device = resolve_device(self.train_cfg.device)
         self.dist = init_distributed(self.device)
@@ -85,6 +89,11 @@ class Trainer:
         if self.resume:
             ck = load_checkpoint(self.resume)
             if ck.model_config != self.model_cfg:
+                if ck.model_config == dataclasses.replace(self.model_cfg,
+                                                          n_classes=ck.model_config.n_classes):
+                    raise ConfigError(f"--resume checkpoint's model has "
+                                      f"{ck.model_config.n_classes} classes, the training "
+                                      f"data {self.model_cfg.n_classes}")
                 raise ConfigError("--resume checkpoint has a different model config")
             self.model: VAE = ck.model.requires_grad_(True)
             self.history = list(ck.metrics.get("history", []))
@@ -112,6 +121,10 @@ class Trainer:
         self.x_test = None
         if self.test_data is not None:
             self.x_test = eval_targets(self.test_data.floats(), self.train_cfg.binarize)
+        # A conditional model trains and is scored on (image, label) pairs.
+        cond = self.model_cfg.conditional
+        self.y_train = self.train_data.labels.to(self.device) if cond else None
+        self.y_test = self.test_data.labels if cond and self.test_data is not None else None
         self.batch = local_batch(self.train_cfg.batch_size, self.dist)
         shard = math.ceil(len(self.x_train) / self.dist.world_size)
         self.steps_per_epoch = math.ceil(shard / self.batch)
@@ -167,7 +180,7 @@ class Trainer:
                     f"training stopped. The last complete epoch ({epoch}) is kept. Try a lower "
                     "learning rate or gradient clipping.")
             if self.x_test is not None and self.dist.is_main:
-                ev = evaluate_elbo(model, self.x_test)
+                ev = evaluate_elbo(model, self.x_test, y=self.y_test)
                 if not all(map(math.isfinite, ev.values())):
                     raise TrainingDiverged(
                         f"the test loss became {ev['test_neg_elbo']} after epoch {epoch + 1}; "
@@ -199,18 +212,24 @@ class Trainer:
                              enabled=c.precision == "bf16")
         tot = {"train_loss": 0.0, "train_recon": 0.0, "train_kl": 0.0}
         n_seen = 0
+        # Its own stream, seeded per epoch and rank like the shuffle, so resume stays exact.
+        aug_gen = torch.Generator().manual_seed(c.seed * 100_003 + epoch + 7919 * self.dist.rank
+                                                + 1_000_003)
         for step in range(self.steps_per_epoch):
             if self.stopped:
                 return None
             idx = perm[step * bs:(step + 1) * bs]
             xb = self.x_train.index_select(0, idx)
+            if c.augment:
+                xb = augment_batch(xb, c.augment, aug_gen)
+            yb = None if self.y_train is None else self.y_train.index_select(0, idx)
             if c.binarize == "dynamic":
                 xb = torch.bernoulli(xb)
             beta = self.beta_at(epoch + step / self.steps_per_epoch)
             if self.device.type == "cuda" and self.model_cfg.arch == "conv":
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with amp:
-                out = model(xb, beta=beta, iw_samples=c.iw_samples)
+                out = model(xb, yb, beta=beta, iw_samples=c.iw_samples)
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
             if c.grad_clip:
@@ -241,6 +260,20 @@ class Trainer:
                 "world_size": self.dist.world_size,
                 "likelihood": self.model_cfg.likelihood, "eval_seed": EVAL_SEED,
                 "history": self.history}
+
+
+def conditional_config(cfg: ModelConfig, train: Split, test: Split | None = None
+                       ) -> ModelConfig:
+    """`cfg` with n_classes set from the training data's classes (a conditional model's
+    one-hot label has one entry per class); ConfigError if the data cannot condition it."""
+    n = len(train.classes)
+    if n < 2:
+        raise ConfigError(f"a conditional model needs at least 2 classes; the training data "
+                          f"has {n} ({', '.join(train.classes)[:80]})")
+    if test is not None and list(test.classes) != list(train.classes):
+        raise ConfigError("the test split's classes differ from the training split's; a "
+                          "conditional model needs the same classes in both")
+    return dataclasses.replace(cfg, n_classes=n)
 
 
 class TqdmCallback(Callback):
