@@ -47,6 +47,10 @@ def assert_matches(model, tol: float = 1e-5) -> None:
 @pytest.mark.parametrize("path", BUNDLED, ids=[p.name for p in BUNDLED])
 def test_bundled_checkpoints_decode_the_same(path: Path) -> None:
     model = load_checkpoint(path).model
+    if model.cfg.conditional:  # the exported decoder takes no class label yet (issue 17)
+        with pytest.raises(ExportError):
+            export_decoder(model)
+        return
     assert_matches(model)
     spec, weights = export_decoder(model)
     n_params = sum(p.numel() for p in model.decoder.parameters())
