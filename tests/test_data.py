@@ -16,6 +16,7 @@ import pytest
 
 from vae_core import DataNotFoundError, download_dataset, load_split
 from vae_core import data as vdata
+from vae_core import download as vdownload
 from vae_core.__main__ import main
 
 BUNDLED = Path(__file__).resolve().parents[1] / "data" / "mnist"
@@ -115,7 +116,7 @@ def test_help_for_the_app_names_no_flags() -> None:
 def _network_reachable() -> bool:
     from torchvision.datasets import MNIST
 
-    return any(vdata._unreachable(m, 3) is None for m in MNIST.mirrors)
+    return any(vdownload._unreachable(m, 3) is None for m in MNIST.mirrors)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ No Streamlit here: usable from a notebook, the CLI (`python -m vae_core`) or the
 from .archive import copy_checkpoint, export_zip, import_upload, is_checkpoint, weights_mtime
 from .checkpoint import Checkpoint, extract_zip, load_checkpoint, safe_name, save_checkpoint
 from .config import ModelConfig, TrainConfig
-from .data import (Split, class_names, download_dataset, download_root, load_split,
-                   missing_data_help)
+from .data import Split, class_names, download_root, load_split, missing_data_help
+from .download import download_dataset
 from .errors import (CheckpointError, ConfigError, DataNotFoundError, ExportError,
                      ImageError, TrainingBusy, TrainingDiverged, VAEError)
 from .export import decode_with_spec, export_decoder

@@ -20,10 +20,6 @@ import hashlib
 import math
 import os
 import shutil
-import socket
-import threading
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -276,6 +272,8 @@ def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path
     except DataNotFoundError:
         if not download:
             raise
+        from .download import download_dataset  # torchvision and sockets only when asked
+
         where = Path(data_dir).expanduser() if data_dir else download_root()
         root = resolve_root(download_dataset(dataset, where), dataset, train)
     raw = root / _TV[dataset] / "raw"
@@ -289,70 +287,6 @@ def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path
     if limit:
         images, labels = images[:limit], labels[:limit]
     return Split(images.unsqueeze(1).contiguous(), labels.long(), class_names(dataset))
-
-
-def _unreachable(url: str, deadline_s: float) -> str | None:
-    """None if a TCP connection to the URL's host (or to the proxy urllib would use) opens
-    within `deadline_s`, else why not. The probe runs in a daemon thread that is abandoned
-    at the deadline, because name lookup (getaddrinfo) takes no timeout and a resolver
-    without network can stall far longer."""
-    parts = urllib.parse.urlsplit(url)
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
-        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    why: list[str | None] = [f"no answer within {deadline_s:g} s"]
-
-    def probe() -> None:
-        try:
-            socket.create_connection((host, port), timeout=deadline_s).close()
-            why[0] = None
-        except OSError as e:
-            why[0] = e.strerror or str(e) or type(e).__name__
-
-    t = threading.Thread(target=probe, daemon=True, name="download-probe")
-    t.start()
-    t.join(deadline_s)
-    return None if why[0] is None else f"{host}:{port}: {why[0]}"
-
-
-def download_dataset(dataset: str, root: Path, timeout_s: float = 10) -> Path:
-    """Download MNIST or Fashion-MNIST with torchvision (`download=True`: the four files,
-    md5-checked) into the torchvision root `root` (files land in `root/MNIST/raw/`), and
-    return `root`, usable as a data dir.
-
-    Never hangs: it first checks that one of torchvision's mirrors answers within `timeout_s`
-    and raises DataNotFoundError in one line if none does (e.g. offline); during the download
-    each network read waits at most `timeout_s` (the process-wide socket default timeout is
-    set meanwhile, then restored). Progress goes to stderr (torchvision's tqdm bars).
-    """
-    if dataset not in _TV:
-        raise DataNotFoundError(f"cannot download {dataset!r}: only {sorted(_TV)} can be "
-                                "downloaded")
-    name = DATASET_NAMES[dataset]
-    cls = _tv_class(dataset)
-    whys = []
-    for mirror in cls.mirrors:
-        why = _unreachable(mirror, timeout_s)
-        if why is None:
-            break
-        whys.append(why)
-    else:
-        raise DataNotFoundError(f"cannot download {name}: no network ({'; '.join(whys)}). "
-                                f"{missing_data_help(dataset, download=False)}")
-    root = Path(root).expanduser()
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout_s)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        cls(str(root), train=True, download=True)
-    except (RuntimeError, OSError, EOFError) as e:
-        msg = " ".join(str(e).split())
-        raise DataNotFoundError(f"cannot download {name} into {root}: {msg}") from e
-    finally:
-        socket.setdefaulttimeout(old)
-    return root
 
 
 def binarize(images: torch.Tensor, seed: int) -> torch.Tensor:
