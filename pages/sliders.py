@@ -1,4 +1,7 @@
-"""Latent sliders: set every coordinate of z by hand and watch the decoder's image change."""
+"""Latent sliders: set every coordinate of z by hand and watch the decoder's image change.
+
+The latent pad (ui/latent_pad) decodes in the browser while you drag; z comes back on release.
+Decoders it cannot export fall back to server-side sliders."""
 
 import math
 
@@ -9,6 +12,8 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from ui.figures_a import (class_legend, click_to_latent, decode_one, latent_map_base, map_extent,
                           mark_point, model_key, png)
 from ui.derived import dim_labels
+from ui.latent_pad import latent_pad
+from ui.latent_pad import unavailable as pad_unavailable
 from ui.state import active_model, encoded, test_set_or_stop
 
 MAP_TILES, MAP_SIZE = 15, 420  # background manifold of the 2-D map: tiles, pixels
@@ -16,8 +21,9 @@ MAX_RANGE = 10.0
 
 ck = active_model()
 zdim = ck.model_config.latent_dim
+server_only = pad_unavailable(ck)  # why this decoder cannot run in the browser, or None
 st.title("Latent sliders")
-where = "under the sliders" if zdim == 2 else "on the right"
+where = "under the sliders" if zdim == 2 and server_only else "on the right"
 st.caption(f"One slider per latent dimension of **{ck.name}** (z has {zdim} dimensions). The "
            f"decoder turns the point into the mean image {where}. Under the prior N(0, I) "
            "almost all codes lie within ±3.")
@@ -89,6 +95,16 @@ def explorer() -> None:
         if not -r <= v <= r:
             st.session_state[f"z_{i}"] = min(max(v, -r), r)
 
+    if not server_only:
+        z = [st.session_state[f"z_{i}"] for i in range(zdim)]
+        st.session_state["sl_code"] = z
+        latent_pad(ck, z, r, dim_labels(ck), on_release=set_code)
+        shown = ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if zdim > 16 else "")
+        what = "the red ring or a slider" if zdim == 2 else "a slider"
+        st.caption(f"z on the server: ({shown}). Drag {what}: your browser decodes every "
+                   "frame, and z comes back here when you let go.")
+        return
+    st.caption(f"Decoded on the server (each move is a round trip): {server_only}.")
     left, right = st.columns([1, 1], gap="large")
     with left:
         box = st.container(height=420) if zdim > 8 else st.container()

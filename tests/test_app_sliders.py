@@ -1,11 +1,15 @@
 """AppTest for Latent sliders: the range keeps z, the caption says where the image is, the
-map has axes, and a model's unused dimensions are marked."""
+map has axes, and a model's unused dimensions are marked.
+
+z is read from the latent pad's data (or the server-side sliders where the page falls back to
+them) and set as the pad's release would set it (tests/latent_pad_helpers.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from latent_pad_helpers import pad, pad_data, release
 from streamlit.testing.v1 import AppTest
 
 from ui.figures_a import MAP_MARGIN, click_to_latent, latent_to_px
@@ -25,6 +29,8 @@ def sliders(model: str | None = None) -> AppTest:
 
 
 def z(at: AppTest) -> list[float]:
+    if pad(at) is not None:
+        return pad_data(at)["z"]
     return [s.value for s in at.slider if s.key.startswith("z_")]
 
 
@@ -34,20 +40,22 @@ def test_changing_the_range_keeps_z_and_clips_only_what_does_not_fit() -> None:
     at.number_input(key="sl_range").increment().run()  # 3.0 -> 3.5
     assert not at.exception
     assert z(at) == [0.0, 0.0]
-    at.slider(key="z_0").set_value(2.5).run()
-    at.slider(key="z_1").set_value(-0.75).run()
+    release(at, [2.5, -0.75])
     at.number_input(key="sl_range").set_value(6.0).run()
     assert z(at) == [2.5, -0.75]
     at.number_input(key="sl_range").set_value(1.0).run()
     assert z(at) == [1.0, -0.75]
-    assert [s.max for s in at.slider] == [1.0, 1.0]
+    assert pad_data(at)["range"] == 1.0
 
 
-def test_caption_says_where_the_image_is() -> None:
-    two_d = sliders()
+def test_caption_says_where_the_image_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    for model in (None, "mnist-conv-16d"):  # the pad draws it right of the plane or sliders
+        assert any("on the right" in c.value for c in sliders(model).caption)
+    import ui.latent_pad
+
+    monkeypatch.setattr(ui.latent_pad, "unavailable", lambda ck: "a test says so")
+    two_d = sliders()  # the server-side fallback draws it under the sliders
     assert any("under the sliders" in c.value for c in two_d.caption)
-    many = sliders("mnist-conv-16d")
-    assert any("on the right" in c.value for c in many.caption)
 
 
 def test_map_click_maps_back_through_the_margins() -> None:
@@ -62,7 +70,7 @@ def test_map_click_maps_back_through_the_margins() -> None:
 
 def test_inactive_dimensions_are_marked() -> None:
     at = sliders("mnist-mlp-50d")
-    labels = [s.label for s in at.slider if s.key.startswith("z_")]
+    labels = pad_data(at)["dims"]
     assert len(labels) == 50
     inactive = [lab for lab in labels if "inactive" in lab]
     # metrics.json (evaluate --save) found 30 of 50 units active on the same test set

@@ -110,6 +110,8 @@ def export_decoder(model: VAE) -> tuple[list[dict[str, Any]], np.ndarray]:
     Raises ExportError for a layer the spec cannot express (the caller then decodes with
     PyTorch instead). The model is only read.
     """
+    if getattr(model, "n_labels", 0):
+        raise ExportError("a conditional decoder (z plus a class label) is not exported yet")
     out, spec = _Writer(), []
     shape = [model.cfg.latent_dim]
     for m in _leaves(model.decoder):

@@ -298,3 +298,10 @@ def digit_png(index: int = 0, scale: int = 8) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def pick_model(page, label: str, timeout: float = 120.0) -> None:
+    """Make the model labelled `label` (e.g. "mnist-conv-16d (bundled)") active in the sidebar."""
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=label, exact=True).click()
+    wait_for_app(page, timeout=timeout, expect_rerun=True)

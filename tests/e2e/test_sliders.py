@@ -1,4 +1,9 @@
-"""Latent sliders: moving a slider (mouse drag, keyboard) changes the decoded image's bytes.
+"""Latent sliders' server-side fallback: moving a slider (mouse drag, keyboard) changes the
+decoded image's bytes.
+
+The page decodes in the browser (the latent pad, tests/e2e/test_latent_pad.py) for every model
+whose decoder exports and has at most 64 latent dimensions; these tests use an untrained 65-D
+model, which gets Streamlit sliders and a server-decoded image instead.
 
 Streamlit >= 1.5x draws st.slider with react-aria: the visible thumb is a <div> wrapping a
 visually hidden <input type="range"> (implicit ARIA role "slider", so CSS `[role="slider"]`
@@ -7,12 +12,35 @@ no longer matches; Playwright's get_by_role does). Older versions used baseweb's
 """
 
 import pytest
-from e2e_helpers import assert_healthy, goto, image_bytes, screenshot, wait_for_app
+from e2e_helpers import assert_healthy, goto, image_bytes, pick_model, screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
 DECODED = '[data-testid="stMain"] [data-testid="stImage"]'
 SLIDERS = '[data-testid="stMain"] [data-testid="stSlider"]'
+
+
+@pytest.fixture(scope="module")
+def wide_model(user_models_dir) -> str:
+    """A 65-D model in the server's user-models folder; its picker label."""
+    import torch
+
+    from vae_core import ModelConfig, TrainConfig, build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    save_checkpoint(user_models_dir / "wide65", build_model(ModelConfig(latent_dim=65,
+                                                                        hidden=[64])),
+                    TrainConfig(epochs=1), {"epochs": 0})
+    return "wide65 (yours)"
+
+
+@pytest.fixture
+def fallback(page, wide_model):
+    """The Latent sliders page on the 65-D model."""
+    goto(page, "/sliders")
+    pick_model(page, wide_model)
+    assert page.get_by_text("Decoded on the server").count() == 1
+    return page
 
 
 def decoded_image(page):
@@ -60,8 +88,8 @@ def wait_image_changed(page, before: bytes, timeout: float = 30.0) -> bytes:
     return after
 
 
-def test_mouse_drag_changes_image(page):
-    goto(page, "/sliders")
+def test_mouse_drag_changes_image(fallback):
+    page = fallback
     assert_healthy(page, "sliders")
     before = image_bytes(page, decoded_image(page))
     assert before[:8] == b"\x89PNG\r\n\x1a\n", "decoded image is not a PNG"
@@ -80,8 +108,8 @@ def test_mouse_drag_changes_image(page):
     screenshot(page, "sliders-after-drag")
 
 
-def test_keyboard_changes_image(page):
-    goto(page, "/sliders")
+def test_keyboard_changes_image(fallback):
+    page = fallback
     before = image_bytes(page, decoded_image(page))
     value_before = value(page, 1)
     value_input(page, 1).focus()
@@ -96,14 +124,14 @@ def test_keyboard_changes_image(page):
     assert_healthy(page, "sliders after keyboard")
 
 
-def test_fast_key_presses_are_not_lost(page):
+def test_fast_key_presses_are_not_lost(fallback):
     """Five quick ArrowRight (then ArrowLeft) presses move the slider by exactly 5 steps.
 
     Each press starts a rerun; a page that writes the slider's session_state key during the
     run pushes that run's (older) value back into the browser, so presses made meanwhile are
     lost and the thumb jumps back.
     """
-    goto(page, "/sliders")
+    page = fallback
     el = value_input(page, 0)
     for k in range(10):
         start = value(page, 0)

@@ -1,0 +1,181 @@
+"""The latent pad in Chromium: the browser's decode equals the model's for every bundled
+checkpoint; a drag morphs the digit frame by frame and z reaches Python only on release; the
+page's buttons move the pad; each blob is fetched once.
+
+`window.latentPadStats` (frames, decodes, digit changes, releases, z, Python's z) and
+`window.latentPadDecode(z)` are the pad's read-only test hooks (ui/latent_pad/frontend/pad.js).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+
+import numpy as np
+import pytest
+import torch
+from e2e_helpers import (REPO_ROOT, assert_healthy, goto, nav_to, pick_model, screenshot,
+                         wait_for_app)
+
+from ui.latent_pad import Blob
+from vae_core import export_decoder, load_checkpoint
+
+pytestmark = pytest.mark.e2e
+
+MODELS = ["mnist-mlp-2d", "mnist-conv-2d", "mnist-conv-16d", "mnist-mlp-50d", "fashion-mlp-2d"]
+DEFAULT = "mnist-mlp-2d"
+MARGIN_L, PLANE = 34, 400  # the plane canvas's left margin and plane size, CSS pixels
+SERVER_Z = re.compile(r"z on the server: \(([^)]*)\)")
+
+
+def stats(page) -> dict:
+    return page.evaluate("window.latentPadStats")
+
+
+def open_pad(page, model: str = DEFAULT) -> tuple[torch.nn.Module, str]:
+    """Open Latent sliders on `model` and wait until the browser holds its decoder."""
+    goto(page, "/sliders")
+    if model != DEFAULT:
+        pick_model(page, f"{model} (bundled)")
+    vae = load_checkpoint(REPO_ROOT / "checkpoints" / model).model
+    digest = Blob.of(export_decoder(vae)[1].astype("<f4").tobytes()).hash
+    page.wait_for_function(
+        "h => { const s = window.latentPadStats; return !!s && s.ready && s.model === h; }",
+        arg=digest, timeout=120_000)
+    assert_healthy(page, f"sliders on {model}")
+    return vae, digest
+
+
+def python_z(page) -> list[float]:
+    """z as the server last rendered it (the caption under the pad)."""
+    text = page.locator('[data-testid="stCaptionContainer"]').filter(
+        has_text="z on the server").first.inner_text()
+    return [float(v) for v in SERVER_Z.search(text).group(1).split(", ") if v != "…"]
+
+
+def wait_python_has(page, z: list[float], timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while python_z(page) != z[:16]:
+        assert time.monotonic() < end, f"Python shows {python_z(page)}, the pad {z}"
+        page.wait_for_timeout(100)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_browser_decode_equals_the_model(page, model: str) -> None:
+    vae, _ = open_pad(page, model)
+    g = np.random.default_rng(0)
+    z = g.standard_normal((20, vae.cfg.latent_dim)).astype(np.float32)
+    z[0], z[-3:] = 0.0, z[-3:] * 3.0  # the origin and a few codes far out
+    got = np.array(page.evaluate("zs => zs.map(z => window.latentPadDecode(z))", z.tolist()))
+    with torch.no_grad():
+        want = vae.decode(torch.from_numpy(z)).reshape(20, 784).numpy()
+    diff = np.abs(got - want).max()
+    print(f"{model}: max |browser - torch| = {diff:.2e}")
+    assert got.shape == (20, 784) and diff <= 1e-4
+
+
+def plane_point(page, x: float, y: float) -> tuple[float, float]:
+    """Screen position of latent (x, y) on the plane (range 3, 15 manifold tiles)."""
+    box = page.get_by_test_id("latent-pad-plane").bounding_box()
+    e = 3.0 * 15 / 14
+    return (box["x"] + MARGIN_L + (x + e) / (2 * e) * PLANE,
+            box["y"] + (e - y) / (2 * e) * PLANE)
+
+
+def test_pad_drag_morphs_the_digit_and_python_gets_z_on_release(page) -> None:
+    open_pad(page)
+    page.wait_for_timeout(500)
+    before = stats(page)
+    cx, cy = plane_point(page, 0.0, 0.0)
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    t0, i = time.monotonic(), 0
+    while time.monotonic() - t0 < 2.0:  # a 2-second drag along a Lissajous curve
+        i += 1
+        page.mouse.move(cx + 150 * math.sin(i / 6), cy + 150 * math.sin(i / 9 + 1))
+    during = stats(page)
+    page.mouse.up()
+    changes = during["digitChanges"] - before["digitChanges"]
+    print(f"{i} mouse moves in 2 s: {changes} digit changes, "
+          f"{during['decodes'] - before['decodes']} decodes")
+    assert changes >= 30, f"the digit changed {changes} times during a 2-second drag"
+    assert during["commits"] == before["commits"], "z was sent to Python during the drag"
+    wait_for_app(page, expect_rerun=True)
+    after = stats(page)
+    assert after["commits"] == before["commits"] + 1
+    wait_python_has(page, after["z"])
+    assert after["pythonZ"] == after["z"]
+    screenshot(page, "latent-pad-after-drag")
+
+
+def test_hovering_a_test_digit_shows_its_image(page) -> None:
+    from ui.state import test_set  # the same test set the page encodes
+
+    vae, _ = open_pad(page)
+    images, _, _ = test_set("mnist")
+    with torch.no_grad():
+        mu, _ = vae.encode(torch.from_numpy(np.array(images[:1])).unsqueeze(1))
+    page.mouse.move(*plane_point(page, *mu[0].tolist()))
+    tip = page.locator(".lp-tip")  # Playwright's CSS locators pierce the shadow root
+    tip.wait_for(state="visible", timeout=10_000)
+    assert tip.inner_text().startswith("test #") and tip.get_attribute("data-index")
+    screenshot(page, "latent-pad-hover")
+
+
+def test_16d_slider_drag_changes_the_digit_during_the_drag(page) -> None:
+    open_pad(page, "mnist-conv-16d")
+    page.wait_for_timeout(500)
+    box = page.get_by_test_id("latent-pad-slider-3").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # z3 = 0: the middle
+    before = stats(page)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 25):
+        page.mouse.move(x + step * box["width"] / 60, y)
+    during = stats(page)
+    page.mouse.up()
+    changes = during["digitChanges"] - before["digitChanges"]
+    assert changes >= 5, f"the digit changed {changes} times while dragging z3"
+    assert during["commits"] == before["commits"] and during["z"][3] > 0.5
+    wait_for_app(page, expect_rerun=True)
+    after = stats(page)
+    wait_python_has(page, after["z"])
+    assert after["pythonZ"] == after["z"] and len(after["z"]) == 16
+    screenshot(page, "latent-pad-16d")
+
+
+def test_fast_key_presses_on_a_pad_slider_are_not_lost(page) -> None:
+    """Each press is a release; a run answering an older one must not undo the newer ones."""
+    open_pad(page)
+    slider = page.get_by_test_id("latent-pad-slider-0")
+    for k in range(6):
+        start = stats(page)["z"][0]
+        direction = 1 if k % 2 == 0 else -1
+        slider.focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowRight" if direction > 0 else "ArrowLeft")
+        page.wait_for_timeout(300)
+        wait_for_app(page, settle=1.0)
+        expected = round(start + 0.05 * direction, 2)
+        z = stats(page)["z"]
+        assert abs(z[0] - expected) < 1e-9, f"round {k}: {start} + 5 presses -> {z[0]}"
+        wait_python_has(page, z)
+
+
+def test_buttons_move_the_pad_and_blobs_are_fetched_once(page) -> None:
+    fetched: list[str] = []
+    page.on("response", lambda r: fetched.append(r.url) if r.url.endswith(".bin") else None)
+    open_pad(page)
+    page.get_by_role("button", name="Random draw").click()
+    wait_for_app(page, expect_rerun=True)
+    page.wait_for_function("() => window.latentPadStats.z[0] !== 0")
+    wait_python_has(page, stats(page)["z"])
+    page.get_by_role("button", name="Reset to 0").click()
+    wait_for_app(page, expect_rerun=True)
+    page.wait_for_function("() => window.latentPadStats.z.every(v => v === 0)")
+    nav_to(page, "manifold")  # away and back: the page keeps what it fetched
+    nav_to(page, "sliders")
+    page.get_by_test_id("latent-pad-plane").wait_for(state="visible")
+    page.wait_for_timeout(1000)
+    assert len(fetched) == 3, fetched  # decoder, test digits, their images: once each

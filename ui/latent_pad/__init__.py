@@ -1,0 +1,178 @@
+"""The latent pad: a components-v2 element that decodes z in the browser while the user drags.
+
+The browser runs the decoder exported by `vae_core.export_decoder` (frontend/decoder.js, plain
+Float32Array loops) once per animation frame, draws to canvases at the device pixel ratio, and
+calls `setStateValue` only on release: z then lands in session state through `on_release`.
+Python stays the source of truth: buttons that write z make the pad follow on the next run.
+
+How the big payloads travel, and why. A v2 component's `data` is part of the element's delta,
+so it is sent on every rerun (this app also disables Streamlit's message cache). The decoder's
+weights (0.3-2.7 MB for the bundled models), the encoded test digits and their images (4 MB)
+therefore never go in `data`. Each is a blob registered with Streamlit's media file manager,
+the store behind `st.image` URLs: its bytes are served over HTTP from memory, as
+`application/octet-stream`, with no base64 and no JSON. `data` carries only each blob's
+content hash, size and media URL; the page fetches a hash once and keeps it in module-level
+maps, which outlive reruns, remounts and page switches. Each release also reports the hashes
+the page holds; from then on this session's runs omit those URLs, so they skip even the media
+store's hashing of the bytes (about 12 ms per run for 6 MB on this machine). A page that lacks
+a blob and has no URL for it (an expired URL, say) asks for it with the "need" trigger, once.
+
+Static serving (`server.enableStaticServing`) would need files written into the repository
+per model and a config change; a "send the bytes in data only when asked" protocol would
+cost an extra rerun per model and sends the bytes over the websocket anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+from plotly.colors import qualitative
+
+from ui.state import encoded, test_set
+from vae_core import VAE, Checkpoint, ExportError, export_decoder, weights_mtime
+
+FRONTEND = Path(__file__).resolve().parent / "frontend"
+NAME = "latent_explorer.latent_pad"
+KEY = "latent_pad"
+HAVE_KEY = "latent_pad_have"  # hashes of the blobs the page said it holds
+ACK_KEY = "latent_pad_ack"  # id of the last release applied (the page ignores older echoes)
+MAX_DIMS = 64
+MAX_WEIGHT_BYTES = 64 * 2**20  # beyond this the download and the decode would both be slow
+POINTS = 5000  # test digits on the 2-D plane; their images as uint8 are 3.9 MB
+TILES = 15  # manifold tiles per side under the plane (tile centres span [-range, range])
+MIME = "application/octet-stream"
+
+
+def _source() -> tuple[str, str]:
+    """(js, css): decoder.js and pad.js joined into one ES module (a v2 component takes one)."""
+    js = "\n".join((FRONTEND / name).read_text() for name in ("decoder.js", "pad.js"))
+    return js, (FRONTEND / "pad.css").read_text()
+
+
+_JS, _CSS = _source()
+_mount = st.components.v2.component(NAME, js=_JS, css=_CSS)
+
+
+@dataclass(frozen=True)
+class Blob:
+    """Bytes served once per page, named by their content hash."""
+
+    hash: str
+    data: bytes
+
+    @classmethod
+    def of(cls, data: bytes) -> Blob:
+        return cls(hashlib.sha256(data).hexdigest()[:24], data)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _decoder(path: str, mtime: float, _model: VAE) -> tuple[list[dict[str, Any]], Blob] | str:
+    """The exported decoder of one checkpoint, or why it cannot run in the browser."""
+    try:
+        spec, weights = export_decoder(_model)
+    except ExportError as e:
+        return str(e)
+    if weights.nbytes > MAX_WEIGHT_BYTES:
+        return f"its decoder has {weights.nbytes / 2**20:.0f} MB of weights"
+    return spec, Blob.of(weights.astype("<f4").tobytes())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _points(path: str, mtime: float, dataset: str, _mu: np.ndarray) -> Blob:
+    """float32 [n, 2] codes then uint8 [n] labels of the first POINTS test digits."""
+    _, labels, _ = test_set(dataset)
+    n = min(POINTS, len(labels))
+    return Blob.of(np.ascontiguousarray(_mu[:n, :2], dtype="<f4").tobytes()
+                   + labels[:n].astype(np.uint8).tobytes())
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _images(dataset: str) -> Blob:
+    """uint8 [n, 28, 28] images of the first POINTS test digits (the dataset's own bytes)."""
+    images, _, _ = test_set(dataset)
+    return Blob.of(np.round(images[:POINTS] * 255).astype(np.uint8).tobytes())
+
+
+def unavailable(ck: Checkpoint) -> str | None:
+    """Why this model cannot be decoded in the browser (None when it can)."""
+    zdim = ck.model_config.latent_dim
+    if zdim > MAX_DIMS:
+        return f"z has {zdim} dimensions (the pad takes up to {MAX_DIMS})"
+    got = _decoder(str(ck.path), weights_mtime(str(ck.path)), ck.model)
+    return got if isinstance(got, str) else None
+
+
+def _ref(blob: Blob, what: str, kind: str, extra: dict[str, Any] | None = None
+         ) -> dict[str, Any]:
+    """The JSON that names a blob; with a media URL unless the page already holds it."""
+    url = None
+    if blob.hash not in st.session_state.get(HAVE_KEY, set()):
+        from streamlit import runtime
+
+        if runtime.exists():
+            # One coordinate per kind: a new model's blob replaces the old one's registration.
+            url = runtime.get_instance().media_file_mgr.add(blob.data, MIME, f"{KEY}.{kind}")
+    return {"hash": blob.hash, "bytes": len(blob.data), "url": url, "what": what,
+            **(extra or {})}
+
+
+def _released(on_release: Callable[[list[float]], None], zdim: int) -> None:
+    """State callback: the page let go of z. Takes only a well-formed code."""
+    value = st.session_state[KEY]["release"] or {}
+    st.session_state[HAVE_KEY] = {h for h in value.get("have") or [] if isinstance(h, str)}
+    st.session_state[ACK_KEY] = str(value.get("n"))
+    z = value.get("z")
+    if (isinstance(z, list) and len(z) == zdim
+            and all(isinstance(v, (int, float)) and math.isfinite(v) for v in z)):
+        on_release([float(v) for v in z])
+
+
+def _needed() -> None:
+    """Trigger callback: the page lacks a blob; send every URL again on this run."""
+    st.session_state[HAVE_KEY] = set()
+
+
+def payload_sizes(ck: Checkpoint) -> dict[str, int]:
+    """Bytes of each blob this model's pad fetches once (for the benchmark and the docs)."""
+    _, blob = _decoder(str(ck.path), weights_mtime(str(ck.path)), ck.model)
+    sizes = {"decoder": len(blob.data)}
+    if ck.model_config.latent_dim == 2:
+        dataset = ck.train_config.dataset
+        sizes["points"] = len(_points(str(ck.path), weights_mtime(str(ck.path)), dataset,
+                                      encoded(ck)[0]).data)
+        sizes["images"] = len(_images(dataset).data)
+    return sizes
+
+
+def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
+               on_release: Callable[[list[float]], None]) -> None:
+    """Draw the pad for model `ck` at code z (sliders over [-r, r], labelled `dims`).
+
+    `on_release(z)` runs as a callback, before the script, when the user lets go. Call
+    `unavailable(ck)` first: this assumes the decoder exports.
+    """
+    path, mtime = str(ck.path), weights_mtime(str(ck.path))
+    spec, weights = _decoder(path, mtime, ck.model)
+    data: dict[str, Any] = {
+        "z": [float(v) for v in z], "ack": st.session_state.get(ACK_KEY), "range": float(r),
+        "tiles": TILES, "dims": list(dims),
+        "decoder": _ref(weights, "the decoder", "decoder", {"spec": spec}),
+        "points": None, "images": None, "classes": [], "colors": qualitative.D3,
+    }
+    if len(z) == 2:
+        dataset = ck.train_config.dataset
+        _, labels, classes = test_set(dataset)
+        points = _points(path, mtime, dataset, encoded(ck)[0])
+        data["points"] = _ref(points, "the test digits", "points", {"n": min(POINTS, len(labels))})
+        data["images"] = _ref(_images(dataset), "their images", "images")
+        data["classes"] = list(classes)
+    _mount(key=KEY, data=data, on_release_change=partial(_released, on_release, len(z)),
+           on_need_change=_needed)
