@@ -16,8 +16,8 @@ _SCRIPT = """
 import json, sys
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file("app.py", default_timeout=120).run()
-print(json.dumps({"exceptions": [e.value for e in at.exception], "title": [t.value for t in at.title],
-                  "images": len(at.get("image")),
+print(json.dumps({"exceptions": [e.value for e in at.exception],
+                  "title": [t.value for t in at.title], "images": len(at.get("image")),
                   "heavy": [m for m in ("torchvision", "scipy") if m in sys.modules]}))
 """
 
