@@ -249,7 +249,9 @@ class Pad {
     c.addEventListener("pointerdown", (ev) => {
       const [x, y, px, py] = toLatent(ev);
       if (px < 0 || py > PLANE || ev.button !== 0) return;
-      c.setPointerCapture(ev.pointerId);
+      try {
+        c.setPointerCapture(ev.pointerId);  // keep the drag when the pointer leaves the plane
+      } catch (err) { /* synthetic events (benchmarks) have no capturable pointer */ }
       this.dragging = true;
       this.hover(null);
       this.moveTo(x, y);
