@@ -1,12 +1,14 @@
 """Many users at once: N real browser sessions against one `streamlit run app.py` server.
 
 Each session (its own chromium context, so its own Streamlit session) loops for a fixed time:
-it goes to the Latent sliders page through the sidebar and moves a slider with the keyboard
-(5 x ArrowRight, then 5 x ArrowLeft on the next turn), then goes to the Reconstruct page and
-uploads the PNG of a real MNIST test digit (dark ink on light, 8x). For every action it
-measures the latency from the first key press / the upload to the *new* image being shown and
-loaded in the browser (the <img> src, a content-hashed media URL, differs from the one before
-and the image has loaded; for the slider the caption must also show the final slider value).
+it goes to the Latent sliders page through the sidebar and moves the latent pad's z0 slider
+with the keyboard (5 x ArrowRight, then 5 x ArrowLeft on the next turn; the browser decodes,
+and each press sends z to Python), then goes to the Reconstruct page and uploads the PNG of a
+real MNIST test digit (dark ink on light, 8x). For every action it measures the latency from
+the first key press / the upload until the page shows the result: for the slider, the
+server's caption "z on the server: (...)" with the final z; for the upload, the *new*
+reconstruction loaded in the browser (the <img> src, a content-hashed media URL, differs from
+the one before and the image has loaded).
 Errors: an stException box, "Traceback" or an error alert on the page, and actions or
 navigations that time out.
 
@@ -58,8 +60,7 @@ POLL_MS = 100  # how often each page checks for the new image (in the browser)
 SETUP_CONCURRENCY = 4  # sessions opening the app at once (setup is not measured)
 
 MAIN = '[data-testid="stMain"]'
-SLIDER_INPUTS = f'{MAIN} [data-testid="stSlider"] input[type="range"], ' \
-                f'{MAIN} [data-testid="stSlider"] [role="slider"]'
+SLIDER_INPUTS = '[data-testid="latent-pad-slider-0"]'  # in the pad's shadow root
 UPLOAD_INPUT = f'{MAIN} [data-testid="stFileUploader"] input[type="file"]'
 
 # Returns the src of the <img> in the main-area stImage whose caption contains `caption`
@@ -77,6 +78,17 @@ _IMG_READY_JS = """([caption, text, before]) => {
     if (img && img.src && img.src !== before && img.complete && img.naturalWidth > 0)
       return img.src;
   }
+  return null;
+}"""
+
+# True once a main-area caption (not stale) contains `text`.
+_CAPTION_JS = """([text]) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (app && app.getAttribute('data-test-connection-state') === 'DISCONNECTED_FOREVER')
+    return 'DISCONNECTED';
+  const caps = '[data-testid="stMain"] [data-testid="stCaptionContainer"]';
+  for (const c of document.querySelectorAll(caps))
+    if (!c.closest('[data-stale="true"]') && (c.textContent || '').includes(text)) return true;
   return null;
 }"""
 
@@ -228,39 +240,30 @@ async def _nav(page, stem: str, timeout: float, stats: Stats | None) -> None:
         stats.nav.append(time.perf_counter() - t0)
 
 
-async def _slider_value(el) -> float:
-    return float(await el.get_attribute("aria-valuenow") or await el.input_value())
-
-
 async def _slider_action(page, direction: int, timeout: float, stats: Stats) -> None:
-    """Press ArrowRight (or Left) KEY_STEPS times on z0; wait for the image of the end value.
-
-    The end value is computed from the value before the presses: the slider's own value can
-    briefly jump back while the reruns of the earlier presses come in, so reading it right
-    after pressing is racy.
-    """
-    inputs = page.locator(SLIDER_INPUTS)
-    caption = "decoded mean image"
-    before = await page.evaluate(_IMG_READY_JS, [caption, "", ""])
-    el = inputs.first
+    """Press ArrowRight (or Left) KEY_STEPS times on the pad's z0 slider; wait until the
+    server's caption shows the end value (the pad sends z to Python on every key press)."""
+    el = page.locator(SLIDER_INPUTS).first
     lo, hi = float(await el.get_attribute("min") or -3), float(await el.get_attribute("max") or 3)
     step = float(await el.get_attribute("step") or 0.01)
-    values = [await _slider_value(inputs.nth(i)) for i in range(min(await inputs.count(), 6))]
-    values[0] = min(max(values[0] + direction * KEY_STEPS * step, lo), hi)
-    target = ", ".join(f"{v:.2f}" for v in values)
+    # The z the server last sent the pad (the two agree between actions).
+    got = await page.wait_for_function(
+        "() => { const s = window.latentPadStats; return s && s.pythonZ.length && s.pythonZ; }")
+    values = await got.json_value()
+    values[0] = min(max(round(values[0] + direction * KEY_STEPS * step, 2), lo), hi)
+    target = "z on the server: (" + ", ".join(f"{v:.2f}" for v in values[:16])
     await el.focus()
     key = "ArrowRight" if direction > 0 else "ArrowLeft"
     t0 = time.perf_counter()
     for _ in range(KEY_STEPS):
         await page.keyboard.press(key)
     try:
-        await _wait(page, _IMG_READY_JS, [caption, target, before or ""], timeout)
+        await _wait(page, _CAPTION_JS, [target], timeout)
     except SessionLost:
         raise
     except Exception as e:
-        shown = await page.locator(f'{MAIN} [data-testid="stImageCaption"]').first.inner_text()
-        raise TimeoutError(f"expected z = ({target}); slider shows "
-                           f"{await _slider_value(el):.2f}, caption {shown!r}") from e
+        shown = await page.locator(f'{MAIN} [data-testid="stCaptionContainer"]').last.inner_text()
+        raise TimeoutError(f"expected {target}...; the page shows {shown!r}") from e
     stats.latencies["slider"].append(time.perf_counter() - t0)
 
 
@@ -489,10 +492,11 @@ def run(sessions: int = 20, duration: float = 60.0, baseline_duration: float | N
                            warmup, log)
     return report("loadtest", sessions, duration, one, many,
                   "each session alternates: sidebar nav to Latent sliders, 5 ArrowRight/Left "
-                  "key presses on z0; nav to Reconstruct, upload a 224x224 MNIST test digit "
-                  "PNG. Latency = first key press / upload -> new decoded image loaded in the "
-                  "browser (img src changed, caption shows the final value). Navigation time "
-                  "is reported separately and not in the action latencies.")
+                  "key presses on the latent pad's z0 slider (each sends z to Python); nav to "
+                  "Reconstruct, upload a 224x224 MNIST test digit PNG. Latency = first key "
+                  "press -> the server's caption shows the final z / upload -> new "
+                  "reconstruction loaded in the browser. Navigation time is reported "
+                  "separately and not in the action latencies.")
 
 
 def report(benchmark: str, sessions: int, duration: float, one: dict[str, Any],

@@ -1,14 +1,15 @@
 """Many users at once, measured at the server: N Streamlit protocol clients, no browsers.
 
 The same load as bench/loadtest.py (each session alternates: go to Latent sliders and move
-slider z0 by 5 steps of 0.01, right then left on the next turn; go to Reconstruct and upload
-the PNG of a real MNIST test digit), but every session is a bench/st_client.py websocket
+the latent pad's z0 by 5 steps of 0.01, right then left on the next turn; go to Reconstruct
+and upload the PNG of a real MNIST test digit), but every session is a bench/st_client.py websocket
 client that sends the BackMsgs the browser would send. 20 such clients cost a few percent of
 one core, so on a small machine the latency is the server's, not the browsers'.
 
-Latency of an action: from sending the rerun (slider) or the file URL request (upload) to the
-end of the script run with the new image in the tree (slider: a new media URL and the caption
-showing the new z; upload: a "reconstruction" image) and that image fetched over HTTP.
+Latency of an action: from sending the rerun (the pad's release of the new z) or the file URL
+request (upload) to the end of the script run showing the result (slider: the caption
+"z on the server: (...)" with the new z, decoded by the browser, not the server; upload: a
+"reconstruction" image, fetched over HTTP).
 Errors: exception elements, error alerts, page_not_found, compile errors, ref_hash messages,
 lost websockets, HTTP errors, timeouts and images that did not change.
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import json
 import os
 import sys
 import time
@@ -47,6 +49,7 @@ from bench.st_client import StClient
 RESULTS = REPO_ROOT / "bench" / "results" / "loadtest_ws.json"
 DECODED, RECON = "decoded mean image", "reconstruction"
 STEP = 0.01  # slider step of z0 in pages/sliders.py
+PAD = "latent_explorer.latent_pad"  # ui/latent_pad's component
 
 
 class ActionError(RuntimeError):
@@ -59,24 +62,19 @@ def _own_cpu() -> float:
 
 
 async def slider_action(c: StClient, direction: int, stats: Stats) -> None:
-    """Move z0 by KEY_STEPS steps (one debounced rerun, as the browser sends after the key
-    presses); wait for the decoded image of the new z and fetch it."""
-    sliders = c.find("slider")
-    if not sliders:
-        raise ActionError("no slider on the page")
-    z0 = sliders[0].body
-    values = [c.widgets[s.body.id].double_array_value.data[0] if s.body.id in c.widgets
-              else s.body.default[0] for s in sliders[:6]]
-    values[0] = round(min(max(values[0] + direction * KEY_STEPS * STEP, z0.min), z0.max), 2)
-    target = ", ".join(f"{v:.2f}" for v in values)
-    before = c.image(DECODED)
+    """Move z0 by KEY_STEPS steps as the latent pad reports it (one release with the final
+    value); wait for the run whose caption shows the new z."""
+    pads = [n.body for n in c.find("bidi_component") if n.body.component_name == PAD]
+    if not pads:
+        raise ActionError("no latent pad on the page")
+    data = json.loads(pads[0].json)
+    z, r = data["z"], data["range"]
+    z[0] = round(min(max(z[0] + direction * KEY_STEPS * STEP, -r), r), 2)
+    target = "z on the server: (" + ", ".join(f"{v:.2f}" for v in z[:16])
     t0 = time.perf_counter()
-    await c.set_slider(z0.label, values[0])
-    img = c.image(DECODED)
-    if img is None or (before and img.url == before.url) or f"({target}" not in img.caption:
-        raise ActionError(f"expected the image of z = ({target}); got "
-                          f"{img.caption if img else 'no image'!r}")
-    await c.fetch(img.url)
+    await c.set_component_state(PAD, {"release": {"z": z, "n": f"ws-{t0}", "have": []}})
+    if not any(target in cap for cap in c.captions()):
+        raise ActionError(f"expected {target}...; captions: {c.captions()}")
     stats.latencies["slider"].append(time.perf_counter() - t0)
 
 
@@ -181,12 +179,11 @@ def run(sessions: int = 20, duration: float = 60.0, baseline_duration: float | N
                            warmup, log)
     res = report("loadtest_ws", sessions, duration, one, many,
                  "each session is a Streamlit websocket protocol client (bench/st_client.py) "
-                 "and alternates: go to Latent sliders, move z0 by 5 x 0.01 (one rerun with "
-                 "the final value, as the browser sends after its debounce); go to Reconstruct, "
-                 "upload a 224x224 MNIST test digit PNG (file URL request, PUT, rerun). Latency "
-                 "= request sent -> script run finished with the new image (new media URL; "
-                 "for the slider the caption shows the new z) -> image fetched over HTTP. "
-                 "Navigation time is reported separately.")
+                 "and alternates: go to Latent sliders, move the latent pad's z0 by 5 x 0.01 "
+                 "(one release with the final value); go to Reconstruct, upload a 224x224 "
+                 "MNIST test digit PNG (file URL request, PUT, rerun). Latency = request sent "
+                 "-> script run finished showing the new z (slider) / the new reconstruction, "
+                 "fetched over HTTP (upload). Navigation time is reported separately.")
     res["cpu_split"] = {"1_user": one["cpu"], f"{sessions}_users": many["cpu"]}
     return res
 

@@ -20,6 +20,7 @@ SessionLost (websocket closed) and HttpError (status >= 400).
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.Block_pb2 import Block
 from streamlit.proto.Element_pb2 import Element
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.Markdown_pb2 import Markdown
 from streamlit.proto.NumberInput_pb2 import NumberInput
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import ClientConnection, connect
@@ -295,6 +297,18 @@ class StClient:
         self.widgets[state.id] = state
         await self._rerun(self.page_hash, fragment_id=node.fragment_id)
 
+    async def set_component_state(self, name: str, state: dict) -> None:
+        """Set a components-v2 element's state as its JavaScript's setStateValue does (the
+        whole state dict) and wait for the run."""
+        found = [n for n in self.find("bidi_component") if n.body.component_name == name]
+        if not found:
+            raise StreamlitError(f"no component {name!r} on the page")
+        node = found[0]
+        ws = WidgetState(id=node.body.id)
+        ws.json_value = json.dumps(state)
+        self.widgets[ws.id] = ws
+        await self._rerun(self.page_hash, fragment_id=node.fragment_id)
+
     async def upload(self, data: bytes, name: str, mime: str = "image/png",
                      label: str | None = None) -> None:
         """Put a file into a st.file_uploader (the first in the main area by default)."""
@@ -333,6 +347,11 @@ class StClient:
                 if caption in img.caption:
                     return Image(img.url, img.caption)
         return None
+
+    def captions(self) -> list[str]:
+        """The text of every st.caption in the main area, in page order."""
+        return [n.body.body for n in self.find("markdown")
+                if n.body.element_type == Markdown.CAPTION]
 
     def problems(self) -> list[str]:
         """Exception elements anywhere and error alerts in the main area, as shown now."""
