@@ -35,7 +35,7 @@ def throughput(res: dict[str, Any], probes: dict[str, Any] | None, out: Path) ->
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(names) + 1.8))
     bars = ax.barh(names[::-1], vals[::-1], color=["C1" if n.startswith("probe") else "C0"
                                                     for n in names[::-1]])
-    for b, v in zip(bars, vals[::-1]):
+    for b, v in zip(bars, vals[::-1], strict=False):
         ax.text(v, b.get_y() + b.get_height() / 2, f" {v:,.0f}", va="center", fontsize=8)
     ax.set_xlabel("training images / s (MLP 784-400-20, batch 128, CPU)")
     ax.set_title(f"Core {res['speedup']:.2f}x the PyTorch example; "

@@ -23,7 +23,8 @@ def render(r: dict[str, Any]) -> str:
     env, th = r.get("env", {}), r.get("threads", {})
     lines = [(f"Run of {env.get('time')}: {env.get('cpu')} x {env.get('cpu_count')} cores, torch "
              f"{env.get('torch')}, torch threads used {th.get('used')} (`--threads "
-             f"{th.get('mode')}`; calibration step images/s {_rates(th.get('step_images_per_s'))}), load "
+             f"{th.get('mode')}`; calibration step images/s "
+             f"{_rates(th.get('step_images_per_s'))}), load "
              f"average at start {env.get('load_average')}, total {r.get('seconds_total')} s."), "",
              "| benchmark | measured | goal | met |", "| --- | --- | --- | --- |"]
     t = r.get("training") or {}
@@ -80,7 +81,8 @@ def render(r: dict[str, Any]) -> str:
         cs = i.get("cold_start") or {}
         if cs.get("health_s"):
             lines.append(f"| app cold start: /_stcore/health ok / first HTML (median of "
-                         f"{len(cs['runs'])}) | {cs['health_s']:.2f} s / {cs['first_html_s']:.2f} s "
+                         f"{len(cs['runs'])}) | {cs['health_s']:.2f} s / "
+                         f"{cs['first_html_s']:.2f} s "
                          "| | |")
     sc = r.get("scaling") or {}
     if "manifold" in sc:

@@ -72,7 +72,8 @@ def scatter_figure(points: tuple[int, ...] = (1_000, 10_000), reps: int = 5,
             size = len(fig.to_json())
             tj.append(time.perf_counter() - t)
         out[str(n)] = {"build": summary_ms(tb), "to_json": summary_ms(tj),
-                       "total_median_ms": round(median([a + b for a, b in zip(tb, tj)]) * 1e3, 3),
+                       "total_median_ms": round(
+                           median([a + b for a, b in zip(tb, tj, strict=True)]) * 1e3, 3),
                        "json_bytes": size}
     return out
 

@@ -154,7 +154,7 @@ def matmul_peak(n: int = 2048, reps: int = 5, device: str = "cpu",
 # --- interleaving ----------------------------------------------------------------------------
 def paired_ratio(num: list[float], den: list[float]) -> float:
     """Median of per-chunk ratios (each pair measured back to back)."""
-    return median([a / b for a, b in zip(num, den)])
+    return median([a / b for a, b in zip(num, den, strict=False)])
 
 
 class Interleave:
@@ -453,8 +453,8 @@ def probes(data_dir: str | Path | None, n_images: int = 12_800, reps: int = 3,
                            "torch_threads": torch.get_num_threads(),
                            "trainer_images_per_s": median(ref), "variants": {}}
     for name, v in rates.items():
-        out["variants"][name] = {"images_per_s": median(v), "ratio_to_trainer": paired_ratio(v, ref),
-                                 "all": v}
+        out["variants"][name] = {"images_per_s": median(v),
+                                 "ratio_to_trainer": paired_ratio(v, ref), "all": v}
     # The example's input pipeline alone (PIL image -> ToTensor -> collate, no training): its
     # per-image time is what the baseline pays on top of the same training step.
     out["example_dataloader_only"] = {

@@ -79,9 +79,11 @@ def on_map_click() -> None:
 def explorer() -> None:
     images, labels, classes = test_set_or_stop(ck.train_config.dataset)
     c = st.columns([1, 1, 1, 1.1, 1], vertical_alignment="bottom")
-    c[0].button("Random draw", icon=":material/casino:", key="sl_random", on_click=draw_prior, width="stretch",
+    c[0].button("Random draw", icon=":material/casino:", key="sl_random", on_click=draw_prior,
+                width="stretch",
                 help="z ~ N(0, I), seeded by a counter (each click is the next seed)")
-    c[1].button("Reset to 0", icon=":material/restart_alt:", key="sl_reset", on_click=set_code, args=([0.0] * zdim,),
+    c[1].button("Reset to 0", icon=":material/restart_alt:", key="sl_reset", on_click=set_code,
+                args=([0.0] * zdim,),
                 width="stretch")
     c[2].number_input("Test digit #", 0, len(images) - 1, 0, key="sl_digit")
     c[3].button("Set from this digit", key="sl_from_digit", on_click=from_digit,

@@ -102,7 +102,7 @@ def test_every_config_field_is_in_the_cli_and_the_form() -> None:
     in_groups = [n for names in GROUPS.values() for n in names]
     assert len(in_groups) == len(set(in_groups))
     at = train_page()
-    keys = {w.key for kind in ("selectbox", "number_input", "text_input")
+    keys = {w.key for kind in ("selectbox", "number_input", "text_input", "checkbox")
             for w in at.get(kind)}
     specs = config_fields(ModelConfig) + config_fields(TrainConfig)
     assert sorted(in_groups) == sorted(s.name for s in specs)

@@ -21,7 +21,7 @@ GROUPS = {  # section title -> fields, four per row
     "Objective and optimization": ["beta", "warmup_epochs", "binarize", "iw_samples",
                                    "optimizer", "lr", "lr_decay", "grad_clip",
                                    "batch_size", "epochs", "seed", "precision"],
-    "Data": ["dataset", "limit", "device"],
+    "Data": ["dataset", "limit", "augment", "device"],
 }
 SPECS = {s.name: s for cls in (ModelConfig, TrainConfig) for s in config_fields(cls)}
 
@@ -55,6 +55,8 @@ def _widget(col: Any, spec: FieldSpec) -> Any:
     key, label, help_ = widget_key(spec.name), spec.label, spec.help or None
     if spec.kind == "choice":
         return col.selectbox(label, spec.choices, key=key, help=help_)
+    if spec.kind == "bool":
+        return col.checkbox(label, key=key, help=help_)
     if spec.kind == "ints":
         return col.text_input(label, key=key, help=help_,
                               placeholder="all 2" if spec.name == "strides" else "")
@@ -75,7 +77,7 @@ def settings_form(latest: tuple[ModelConfig, TrainConfig] | None) -> tuple[bool,
             st.markdown(f"**{title}**")
             for row in range(0, len(names), 4):
                 cols = st.columns(4, vertical_alignment="bottom")
-                for col, name in zip(cols, names[row:row + 4]):
+                for col, name in zip(cols, names[row:row + 4], strict=False):
                     values[name] = _widget(col, SPECS[name])
         submitted = st.form_submit_button("Start training", type="primary", key="tr_start")
     if submitted:

@@ -217,17 +217,17 @@ def class_legend(classes: tuple[str, ...], width: int) -> np.ndarray:
 def latent_to_px(x: float, y: float, e: float, size: int) -> tuple[float, float]:
     return (x + e) / (2 * e) * size, (e - y) / (2 * e) * size
 
-def click_to_latent(click: dict[str, Any], e: float, size: int) -> tuple[float, float]:
-    """The latent point under a click on the map (with its margins) shown at any width."""
-    scale = click["width"] / (size + MAP_MARGIN[0])
-    return px_to_latent(click["x"] / scale - MAP_MARGIN[0], click["y"] / scale, e, size, size)
-
-
 
 def px_to_latent(px: float, py: float, e: float, width: float, height: float
                  ) -> tuple[float, float]:
     """Inverse of latent_to_px for an image displayed at width x height pixels."""
     return -e + 2 * e * px / width, e - 2 * e * py / height
+
+
+def click_to_latent(click: dict[str, Any], e: float, size: int) -> tuple[float, float]:
+    """The latent point under a click on the map (with its margins) shown at any width."""
+    scale = click["width"] / (size + MAP_MARGIN[0])
+    return px_to_latent(click["x"] / scale - MAP_MARGIN[0], click["y"] / scale, e, size, size)
 
 
 def mark_point(base: np.ndarray, x: float, y: float, e: float) -> Image.Image:

@@ -4,9 +4,10 @@ The Train page starts `vae_core.Trainer` in a daemon thread. A `TrainingManager`
 server, through `st.cache_resource`) holds a `threading.Lock` for the whole run, so a second
 Start from any session gets `TrainingBusy`. Every run keeps its scratch folder until its owner
 saves or discards it: nothing finished is deleted unasked, and no session can discard another
-session's run. Runs left by an earlier server are listed for anyone to save or discard. The trainer's callback writes every step and epoch
-into a `Progress` record under its own small lock; the page reads `Progress.snapshot()` copies,
-so a page never waits on the training thread and the thread never touches the cached models.
+session's run. Runs left by an earlier server are listed for anyone to save or discard. The
+trainer's callback writes every step and epoch into a `Progress` record under its own small
+lock; the page reads `Progress.snapshot()` copies, so a page never waits on the training thread
+and the thread never touches the cached models.
 """
 
 from __future__ import annotations

@@ -136,7 +136,8 @@ class ModelConfig:
                f"conv_dense must be in 0..{MAX_WIDTH}")
         if self.arch == "mlp":
             _check(_int_list(self.hidden, 1, MAX_WIDTH) and 1 <= len(self.hidden) <= MAX_LAYERS,
-                   f"hidden must be 1..{MAX_LAYERS} widths in 1..{MAX_WIDTH}, got {_short(self.hidden)}")
+                   f"hidden must be 1..{MAX_LAYERS} widths in 1..{MAX_WIDTH}, "
+                   f"got {_short(self.hidden)}")
         else:
             _check(_int_list(self.channels, 1, MAX_CHANNELS)
                    and 1 <= len(self.channels) <= MAX_LAYERS,

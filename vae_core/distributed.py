@@ -74,7 +74,7 @@ def mean_across(values: dict[str, float], info: DistInfo, device: torch.device
         return values
     t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
     dist.all_reduce(t)
-    return dict(zip(values, (t / info.world_size).tolist()))
+    return dict(zip(values, (t / info.world_size).tolist(), strict=False))
 
 
 def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:

@@ -84,12 +84,13 @@ def batch_labels(y: Labels | None, start: int, size: int, device: torch.device |
 def make_activation(cfg: ModelConfig) -> nn.Module:
     if cfg.activation == "leaky_relu":
         return nn.LeakyReLU(cfg.leaky_slope)
-    return {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "elu": nn.ELU}[cfg.activation]()
+    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "elu": nn.ELU}
+    return acts[cfg.activation]()
 
 
 def _mlp(widths: list[int], cfg: ModelConfig, last_act: bool) -> list[nn.Module]:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+    for i, (a, b) in enumerate(zip(widths, widths[1:], strict=False)):
         layers.append(nn.Linear(a, b))
         if last_act or i < len(widths) - 2:
             layers.append(make_activation(cfg))
@@ -136,7 +137,7 @@ class VAE(nn.Module):
         k, pad = cfg.kernel_size, cfg.kernel_size // 2
         chans, strides, sizes = cfg.channels, cfg.conv_strides(), cfg.conv_sizes()
         enc: list[nn.Module] = []
-        for c_in, c_out, s in zip([1, *chans], chans, strides):
+        for c_in, c_out, s in zip([1, *chans], chans, strides, strict=False):
             enc += [nn.Conv2d(c_in, c_out, k, s, pad), make_activation(cfg)]
             if cfg.dropout:
                 enc.append(nn.Dropout(cfg.dropout))
@@ -152,12 +153,13 @@ class VAE(nn.Module):
         dec.append(nn.Unflatten(1, (chans[-1], sizes[-1], sizes[-1])))
         # Mirror the encoder: each transposed conv restores the exact size its conv reduced.
         outs = [*reversed(chans[:-1]), chans[0]]
-        for i, (c_in, c_out) in enumerate(zip(reversed(chans), outs)):
+        for i, (c_in, c_out) in enumerate(zip(reversed(chans), outs, strict=False)):
             layer = len(chans) - 1 - i
             s, size_in, target = strides[layer], sizes[layer + 1], sizes[layer]
             extra = target - ((size_in - 1) * s - 2 * pad + k)
             if not 0 <= extra < s:
-                raise ConfigError(f"conv layer {layer}: cannot mirror size {target} with stride {s}")
+                raise ConfigError(f"conv layer {layer}: cannot mirror size {target} with "
+                                  f"stride {s}")
             dec += [nn.ConvTranspose2d(c_in, c_out, k, s, pad, output_padding=extra),
                     make_activation(cfg)]
             if cfg.dropout:

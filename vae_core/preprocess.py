@@ -74,7 +74,7 @@ def open_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES,
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageError(f"the image has too many pixels to decode safely ({e})") from e
     except UnidentifiedImageError as e:
-        raise ImageError("this file is not an image Pillow can read (PNG, JPEG, BMP, GIF, WebP "
+        raise ImageError("this file is not an image we can read (PNG, JPEG, BMP, GIF, WebP "
                          "or TIFF)") from e
     except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError,
             MemoryError) as e:
