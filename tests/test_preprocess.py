@@ -28,7 +28,8 @@ FUZZ = settings(max_examples=80, deadline=None,
 def digits(mnist_test) -> dict[int, np.ndarray]:
     """One real MNIST test digit per class, uint8 [28, 28], white ink on black."""
     out: dict[int, np.ndarray] = {}
-    for img, label in zip(mnist_test.images[:, 0].numpy(), mnist_test.labels.tolist()):
+    pairs = zip(mnist_test.images[:, 0].numpy(), mnist_test.labels.tolist(), strict=True)
+    for img, label in pairs:
         out.setdefault(label, img)
         if len(out) == 10:
             break

@@ -89,7 +89,8 @@ def to_gray(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         a = np.asarray(img, dtype=np.float64)
         lo, hi = float(a.min()), float(a.max())
-        return ((a - lo) / (hi - lo)).astype(np.float32) if hi > lo else np.zeros_like(a, np.float32)
+        return ((a - lo) / (hi - lo)).astype(np.float32) if hi > lo else \
+            np.zeros_like(a, np.float32)
     if img.mode == "P" or img.mode == "PA":
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "La", "RGBa"):
