@@ -1,0 +1,192 @@
+"""The reference digit classifier: a small CNN that reads which digit an image shows.
+
+It judges the VAEs rather than being one: `class_consistency` is the share of reconstructions
+it reads as the input's label, and the app labels decoded and reconstructed digits with its
+reading. Bundled as `checkpoints/digit-classifier/` (`classifier.safetensors` + `classifier.json`;
+deliberately not `model.safetensors`, so the model picker never offers it as a VAE), rebuilt by
+`python -m vae_core train-classifier --out checkpoints/digit-classifier`, loaded from
+safetensors only (its shapes are checked against the architecture; nothing is unpickled).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from torch import nn
+
+from .augment import augment_batch
+from .errors import CheckpointError, ConfigError
+
+WEIGHTS, SPEC = "classifier.safetensors", "classifier.json"
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "digit-classifier"
+N_CLASSES = 10
+CHANNELS = (32, 64, 128)
+DENSE = 128
+MAX_CHANNELS = 512
+
+
+def build_classifier(channels: tuple[int, ...] = CHANNELS, dense: int = DENSE) -> nn.Sequential:
+    """Conv 3x3 + batch norm + ReLU + 2x2 max-pool per entry of `channels` (28 -> 14 -> 7 -> 3),
+    then a dense layer with dropout and 10 logits."""
+    layers: list[nn.Module] = []
+    size, cin = 28, 1
+    for c in channels:
+        layers += [nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                   nn.MaxPool2d(2)]
+        size, cin = size // 2, c
+    layers += [nn.Flatten(), nn.Dropout(0.3), nn.Linear(cin * size * size, dense), nn.ReLU(),
+               nn.Dropout(0.3), nn.Linear(dense, N_CLASSES)]
+    return nn.Sequential(*layers)
+
+
+def _as_batch(images: Any) -> torch.Tensor:
+    """[N,28,28], [N,1,28,28] or one [28,28] image (array or tensor) -> float32 [N,1,28,28]."""
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    x = x.detach().to("cpu", torch.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
+        raise ValueError(f"expected images [N,28,28] or [N,1,28,28], got {list(x.shape)}")
+    return x
+
+
+def load_classifier(path: str | Path | None = None) -> nn.Sequential:
+    """The classifier saved in folder `path` (default: the bundled one), in eval mode, cached
+    per process. Raises CheckpointError when the files are missing or do not match."""
+    return _load(str(Path(path) if path else DEFAULT_DIR))
+
+
+@lru_cache(maxsize=4)
+def _load(folder: str) -> nn.Sequential:
+    p = Path(folder)
+    try:
+        spec = json.loads((p / SPEC).read_text())
+        channels, dense = tuple(spec["channels"]), int(spec["dense"])
+        if not (1 <= len(channels) <= 4 and all(isinstance(c, int) and 1 <= c <= MAX_CHANNELS
+                                                 for c in channels) and 1 <= dense <= 4096):
+            raise ValueError(f"channels {channels} / dense {dense} out of bounds")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"no usable digit classifier in {p} ({SPEC}: {e})") from e
+    net = build_classifier(channels, dense)
+    expected = net.state_dict()
+    state: dict[str, torch.Tensor] = {}
+    try:
+        with safe_open(str(p / WEIGHTS), "pt") as f:
+            if set(f.keys()) != set(expected):
+                raise CheckpointError(f"{WEIGHTS} in {p} does not match {SPEC}")
+            for k, want in expected.items():
+                t = f.get_tensor(k)
+                if t.shape != want.shape or t.dtype != want.dtype or (
+                        t.is_floating_point() and not torch.isfinite(t).all()):
+                    raise CheckpointError(f"tensor {k} in {p / WEIGHTS} is {t.dtype}"
+                                          f"{list(t.shape)}, expected {want.dtype}"
+                                          f"{list(want.shape)} and finite")
+                state[k] = t
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"cannot read the digit classifier {p / WEIGHTS}: {e}") from e
+    net.load_state_dict(state)
+    return net.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def classify(images: Any, net: nn.Module | None = None, batch_size: int = 1000
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Read digits: images [N,28,28] or [N,1,28,28] in [0, 1] (white ink on black, MNIST
+    style) -> (labels int64 [N], probabilities float32 [N, 10]). Uses the bundled classifier
+    unless `net` is given."""
+    net = net or load_classifier()
+    x = _as_batch(images)
+    probs = [torch.softmax(net(x[i:i + batch_size]), 1) for i in range(0, len(x), batch_size)]
+    p = torch.cat(probs).numpy() if probs else np.zeros((0, N_CLASSES), np.float32)
+    return p.argmax(1).astype(np.int64), p.astype(np.float32)
+
+
+def accuracy(images: Any, labels: Any, net: nn.Module | None = None) -> float:
+    """Share of images the classifier reads as their label."""
+    pred, _ = classify(images, net)
+    y = np.asarray(labels).reshape(-1)
+    return float((pred == y).mean()) if len(y) else float("nan")
+
+
+def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+                     test_y: torch.Tensor, out: str | Path, epochs: int = 8,
+                     batch_size: int = 128, lr: float = 2e-3, augment: float = 1.0,
+                     seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train the CNN on floats [N,1,28,28] in [0, 1] with seeded augmentation (see
+    vae_core.augment) and a cosine learning-rate schedule, then write the folder `out`.
+    Returns the spec written to classifier.json (with the test accuracy)."""
+    if epochs < 1 or batch_size < 1 or not 0 < lr <= 1 or not 0 <= augment <= 2:
+        raise ConfigError("epochs and batch size must be >= 1, lr in (0, 1], augment in [0, 2]")
+    torch.manual_seed(seed)
+    net = build_classifier()
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    steps = epochs * -(-len(train_x) // batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    g = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        net.train()
+        perm = torch.randperm(len(train_x), generator=g)
+        total = 0.0
+        for i in range(0, len(perm), batch_size):
+            idx = perm[i:i + batch_size]
+            xb = augment_batch(train_x[idx], augment, g)
+            loss = nn.functional.cross_entropy(net(xb), train_y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        net.eval()
+        acc = accuracy(test_x, test_y, net)
+        log(f"epoch {epoch + 1}/{epochs}: train loss {total / len(perm):.4f}, test accuracy "
+            f"{acc:.4f} ({time.perf_counter() - t0:.0f}s)")
+    spec = {"channels": list(CHANNELS), "dense": DENSE, "test_accuracy": acc,
+            "test_images": len(test_x), "train_images": len(train_x), "epochs": epochs,
+            "batch_size": batch_size, "lr": lr, "augment": augment, "seed": seed,
+            "train_seconds": round(time.perf_counter() - t0, 1)}
+    save_classifier(net, spec, out)
+    return spec
+
+
+def save_classifier(net: nn.Module, spec: dict[str, Any], out: str | Path) -> Path:
+    """Write classifier.safetensors + classifier.json into folder `out`."""
+    from safetensors.torch import save_file
+
+    p = Path(out)
+    p.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
+              str(p / WEIGHTS), {"format": "latent-explorer-classifier/1"})
+    (p / SPEC).write_text(json.dumps(spec, indent=2) + "\n")
+    _load.cache_clear()
+    return p
+
+
+@torch.no_grad()
+def reconstructions(model: nn.Module, images: Any, batch_size: int = 500) -> torch.Tensor:
+    """The model's reconstructions (decoded posterior means) [N,1,28,28] of images in [0, 1]."""
+    x = _as_batch(images)
+    was_training = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    out = [model.reconstruct(x[i:i + batch_size].to(dev)).cpu()
+           for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return torch.cat(out) if out else x[:0]
+
+
+def class_consistency(model: nn.Module, images: Any, labels: Any,
+                      net: nn.Module | None = None) -> float:
+    """Share of the model's reconstructions of `images` that the classifier reads as the
+    images' `labels`: does the VAE give the same digit back?"""
+    return accuracy(reconstructions(model, images), labels, net)
