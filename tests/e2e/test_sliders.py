@@ -1,7 +1,7 @@
 """Latent sliders' server-side fallback: moving a slider (mouse drag, keyboard) changes the
 decoded image's bytes.
 
-The page decodes in the browser (the latent pad, tests/e2e/test_latent_pad.py) for every model
+The page decodes in the browser (the latent pad, tests/e2e/test_pad_browser.py) for every model
 whose decoder exports and has at most 64 latent dimensions; these tests use an untrained 65-D
 model, which gets Streamlit sliders and a server-decoded image instead.
 
