@@ -31,7 +31,7 @@ import torch
 
 from .checkpoint import Checkpoint, load_checkpoint, read_configs, save_metrics
 from .classifier import DEFAULT_DIR as DEFAULT_CLASSIFIER_DIR
-from .classifier import train_classifier
+from .classifier import class_consistency, train_classifier
 from .config import BINARIZE, ModelConfig, TrainConfig
 from .data import load_split
 from .errors import VAEError
@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--binarization", choices=BINARIZE,
                     help="score the test set grey ('none') or as one fixed Bernoulli draw "
                     "('static'/'dynamic'); default: as the model was trained")
+    ev.add_argument("--class-consistency", action="store_true",
+                    help="also report class_consistency: the share of test reconstructions the "
+                    "bundled digit classifier reads as the input's label (MNIST models)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--save", action="store_true",
                     help="also store the IS-NLL, KL per dimension and active units in the "
@@ -164,6 +167,11 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     res = {"checkpoint": str(ck.path), **evaluate_elbo(ck.model, x, y=y),
            "binarization": binar, "likelihood": ck.model_config.likelihood,
            "conditional": ck.model_config.conditional, "test_images": len(x)}
+    if a.class_consistency:
+        if ck.train_config.dataset != "mnist":
+            raise VAEError("--class-consistency needs an MNIST model: the classifier reads "
+                           "digits")
+        res["class_consistency"] = class_consistency(ck.model, test.floats(), test.labels)
     if a.is_samples:
         res["test_nll_is"] = importance_sampled_nll(ck.model, x, k=a.is_samples, y=y)
         res["is_samples"] = a.is_samples

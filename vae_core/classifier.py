@@ -62,12 +62,16 @@ def _as_batch(images: Any) -> torch.Tensor:
 
 def load_classifier(path: str | Path | None = None) -> nn.Sequential:
     """The classifier saved in folder `path` (default: the bundled one), in eval mode, cached
-    per process. Raises CheckpointError when the files are missing or do not match."""
-    return _load(str(Path(path) if path else DEFAULT_DIR))
+    per process (read again when its files change). Raises CheckpointError when the files are
+    missing or do not match."""
+    p = Path(path) if path else DEFAULT_DIR
+    stamp = tuple((f.stat().st_mtime_ns, f.stat().st_size) if f.is_file() else None
+                  for f in (p / SPEC, p / WEIGHTS))
+    return _load(str(p), stamp)
 
 
 @lru_cache(maxsize=4)
-def _load(folder: str) -> nn.Sequential:
+def _load(folder: str, stamp: tuple) -> nn.Sequential:
     p = Path(folder)
     try:
         spec = json.loads((p / SPEC).read_text())
@@ -173,14 +177,23 @@ def save_classifier(net: nn.Module, spec: dict[str, Any], out: str | Path) -> Pa
 
 
 @torch.no_grad()
-def reconstructions(model: nn.Module, images: Any, batch_size: int = 500) -> torch.Tensor:
-    """The model's reconstructions (decoded posterior means) [N,1,28,28] of images in [0, 1]."""
+def reconstructions(model: nn.Module, images: Any, labels: Any = None,
+                    batch_size: int = 500) -> torch.Tensor:
+    """The model's reconstructions (decoded posterior means) [N,1,28,28] of images in [0, 1].
+    A conditional model is given the `labels` (which it needs)."""
     x = _as_batch(images)
+    conditional = bool(getattr(getattr(model, "cfg", None), "conditional", False))
+    y = torch.as_tensor(np.asarray(labels)).long() if conditional else None
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
-    out = [model.reconstruct(x[i:i + batch_size].to(dev)).cpu()
-           for i in range(0, len(x), batch_size)]
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].to(dev)
+        if y is None:
+            out.append(model.reconstruct(xb).cpu())
+        else:
+            out.append(model.reconstruct(xb, y[i:i + batch_size].to(dev)).cpu())
     model.train(was_training)
     return torch.cat(out) if out else x[:0]
 
@@ -189,4 +202,4 @@ def class_consistency(model: nn.Module, images: Any, labels: Any,
                       net: nn.Module | None = None) -> float:
     """Share of the model's reconstructions of `images` that the classifier reads as the
     images' `labels`: does the VAE give the same digit back?"""
-    return accuracy(reconstructions(model, images), labels, net)
+    return accuracy(reconstructions(model, images, labels), labels, net)
