@@ -21,7 +21,12 @@ def subheaders(page) -> list[str]:
 def test_manifold_underlay_keeps_selection_and_hidden_classes(page):
     goto(page, "/scatter", timeout=180)
     chart = page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').first
-    chart.locator(".legend .traces").nth(1).click()  # hide class "1"
+    # hide class "1"; a click that lands before Plotly has bound its legend is clicked again
+    for _ in range(5):
+        chart.locator(".legend .traces").nth(1).click()
+        page.wait_for_timeout(500)
+        if page.evaluate(_CHART_STATE_JS)["hidden"] == ["1"]:
+            break
     chart.hover()
     chart.locator('.modebar-btn[data-title="Box Select"]').click()
     area = chart.locator(".nsewdrag").first.bounding_box()
