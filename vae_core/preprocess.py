@@ -20,6 +20,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
+from .paper import (NOISE_K, border_shading, contrast_gray, ink_is_dark, mad_sigma,
+                    paper_lines, remove_shadows, stroke_estimate)
 
 MAX_BYTES = 10 * 1024 * 1024  # keep equal to server.maxUploadSize in .streamlit/config.toml
 MAX_PIXELS = 40_000_000
@@ -27,7 +29,6 @@ FIT = 20  # the digit's box is scaled to fit FIT x FIT, as in MNIST
 SIZE = 28
 INK_FRACTION = 0.25  # pixels brighter than this share of the max count as ink for the crop
 MIN_CONTRAST = 0.08  # below this spread between ink and background there is no digit
-NOISE_K = 3.0  # a pixel within this many noise levels of the paper is paper
 MIN_SNR = 6.0  # the ink must stand this many noise levels off the paper to be a digit
 SPECK_FRACTION = 0.02  # ink pieces smaller than this share of the largest piece are specks
 PAPER_SIDE = 96  # the paper's brightness is fitted on a copy at most this many pixels a side
@@ -113,14 +114,16 @@ def to_gray(img: Image.Image) -> np.ndarray:
     return np.asarray(grey, dtype=np.float32) / 255.0
 
 
-def stroke_width(mask: np.ndarray) -> float:
+def stroke_width(mask: np.ndarray, max_run: float = np.inf) -> float:
     """Typical stroke width of a boolean ink mask in pixels: the smaller of the median
-    horizontal and the median vertical ink run (0 if there is no ink)."""
+    horizontal and the median vertical ink run (0 if there is no ink). Runs longer than
+    `max_run` (a shadow, a line) are left out."""
     def runs(m: np.ndarray) -> np.ndarray:
         p = np.zeros((m.shape[0], m.shape[1] + 2), np.int8)
         p[:, 1:-1] = m
         d = np.diff(p, axis=1).ravel()
-        return np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+        r = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+        return r[r <= max_run]
 
     h, v = runs(mask), runs(mask.T)
     return float(min(np.median(h), np.median(v))) if len(h) and len(v) else 0.0
@@ -156,11 +159,6 @@ def _thicken_thin_strokes(g: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(g[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
 
 
-def _mad_sigma(r: np.ndarray) -> float:
-    """Robust standard deviation (1.4826 x the median absolute deviation) of the values r."""
-    return 1.4826 * float(np.median(np.abs(r - np.median(r)))) if r.size else 0.0
-
-
 def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates in [-1, 1] down the rows [h, 1] and across the columns [1, w]."""
     return (np.linspace(-1, 1, h, dtype=np.float32)[:, None],
@@ -186,7 +184,7 @@ def paper_level(g: np.ndarray) -> tuple[np.ndarray, float]:
     if sh < 4 or sw < 4:  # too few pixels to fit a surface: one level, the border's
         border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
         level = np.full((1, 1), np.median(border), np.float32)
-        return level, _mad_sigma(g[np.ix_(rows, cols)] - level)
+        return level, mad_sigma(g[np.ix_(rows, cols)] - level)
     # Block means: fast, and the surface is the slow variation anyway.
     small = g[:sh * fy, :sw * fx].reshape(sh, fy, sw, fx).mean(axis=(1, 3), dtype=np.float64)
     y, x = (a.astype(np.float64) for a in _grid(sh, sw))
@@ -202,7 +200,7 @@ def paper_level(g: np.ndarray) -> tuple[np.ndarray, float]:
         coef[:n_terms] = np.linalg.lstsq(a.T @ a, a.T @ values[mask], rcond=None)[0]
         resid = values - design @ coef
         # Not below 2 grey levels in 255: a noiseless page must not fall apart into specks.
-        keep = np.abs(resid) <= max(3 * _mad_sigma(resid[mask]), 2 / 255)
+        keep = np.abs(resid) <= max(3 * mad_sigma(resid[mask]), 2 / 255)
         if keep.sum() < 4 * len(coef):
             break
         mask, n_terms = keep, len(coef)
@@ -215,7 +213,7 @@ def paper_level(g: np.ndarray) -> tuple[np.ndarray, float]:
         surface += (cxy * y) * x
     paper = mask.reshape(sh, sw)[np.minimum(rows // fy, sh - 1)][:, np.minimum(cols // fx, sw - 1)]
     resid = g[np.ix_(rows, cols)] - surface[np.ix_(rows, cols)]
-    return surface, _mad_sigma(resid[paper])
+    return surface, mad_sigma(resid[paper])
 
 
 def ink_map(g: np.ndarray) -> np.ndarray:
@@ -233,12 +231,29 @@ def ink_map(g: np.ndarray) -> np.ndarray:
         band = d[i:i + chunk]
         dark += float(np.clip(-band - far, 0, None).sum())
         light += float(np.clip(band - far, 0, None).sum())
-    ink = np.negative(d, out=d) if dark > light else d
+    # Shadows and lit patches are far off too, but they run along the border: judged
+    # without them when there is ink elsewhere.
+    is_dark = ink_is_dark(d, far)
+    is_dark = dark > light if is_dark is None else is_dark
+    ink = np.negative(d, out=d) if is_dark else d
     peak = float(ink.max())
     if peak < MIN_CONTRAST:
         raise ImageError("no digit found: the image is blank (all one shade)")
-    if peak < MIN_SNR * sigma:
-        raise ImageError("no digit found: nothing stands out from the image's noise")
+    # What the smooth surface left: paper lines (long and thin), shadows and stains (broad).
+    # Once shading is gone, the noise is measured again: shading is not noise.
+    raw = -g if is_dark else g
+    lines = paper_lines(ink, raw, floor)
+    if lines is not None:
+        ink -= lines
+        raw = raw - lines
+    stroke = stroke_estimate(ink)
+    ink, flat_sigma = remove_shadows(ink, raw, stroke)
+    if flat_sigma is not None:
+        sigma, floor = flat_sigma, NOISE_K * flat_sigma
+    peak = float(ink.max())
+    if peak < MIN_SNR * sigma or peak < MIN_CONTRAST:
+        raise ImageError("no digit found: nothing stands out from the paper, its lines and "
+                         "the image's noise")
     # Within the noise floor of the paper is paper: subtract it, so that the background comes
     # out black rather than speckled grey.
     ink -= floor
@@ -248,9 +263,22 @@ def ink_map(g: np.ndarray) -> np.ndarray:
     # left in, one speck far off would stretch the digit's box over the whole photo.
     from scipy import ndimage  # here, not at the top: 0.5 s off the app's first page
 
-    labels, n = ndimage.label(ink > INK_FRACTION, structure=np.ones((3, 3), bool))
+    eight = np.ones((3, 3), bool)
+    labels, n = ndimage.label(ink > INK_FRACTION, structure=eight)
     if n > 1:
-        areas = np.bincount(labels.ravel())
+        # So is what is left of a shadow's or a page's edge: along the border. It goes with
+        # its fainter fringe (the pieces above the floor it lies in, unless they hold ink).
+        shading = border_shading(labels, n, stroke)
+        if shading.any():
+            faint, m = ndimage.label(ink > 0, structure=eight)
+            has_shade = np.bincount(faint[shading[labels]], minlength=m + 1) > 0
+            has_ink = np.bincount(faint[(labels > 0) & ~shading[labels]], minlength=m + 1) > 0
+            drop = has_shade & ~has_ink
+            drop[0] = False
+            ink[drop[faint] | shading[labels]] = 0.0
+            ink /= float(ink.max())
+            labels, n = ndimage.label(ink > INK_FRACTION, structure=eight)
+        areas = np.bincount(labels.ravel(), minlength=n + 1)
         areas[0] = areas.max()  # the background (label 0) is no speck
         speck = areas < SPECK_FRACTION * areas[1:].max()
         if speck.any():
@@ -292,8 +320,33 @@ def to_mnist(gray: np.ndarray) -> np.ndarray:
 
 def preprocess_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES,
                      max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Bytes or a path of any image -> MNIST-like float32 [28, 28] in [0, 1]."""
-    return to_mnist(to_gray(open_image(data, max_bytes, max_pixels)))
+    """Bytes or a path of any image -> MNIST-like float32 [28, 28] in [0, 1].
+
+    Grey levels are the luminance; only if no digit stands out in it, a colour image is tried
+    again in grey levels along its ink-paper colour difference (yellow ink on white paper is
+    nearly invisible in luminance, blue lines on kraft paper nearly so, and the lines should
+    stay that way).
+    """
+    img = open_image(data, max_bytes, max_pixels)
+    try:
+        return to_mnist(to_gray(img))
+    except ImageError as first:
+        colour = _colour_gray(img)
+        if colour is None:
+            raise
+        try:
+            return to_mnist(colour)
+        except ImageError:
+            raise first from None
+
+
+def _colour_gray(img: Image.Image) -> np.ndarray | None:
+    """An opaque colour image in grey levels along its ink-paper colour difference (None for
+    grey or transparent images, or a nearly grey difference)."""
+    if img.mode not in ("RGB", "RGBX", "CMYK", "YCbCr", "HSV", "RGBA", "P"):
+        return None
+    rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+    return contrast_gray(rgba[..., :3]) if rgba[..., 3].min() > 0.999 else None
 
 
 def to_png_bytes(img: np.ndarray, scale: int = 1) -> bytes:
