@@ -166,3 +166,29 @@ def test_augment_is_a_train_option() -> None:
     with pytest.raises(ConfigError):
         TrainConfig(augment=3.0)
 
+
+
+# --- what the pages use ---------------------------------------------------------------------
+def test_read_digit_and_grid(mnist_test, repo_root) -> None:
+    from vae_core import manifold
+    from vae_core.classifier import read_digit, read_grid, tint_grid
+
+    label, conf = read_digit(mnist_test.floats()[0])
+    assert label == int(mnist_test.labels[0]) and 0.5 < conf <= 1
+    with pytest.raises(ValueError, match="one image"):
+        read_digit(mnist_test.floats()[:2])
+    # A grid of known digits: row by row, as manifold tiles them.
+    x = mnist_test.floats()[:9, 0]
+    grid = x.reshape(3, 3, 28, 28).permute(0, 2, 1, 3).reshape(84, 84)
+    labels, confs = read_grid(grid, 3)
+    assert (labels.ravel() == classify(x)[0]).all() and confs.shape == (3, 3)
+    rgb = tint_grid(grid, labels, confs)
+    assert rgb.shape == (84, 84, 3) and rgb.min() >= 0 and rgb.max() <= 1
+    assert (rgb[..., 0] == 0).sum() > 0 and np.allclose(rgb.sum(-1) == 0, grid.numpy() == 0)
+    # A 2-D model's manifold: the decoder draws several digit classes across the plane.
+    model = load_checkpoint(repo_root / "checkpoints/mnist-mlp-2d").model
+    img, _ = manifold(model, n=8)
+    labels, _ = read_grid(img, 8)
+    assert len(np.unique(labels)) >= 7
+    with pytest.raises(ValueError):
+        read_grid(img, 7)

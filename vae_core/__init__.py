@@ -5,6 +5,8 @@ No Streamlit here: usable from a notebook, the CLI (`python -m vae_core`) or the
 
 from .archive import copy_checkpoint, export_zip, import_upload, is_checkpoint, weights_mtime
 from .checkpoint import Checkpoint, extract_zip, load_checkpoint, safe_name, save_checkpoint
+from .classifier import (CLASS_COLOURS, UPLOAD_MODEL_DIR, class_consistency, classify,
+                         load_classifier, read_digit, read_grid, tint_grid)
 from .config import ModelConfig, TrainConfig
 from .data import Split, class_names, download_root, load_split, missing_data_help
 from .download import download_dataset
@@ -34,5 +36,7 @@ __all__ = [
     "preprocess_image", "recon_nll", "resolve_device", "safe_name", "save_checkpoint",
     "to_png_bytes", "traversal_codes", "weights_mtime",
     "ExportError", "decode_with_spec", "export_decoder",
+    "CLASS_COLOURS", "UPLOAD_MODEL_DIR", "class_consistency", "classify", "load_classifier",
+    "read_digit", "read_grid", "tint_grid",
     "batch_labels", "one_hot_labels",
 ]

@@ -27,6 +27,9 @@ from .errors import CheckpointError, ConfigError
 
 WEIGHTS, SPEC = "classifier.safetensors", "classifier.json"
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "digit-classifier"
+# The bundled VAE for uploaded photos and drawings (conv, 32-D latent, trained with
+# augmentation): the Reconstruct page shows its reconstruction beside a 2-D model's.
+UPLOAD_MODEL_DIR = DEFAULT_DIR.parent / "mnist-conv-upload"
 N_CLASSES = 10
 CHANNELS = (32, 64, 128)
 DENSE = 128
@@ -113,6 +116,54 @@ def classify(images: Any, net: nn.Module | None = None, batch_size: int = 1000
     probs = [torch.softmax(net(x[i:i + batch_size]), 1) for i in range(0, len(x), batch_size)]
     p = torch.cat(probs).numpy() if probs else np.zeros((0, N_CLASSES), np.float32)
     return p.argmax(1).astype(np.int64), p.astype(np.float32)
+
+
+def read_digit(image: Any, net: nn.Module | None = None) -> tuple[int, float]:
+    """One digit's reading: (class, the classifier's probability for it). `image` is
+    [28, 28], [1, 28, 28] or [1, 1, 28, 28] in [0, 1], white ink on black."""
+    labels, probs = classify(image, net)
+    if len(labels) != 1:
+        raise ValueError(f"expected one image, got {len(labels)}")
+    return int(labels[0]), float(probs[0, labels[0]])
+
+
+def read_grid(grid: Any, n: int, net: nn.Module | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Readings of every tile of an n x n grid of digits [28n, 28n] (as latent.manifold
+    returns it): (classes int64 [n, n], confidences float32 [n, n]), row by row."""
+    g = torch.as_tensor(np.asarray(grid, np.float32))
+    if g.shape != (28 * n, 28 * n):
+        raise ValueError(f"expected a grid of {n} x {n} tiles [{28 * n}, {28 * n}], got "
+                         f"{list(g.shape)}")
+    tiles = g.reshape(n, 28, n, 28).permute(0, 2, 1, 3).reshape(n * n, 28, 28)
+    labels, probs = classify(tiles, net)
+    conf = probs[np.arange(len(labels)), labels]
+    return labels.reshape(n, n), conf.reshape(n, n).astype(np.float32)
+
+
+# One colour per class (matplotlib's tab10, as the app's scatter legend), RGB in [0, 1].
+CLASS_COLOURS = np.array([
+    [0.122, 0.467, 0.706], [1.000, 0.498, 0.055], [0.173, 0.627, 0.173],
+    [0.839, 0.153, 0.157], [0.580, 0.404, 0.741], [0.549, 0.337, 0.294],
+    [0.890, 0.467, 0.761], [0.498, 0.498, 0.498], [0.737, 0.741, 0.133],
+    [0.090, 0.745, 0.812]], np.float32)
+
+
+def tint_grid(grid: Any, labels: np.ndarray, confidence: np.ndarray | None = None
+              ) -> np.ndarray:
+    """An n x n grid of digits [28n, 28n] as RGB [28n, 28n, 3] in [0, 1]: each tile's ink
+    in the colour of the class the classifier reads there (`labels` [n, n], see read_grid),
+    fading to grey where its `confidence` is low (0.1, chance, is fully grey)."""
+    g = np.asarray(grid, np.float32)
+    lab = np.asarray(labels)
+    colours = CLASS_COLOURS[lab]  # [n, n, 3]
+    if confidence is not None:
+        w = np.clip((np.asarray(confidence, np.float32) - 0.1) / 0.9, 0, 1)[..., None]
+        colours = colours * w + 0.6 * (1 - w)
+    per_pixel = np.repeat(np.repeat(colours, 28, axis=0), 28, axis=1)
+    if per_pixel.shape[:2] != g.shape:
+        raise ValueError(f"labels {list(lab.shape)} do not match the grid {list(g.shape)}")
+    return g[..., None] * per_pixel
 
 
 def accuracy(images: Any, labels: Any, net: nn.Module | None = None) -> float:
