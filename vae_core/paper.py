@@ -82,8 +82,11 @@ def remove_shadows(ink: np.ndarray, raw: np.ndarray, stroke: float
     """
     from scipy import ndimage
 
-    k = int(max(OPENING_MIN, round(OPENING_STROKES * stroke))) | 1
-    if k * 2 > min(ink.shape):  # no room for a background wider than the strokes
+    k = int(max(OPENING_MIN, round(OPENING_STROKES * stroke)))
+    # In a small image (a thick marker, cropped tightly) the opening is narrowed to half the
+    # image, down to 1.5 stroke widths: it still loses every stroke, if not every blot.
+    k = min(k, min(ink.shape) // 2) | 1
+    if k < 1.5 * stroke + 2:  # no room for a background wider than the strokes
         return ink, None
     # Opening a noisy map would follow the noise's minima (a biased, speckled background):
     # open a smoothed copy instead. (Not smoothed afterwards: that would blur a shadow's sharp
