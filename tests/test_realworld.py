@@ -3,6 +3,8 @@ corpus of tests/realworld.py: MNIST test digits photographed on paper of many ki
 
 * After preprocessing, the reference classifier reads at least 97% as many of them right as
   it does of the same clean digits.
+* The bundled upload model gives back the digit (class_consistency) for at least 90% of the
+  preprocessed renders, and for at least 98% of the MNIST test set.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import pytest
 from PIL import Image
 
 from realworld import corpus, render
-from vae_core import ImageError, preprocess_image
-from vae_core.classifier import accuracy
+from vae_core import ImageError, load_checkpoint, load_split, preprocess_image
+from vae_core.classifier import accuracy, class_consistency
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 N = 500  # renders: ~20 s to render and ~20 s to preprocess on a busy 2-core machine
+UPLOAD = "checkpoints/mnist-conv-upload"
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +47,33 @@ def test_classifier_reads_preprocessed_renders_almost_as_well_as_clean_digits(
     assert real >= 0.97 * clean, (real, clean)
     refused = sum(not d.any() for d in digits)
     assert refused <= N // 100, f"{refused} renders refused"
+
+
+def test_upload_model_gives_the_digit_back(rendered, repo_root) -> None:
+    _, digits, labels = rendered
+    model = load_checkpoint(repo_root / UPLOAD).model
+    assert class_consistency(model, digits, labels) >= 0.90
+
+
+def test_upload_model_class_consistency_on_mnist_test_sample(repo_root, mnist_test) -> None:
+    model = load_checkpoint(repo_root / UPLOAD).model
+    assert class_consistency(model, mnist_test.floats(), mnist_test.labels) >= 0.98
+
+
+@pytest.mark.slow
+def test_upload_model_class_consistency_on_mnist_test(repo_root, mnist_dir) -> None:
+    test = load_split("mnist", False, mnist_dir)
+    model = load_checkpoint(repo_root / UPLOAD).model
+    assert len(test) == 10_000
+    assert class_consistency(model, test.floats(), test.labels) >= 0.98
+
+
+def test_upload_model_was_trained_with_augmentation(repo_root) -> None:
+    ck = load_checkpoint(repo_root / UPLOAD)
+    assert ck.train_config.augment > 0
+    assert 16 <= ck.model_config.latent_dim <= 32 and ck.model_config.arch == "conv"
+    size = sum(p.stat().st_size for p in ck.path.iterdir())
+    assert size < 10 * 2**20
 
 
 # --- the generator itself -------------------------------------------------------------------
