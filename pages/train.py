@@ -11,7 +11,7 @@ from vae_core import (ConfigError, DataNotFoundError, TrainingBusy, count_params
 
 MISSING_KEY = "tr_missing_data"  # the dataset a Start could not find, until it is found
 
-ck = active_model()
+ck = active_model(conditional_ok=True)
 st.title("Train")
 st.caption("Train a new VAE in the background: the other pages stay usable meanwhile. One run "
            "at a time per server; each complete epoch is checkpointed, so Stop keeps the last "

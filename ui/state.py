@@ -195,8 +195,11 @@ def model_card(ck: Checkpoint) -> None:
              "(or any copy of the app) takes it back")
 
 
-def active_model() -> Checkpoint:
-    """Render the sidebar model picker and return the active checkpoint (or stop the page)."""
+def active_model(conditional_ok: bool = False) -> Checkpoint:
+    """Render the sidebar model picker and return the active checkpoint (or stop the page).
+
+    A page that cannot yet feed a class label to a conditional model (all but Train) stops
+    with a note for one, instead of failing inside the model."""
     ensure_entry()
     with st.sidebar:
         st.subheader("Model")
@@ -222,4 +225,11 @@ def active_model() -> Checkpoint:
             st.error(f"Cannot load this model: {e}")
             st.stop()
         model_card(ck)
+    if ck.model_config.conditional and not conditional_ok:
+        st.info(f"**{ck.name}** is a conditional VAE: it draws a digit of a class you give "
+                "it. This page cannot pass it a class yet. Pick another model in the sidebar, "
+                "or use it from the command line, e.g. `python -m vae_core sample "
+                f"--checkpoint {ck.path} --label 3 --out threes.png`.",
+                icon=":material/info:")
+        st.stop()
     return ck
