@@ -20,6 +20,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from ui.figures_a import latent_to_px, px_to_latent
+from apptest_helpers import fill_form, wait_until_idle
 from ui.state import MODEL_KEY
 from vae_core import ModelConfig, TrainConfig, build_model, load_checkpoint, save_checkpoint
 
@@ -193,25 +194,6 @@ def test_manifold_higher_dims_axes_and_pca(tiny4: str) -> None:
 
 
 # --- Train -----------------------------------------------------------------------------------
-def fill_form(at: AppTest, epochs: int, limit: int, hidden: str = "32") -> None:
-    at.text_input(key="tr_hidden").set_value(hidden)
-    at.number_input(key="tr_epochs").set_value(epochs)
-    at.number_input(key="tr_limit").set_value(limit)
-    at.number_input(key="tr_batch_size").set_value(100)
-
-
-def wait_until_idle(at: AppTest, timeout: float = 120) -> None:
-    """Rerun the page until the run is over (the Stop button is gone)."""
-    end = time.time() + timeout
-    while time.time() < end:
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        if not [b for b in at.button if b.key == "tr_stop"]:
-            return
-        time.sleep(0.5)
-    pytest.fail("training did not finish in time")
-
-
 @pytest.fixture
 def train_env(mnist_dir: Path, user_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("VAE_DATA_DIR", str(mnist_dir))

@@ -4,12 +4,12 @@ runs an earlier one left behind."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_helpers import fill_form, wait_until_idle
 from ui.training import TrainingManager, manager
 from vae_core import CheckpointError, is_checkpoint
 
@@ -38,20 +38,10 @@ def train_page() -> AppTest:
 
 
 def train_one_epoch(at: AppTest) -> None:
-    at.text_input(key="tr_hidden").set_value("16")
-    at.number_input(key="tr_epochs").set_value(1)
-    at.number_input(key="tr_limit").set_value(200)
-    at.number_input(key="tr_batch_size").set_value(100)
+    fill_form(at, epochs=1, limit=200, hidden="16")
     at.button(key="tr_start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    end = time.time() + 120
-    while time.time() < end:
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        if not [b for b in at.button if b.key == "tr_stop"]:
-            return
-        time.sleep(0.3)
-    pytest.fail("training did not finish in time")
+    wait_until_idle(at)
 
 
 def test_a_new_run_keeps_the_previous_unsaved_one(user_models: Path) -> None:

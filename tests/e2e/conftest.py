@@ -21,7 +21,8 @@ for p in (str(REPO_ROOT), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from e2e_helpers import ARTIFACTS, StreamlitServer, launch_chromium, require_chromium
+from e2e_helpers import (ARTIFACTS, StreamlitServer, launch_chromium, require_chromium,
+                         running_server)
 
 
 @pytest.fixture(scope="session")
@@ -32,12 +33,8 @@ def user_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def server(user_models_dir: Path) -> Iterator[StreamlitServer]:
     """A running `streamlit run app.py` on a free port; stopped in teardown whatever happens."""
-    srv = StreamlitServer(REPO_ROOT, user_models_dir=user_models_dir)
-    try:
-        srv.start()
+    with running_server(user_models_dir) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ Kept out of conftest.py so test modules can import them (`from e2e_helpers impor
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -113,6 +115,17 @@ class StreamlitServer:
                 return
             except subprocess.TimeoutExpired:
                 continue
+
+
+@contextlib.contextmanager
+def running_server(user_models_dir: Path | None = None) -> Iterator[StreamlitServer]:
+    """A started `streamlit run app.py`, stopped on exit whatever happens."""
+    srv = StreamlitServer(REPO_ROOT, user_models_dir=user_models_dir)
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
 
 
 def require_chromium() -> None:

@@ -1,19 +1,15 @@
 """A deep link opened first on a fresh server gets the app's navigation and layout."""
 
 import pytest
-from e2e_helpers import PAGES, REPO_ROOT, StreamlitServer, assert_healthy, wait_for_app
+from e2e_helpers import PAGES, assert_healthy, running_server, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def fresh_server(user_models_dir):
-    srv = StreamlitServer(REPO_ROOT, user_models_dir=user_models_dir)
-    try:
-        srv.start()
+    with running_server(user_models_dir) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_deep_link_first_on_a_fresh_server(browser, fresh_server):

@@ -1,0 +1,27 @@
+"""Helpers shared by the AppTest files that drive the Train page."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+
+def fill_form(at: AppTest, epochs: int, limit: int, hidden: str = "32") -> None:
+    at.text_input(key="tr_hidden").set_value(hidden)
+    at.number_input(key="tr_epochs").set_value(epochs)
+    at.number_input(key="tr_limit").set_value(limit)
+    at.number_input(key="tr_batch_size").set_value(100)
+
+
+def wait_until_idle(at: AppTest, timeout: float = 120) -> None:
+    """Rerun the page until the run is over (the Stop button is gone)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if not [b for b in at.button if b.key == "tr_stop"]:
+            return
+        time.sleep(0.5)
+    pytest.fail("training did not finish in time")
