@@ -109,6 +109,7 @@ class StClient:
         self.timeout = timeout  # seconds for one wait on the server (a run, a response)
         self.ws: ClientConnection | None = None
         self.xsrf = ""
+        self.cookies: dict[str, str] = {}  # every cookie set (a proxy's affinity cookie too)
         self.session_id = self.main_hash = self.page_hash = ""
         self.pages: dict[str, str] = {}  # url path ("" = default page) -> page script hash
         self.nodes: dict[tuple[int, ...], Node] = {}
@@ -128,7 +129,8 @@ class StClient:
         u = urlsplit(self.url)
         path = urlsplit(target).path if target.startswith("http") else target
         lines = [f"{method} {path} HTTP/1.0", f"Host: {u.netloc}", f"Content-Length: {len(body)}"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        headers = {**self._cookie(), **(headers or {})}  # as a browser, send the cookies back
+        lines += [f"{k}: {v}" for k, v in headers.items()]
         async with asyncio.timeout(self.timeout):
             reader, writer = await asyncio.open_connection(u.hostname, u.port or 80)
             try:
@@ -141,6 +143,10 @@ class StClient:
         status_line, *rest = head.decode("latin-1").split("\r\n")
         hdrs = [(k.strip().lower(), v.strip()) for k, _, v in (h.partition(":") for h in rest)]
         status = int(status_line.split()[1])
+        for k, v in hdrs:
+            if k == "set-cookie":
+                name, _, value = v.split(";")[0].partition("=")
+                self.cookies[name.strip()] = value.strip()
         if status >= 400:
             raise HttpError(f"{method} {path}: HTTP {status} {data[:120]!r}")
         return status, hdrs, data
@@ -154,10 +160,8 @@ class StClient:
     # --- the websocket --------------------------------------------------------------------
     async def connect(self, page: str = "") -> None:
         """Open the session and run `page` (a url path, "" = the default page) like a page load."""
-        _, hdrs, _ = await self.http("GET", "/_stcore/health")
-        for k, v in hdrs:
-            if k == "set-cookie" and v.startswith(XSRF_COOKIE + "="):
-                self.xsrf = v.split(";")[0].split("=", 1)[1]
+        await self.http("GET", "/_stcore/health")
+        self.xsrf = self.cookies.get(XSRF_COOKIE, "")
         protocols = ["streamlit"] + ([self.xsrf] if self.xsrf else [])  # the browser's way
         ws_url = "ws" + self.url[4:] + "/_stcore/stream"
         self.ws = await connect(ws_url, subprotocols=protocols, max_size=None, proxy=None,
@@ -170,7 +174,8 @@ class StClient:
             await self.ws.close()
 
     def _cookie(self) -> dict[str, str]:
-        return {"Cookie": f"{XSRF_COOKIE}={self.xsrf}"} if self.xsrf else {}
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} \
+            if self.cookies else {}
 
     def _conn(self) -> ClientConnection:
         if self.ws is None:

@@ -2,7 +2,9 @@
 
 The Train page starts `vae_core.Trainer` in a daemon thread. A `TrainingManager` (one per
 server, through `st.cache_resource`) holds a `threading.Lock` for the whole run, so a second
-Start from any session gets `TrainingBusy`. Every run keeps its scratch folder until its owner
+Start from any session gets `TrainingBusy`; each run also holds a machine-wide slot in the
+user-models folder (`vae_core.acquire_training_slot`), so replicas behind a proxy share the
+limit ($VAE_MAX_TRAINING, default 1). Every run keeps its scratch folder until its owner
 saves or discards it: nothing finished is deleted unasked, and no session can discard another
 session's run. Runs left by an earlier server are listed for anyone to save or discard. The
 trainer's callback writes every step and epoch into a `Progress` record under its own small
@@ -36,12 +38,15 @@ from vae_core import (
     Trainer,
     TrainingBusy,
     TrainingDiverged,
+    TrainingSlot,
     VAEError,
+    acquire_training_slot,
     copy_checkpoint,
     is_checkpoint,
     load_checkpoint,
     load_split,
     safe_name,
+    slot_holders,
     weights_mtime,
 )
 from vae_core.data import ENV_VARS
@@ -56,6 +61,7 @@ MAX_STEP_RECORDS = 20_000  # beyond this the per-step log keeps every 2nd, 4th, 
 RUNNING, FINISHED, STOPPED, DIVERGED, FAILED = "running", "finished", "stopped", "diverged", \
     "failed"
 RUNS_DIR = ".runs"  # scratch folders of runs, inside user_dir()
+ENV_SERVER_NAME = "VAE_SERVER_NAME"  # how this server names itself to others ("replica 2")
 
 
 def training_threads() -> int:
@@ -176,6 +182,7 @@ class TrainingJob:
     thread: threading.Thread | None = None
     saved_as: str | None = None
     owner: str = ""  # the session that started it; "" for a run left by an earlier server
+    slot: TrainingSlot | None = None  # the machine-wide training slot, held while it runs
 
     @property
     def running(self) -> bool:
@@ -251,8 +258,11 @@ class TrainingManager:
             return
         self._recovered = True
         runs = user_dir() / RUNS_DIR
-        for d in sorted(runs.iterdir()) if runs.is_dir() else []:
-            if d.name in self.jobs or not is_checkpoint(d):
+        if not runs.is_dir():
+            return
+        running = {h.job for h in slot_holders(user_dir())}  # another replica's live runs
+        for d in sorted(runs.iterdir()):
+            if d.name in self.jobs or d.name in running or not is_checkpoint(d):
                 continue
             try:
                 ck = load_checkpoint(d)
@@ -270,14 +280,19 @@ class TrainingManager:
         """Build a Trainer and run it in a daemon thread; TrainingBusy if one already runs.
 
         ConfigError (e.g. a model above the parameter limit) is raised here, synchronously.
-        Earlier runs are left alone: their owners save or discard them.
+        Earlier runs are left alone: their owners save or discard them. Besides this
+        server's one run, the machine-wide limit (`vae_core.acquire_training_slot`, a lock in
+        user_dir() shared by every replica) must have a free slot.
         """
         if not self.lock.acquire(blocking=False):
             raise TrainingBusy("a training run is already in progress on this server; wait for "
                                "it to finish or stop it first")
+        slot = None
         try:
             self._recover()
             job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+            slot = acquire_training_slot(user_dir(), job_id,
+                                         server=os.environ.get(ENV_SERVER_NAME, ""))
             run_dir = user_dir() / RUNS_DIR / job_id
             n = min(GRID_DIGITS, len(test))
             digits = eval_targets(test.floats()[:n], train_cfg.binarize)
@@ -286,13 +301,15 @@ class TrainingManager:
                               callbacks=[ProgressCallback(progress, digits)],
                               extra_config={"classes": train.classes})
             job = TrainingJob(job_id, model_cfg, train_cfg, run_dir, trainer, progress,
-                              n_images=len(train), owner=owner)
+                              n_images=len(train), owner=owner, slot=slot)
             job.thread = threading.Thread(target=self._run, args=(job,), daemon=True,
                                           name=f"vae-train-{job_id}")
             self.jobs[job_id] = job
             job.thread.start()
             return job
         except BaseException:
+            if slot is not None:
+                slot.release()
             self.lock.release()
             raise
 
@@ -316,6 +333,8 @@ class TrainingManager:
                 shutil.rmtree(job.run_dir, ignore_errors=True)
             torch.set_num_threads(threads)
             job.progress.update(status=status, error=error, finished=time.time())
+            if job.slot is not None:
+                job.slot.release()
             self.lock.release()
 
 

@@ -22,6 +22,8 @@ from .preprocess import preprocess_image, to_png_bytes
 from .schema import (FieldSpec, add_config_args, config_fields, config_from_args,
                      format_ints, parse_ints)
 from .train import Callback, Trainer, resolve_device
+from .training_slots import (ENV_MAX_TRAINING, SlotHolder, TrainingSlot, acquire_training_slot,
+                             max_training_runs, slot_holders)
 
 __all__ = [
     "ACTIVE_THRESHOLD", "Callback", "Checkpoint", "CheckpointError", "ConfigError",
@@ -39,4 +41,6 @@ __all__ = [
     "CLASS_COLOURS", "UPLOAD_MODEL_DIR", "class_consistency", "classify", "load_classifier",
     "read_digit", "read_grid", "tint_grid",
     "batch_labels", "one_hot_labels",
+    "ENV_MAX_TRAINING", "SlotHolder", "TrainingSlot", "acquire_training_slot",
+    "max_training_runs", "slot_holders",
 ]

@@ -1,0 +1,60 @@
+"""python -m deploy --replicas N --port 8501: the app for a class, behind HAProxy.
+
+With --replicas 1 (no proxy) it is `streamlit run app.py --server.port PORT`, as today.
+Errors (HAProxy missing, a port taken, a bad limit) are one line on stderr, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from vae_core import ENV_MAX_TRAINING, ConfigError, max_training_runs
+
+from .launcher import DeployError, Launcher, check_port_free, streamlit_cmd, REPO_ROOT
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.splitlines()[0])
+    p.add_argument("--replicas", type=int, default=2,
+                   help="Streamlit processes (about one per core); 1 = no proxy (default 2)")
+    p.add_argument("--port", type=int, default=8501,
+                   help="public port; replicas use the next N ports on 127.0.0.1 (default 8501)")
+    p.add_argument("--bind", default="0.0.0.0", help="public address (default all interfaces)")
+    p.add_argument("--max-training", type=int, default=None,
+                   help=f"concurrent training runs on this machine (${ENV_MAX_TRAINING}, "
+                        "default 1)")
+    p.add_argument("--run-dir", default=None,
+                   help="logs and HAProxy config (default /tmp/latent-explorer-deploy-PORT)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.replicas < 1:
+            raise DeployError(f"--replicas must be at least 1, not {args.replicas}")
+        if not 1 <= args.port <= 65535 - args.replicas:
+            raise DeployError(f"--port {args.port} leaves no room for {args.replicas} "
+                              "replica ports above it")
+        if args.max_training is not None:
+            os.environ[ENV_MAX_TRAINING] = str(args.max_training)
+        max_training_runs()  # a bad limit is refused now, not at the first training run
+        if args.replicas == 1:  # as today: one server on the public port, nothing between
+            check_port_free(args.port, args.bind)
+            cmd = streamlit_cmd(args.port, args.bind)
+            os.chdir(REPO_ROOT)
+            os.execv(cmd[0], cmd)
+        launcher = Launcher(args.replicas, args.port, args.bind, args.run_dir)
+        signal.signal(signal.SIGINT, launcher.stop)
+        signal.signal(signal.SIGTERM, launcher.stop)
+        return launcher.run()
+    except (DeployError, ConfigError) as e:
+        print(f"deploy: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""N Streamlit replicas of the app behind HAProxy, supervised: restarted when they die, all
+stopped together on Ctrl-C or SIGTERM.
+
+Each replica is `streamlit run app.py` on 127.0.0.1:<port+i>, in its own process group, with a
+parent-death signal so that not even a SIGKILL of the launcher leaves it running. They share
+one cookie secret (a session's XSRF cookie stays valid on the replica it fails over to) and
+the user-models folder (models and the training lock, see `vae_core.training_slots`).
+HAProxy's config is rendered from `haproxy.cfg.template` next to this file.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = Path(__file__).with_name("haproxy.cfg.template")
+RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # seconds before restart n of a crashing replica
+STABLE_S = 60.0  # a replica up this long has its restart count reset
+
+
+class DeployError(RuntimeError):
+    """A one-line reason the launcher cannot start (exit code 2)."""
+
+
+def streamlit_cmd(port: int, address: str) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            "--server.port", str(port), "--server.address", address,
+            "--browser.gatherUsageStats", "false"]
+
+
+def check_port_free(port: int, address: str = "0.0.0.0") -> None:
+    """DeployError if `port` cannot be bound (another server holds it)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((address, port))
+        except OSError as e:
+            raise DeployError(f"port {port} on {address} is taken ({e.strerror}); stop what "
+                              "uses it or choose other ports with --port") from None
+
+
+def render_config(port: int, bind: str, replicas: list[tuple[str, int]],
+                  maxconn: int = 2000) -> str:
+    """HAProxy's config for `replicas` ((name, local port), ...) behind bind:port."""
+    servers = "\n".join(f"    server {n} 127.0.0.1:{p} cookie {n}" for n, p in replicas)
+    return Template(TEMPLATE.read_text()).substitute(port=port, bind=bind, servers=servers,
+                                                     maxconn=maxconn)
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    os.setsid()
+    try:  # PR_SET_PDEATHSIG = 1: the kernel sends SIGTERM when the launcher dies
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def healthy(port: int, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                    timeout=timeout) as r:
+            return r.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+@dataclass
+class Child:
+    """One supervised process: a replica or HAProxy."""
+
+    name: str
+    cmd: list[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    proc: subprocess.Popen | None = None
+    started: float = 0.0
+    restarts: int = 0
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(self.cmd, cwd=REPO_ROOT, env={**os.environ, **self.env},
+                                         stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        self.started = time.monotonic()
+
+    def exited(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+
+class Launcher:
+    """Starts, watches and stops the replicas and the proxy; `run()` blocks until stopped."""
+
+    def __init__(self, replicas: int, port: int, bind: str = "0.0.0.0",
+                 run_dir: Path | None = None, env: dict[str, str] | None = None,
+                 log=print) -> None:
+        self.port, self.bind, self.log = port, bind, log
+        self.run_dir = Path(run_dir or f"/tmp/latent-explorer-deploy-{port}")
+        secret = secrets.token_hex(32)  # one per launch, the same for every replica
+        base = {"STREAMLIT_SERVER_COOKIE_SECRET": secret, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.replicas = [
+            Child(f"r{i}", streamlit_cmd(port + i, "127.0.0.1"), self.run_dir / f"r{i}.log",
+                  {**base, "VAE_SERVER_NAME": f"replica r{i} (port {port + i})"}, port + i)
+            for i in range(1, replicas + 1)]
+        self.proxy: Child | None = None
+        self.stopping = threading.Event()
+
+    def preflight(self) -> None:
+        """Every reason not to start, as DeployError, before anything starts."""
+        haproxy = shutil.which("haproxy")
+        if haproxy is None:
+            raise DeployError("haproxy is not installed (Debian: apt-get install haproxy); "
+                              "or serve one process with --replicas 1")
+        check_port_free(self.port, self.bind)
+        for r in self.replicas:
+            check_port_free(r.port, "127.0.0.1")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        cfg = self.run_dir / "haproxy.cfg"
+        cfg.write_text(render_config(self.port, self.bind,
+                                     [(r.name, r.port) for r in self.replicas]))
+        check = subprocess.run([haproxy, "-c", "-q", "-f", str(cfg)], capture_output=True,
+                               text=True)
+        if check.returncode != 0:
+            why = (check.stderr or check.stdout).strip().splitlines()
+            raise DeployError(f"haproxy refused {cfg}: {why[-1] if why else check.returncode}")
+        self.proxy = Child("haproxy", [haproxy, "-db", "-f", str(cfg)],
+                           self.run_dir / "haproxy.log")
+
+    def _write_state(self) -> None:
+        state = {"port": self.port, "proxy_pid": self.proxy.proc.pid if self.proxy and
+                 self.proxy.proc else None, "launcher_pid": os.getpid(),
+                 "replicas": [{"name": r.name, "port": r.port, "restarts": r.restarts,
+                               "pid": r.proc.pid if r.proc else None} for r in self.replicas]}
+        tmp = self.run_dir / ".replicas.json.tmp"
+        tmp.write_text(json.dumps(state, indent=1))
+        os.replace(tmp, self.run_dir / "replicas.json")
+
+    def run(self) -> int:
+        """Start everything and supervise until stop(); 0 on a clean stop, 1 if HAProxy died."""
+        self.preflight()
+        try:
+            for r in self.replicas:
+                r.start()
+            self.proxy.start()
+            self._write_state()
+            self.log(f"latent-explorer: {len(self.replicas)} replicas behind HAProxy on "
+                     f"http://{self.bind}:{self.port} (logs and config in {self.run_dir})")
+            return self._supervise()
+        finally:
+            self.shutdown()
+
+    def _supervise(self) -> int:
+        ready = False
+        while not self.stopping.wait(0.5):
+            if (code := self.proxy.exited()) is not None:
+                self.log(f"haproxy exited with code {code}; see {self.proxy.log}")
+                return 1
+            for r in self.replicas:
+                if (code := r.exited()) is None:
+                    if time.monotonic() - r.started > STABLE_S:
+                        r.restarts = 0
+                    continue
+                wait = RESTART_BACKOFF[min(r.restarts, len(RESTART_BACKOFF) - 1)]
+                if time.monotonic() - r.started < wait:
+                    continue  # crashing quickly: back off before the next try
+                self.log(f"replica {r.name} (port {r.port}) exited with code {code}; "
+                         "restarting it")
+                r.restarts += 1
+                r.start()
+                self._write_state()
+            if not ready and all(healthy(r.port) for r in self.replicas):
+                ready = True
+                self.log(f"ready: http://{self.bind}:{self.port}")
+        return 0
+
+    def stop(self, *_: object) -> None:
+        self.stopping.set()
+
+    def shutdown(self, grace: float = 10.0) -> None:
+        """SIGTERM to every child's process group, SIGKILL to what is left after `grace` s."""
+        children = [c for c in [self.proxy, *self.replicas] if c is not None]
+        for c in children:
+            c.signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for c in children:
+            if c.proc is None:
+                continue
+            try:
+                c.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                c.signal(signal.SIGKILL)
+                c.proc.wait()

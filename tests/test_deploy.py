@@ -1,0 +1,282 @@
+"""Serving a class (`python -m deploy`): the machine-wide training limit, the HAProxy config,
+the launcher's one-line errors, and (slow) a replica SIGKILLed under protocol sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from deploy import healthy, render_config
+from vae_core import (
+    ConfigError,
+    ModelConfig,
+    TrainConfig,
+    TrainingBusy,
+    acquire_training_slot,
+    load_checkpoint,
+    max_training_runs,
+    slot_holders,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+HOLD = """
+import sys, time
+from vae_core import acquire_training_slot
+slot = acquire_training_slot(sys.argv[1], "other-run", server="replica r9")
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def hold_in_subprocess(folder: Path) -> subprocess.Popen:
+    """Another process (another replica) holding a training slot in `folder`."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_slot_limit_is_per_folder_and_names_the_holder(tmp_path: Path) -> None:
+    first = acquire_training_slot(tmp_path, "run-a", server="replica r1", limit=1)
+    with pytest.raises(TrainingBusy) as e:
+        acquire_training_slot(tmp_path, "run-b", limit=1)
+    msg = str(e.value)
+    assert "run run-a on replica r1" in msg and f"pid {os.getpid()}" in msg
+    assert "started 20" in msg and "UTC" in msg and "limit of 1 concurrent training run" in msg
+    assert [h.job for h in slot_holders(tmp_path, 1)] == ["run-a"]
+    first.release()
+    first.release()  # twice is harmless
+    assert slot_holders(tmp_path, 1) == []
+    again = acquire_training_slot(tmp_path, "run-c", limit=1)
+    again.release()
+
+
+def test_limit_two_allows_two_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAE_MAX_TRAINING", "2")
+    assert max_training_runs() == 2
+    a, b = acquire_training_slot(tmp_path, "a"), acquire_training_slot(tmp_path, "b")
+    with pytest.raises(TrainingBusy, match="limit of 2 concurrent training runs"):
+        acquire_training_slot(tmp_path, "c")
+    a.release()
+    acquire_training_slot(tmp_path, "c").release()
+    b.release()
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "two"])
+def test_bad_limit_is_a_config_error(raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAE_MAX_TRAINING", raw)
+    with pytest.raises(ConfigError, match="VAE_MAX_TRAINING must be a whole number"):
+        max_training_runs()
+
+
+def test_other_process_holds_then_dies_and_frees_the_slot(tmp_path: Path) -> None:
+    proc = hold_in_subprocess(tmp_path)
+    try:
+        with pytest.raises(TrainingBusy, match=f"other-run on replica r9 \\(pid {proc.pid}\\)"):
+            acquire_training_slot(tmp_path, "mine", limit=1)
+    finally:
+        proc.kill()  # SIGKILL: no clean-up ran, its sidecar file is left behind
+        proc.wait()
+    assert (tmp_path / ".locks" / "train-0.json").exists()
+    assert slot_holders(tmp_path, 1) == []  # the stale sidecar is not believed
+    acquire_training_slot(tmp_path, "mine", limit=1).release()
+
+
+def test_training_manager_refuses_while_another_replica_trains(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mnist_train, mnist_test) -> None:
+    from ui.training import TrainingManager
+
+    monkeypatch.setenv("VAE_USER_MODELS_DIR", str(tmp_path))
+    proc = hold_in_subprocess(tmp_path)
+    mcfg, tcfg = ModelConfig(hidden=[16], latent_dim=2), TrainConfig(epochs=1, batch_size=50,
+                                                                        device="cpu", limit=100)
+    try:
+        mgr = TrainingManager()
+        with pytest.raises(TrainingBusy, match="held by run other-run on replica r9"):
+            mgr.start(mcfg, tcfg, mnist_train, mnist_test, owner="s1")
+        assert not mgr.busy and not mgr.jobs  # nothing half-started, this server's lock freed
+    finally:
+        proc.kill()
+        proc.wait()
+    job = TrainingManager().start(mcfg, tcfg, mnist_train, mnist_test, owner="s1")
+    assert [h.job for h in slot_holders(tmp_path)] == [job.id]
+    job.thread.join(120)
+    assert job.progress.snapshot()["status"] == "finished"
+    assert slot_holders(tmp_path) == []  # released when the run ended
+
+
+def test_haproxy_config_is_valid_and_sticky(tmp_path: Path) -> None:
+    cfg = render_config(8501, "0.0.0.0", [("r1", 8502), ("r2", 8503)])
+    assert "cookie LXREPLICA insert" in cfg and "balance source" not in cfg
+    assert "server r2 127.0.0.1:8503 cookie r2" in cfg
+    assert "httpchk GET /_stcore/health" in cfg and "timeout tunnel" in cfg
+    (tmp_path / "h.cfg").write_text(cfg)
+    check = subprocess.run(["haproxy", "-c", "-f", str(tmp_path / "h.cfg")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+def deploy(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deploy", *args], cwd=REPO, text=True,
+                          capture_output=True, timeout=60, env={**os.environ, **(env or {})})
+
+
+def test_port_taken_is_one_line() -> None:
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        res = deploy("--replicas", "2", "--port", str(port))
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and f"port {port}" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_haproxy_missing_is_one_line(tmp_path: Path) -> None:
+    res = deploy("--replicas", "2", "--port", "8791", env={"PATH": str(tmp_path)})
+    assert res.returncode == 2
+    assert res.stderr.strip() == ("deploy: haproxy is not installed (Debian: apt-get install "
+                                  "haproxy); or serve one process with --replicas 1")
+
+
+# --- slow: a replica SIGKILLed under protocol sessions --------------------------------------
+def free_port_block(n: int) -> int:
+    """A port p with p .. p+n-1 free on this machine."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + n < 65000 and all(_free(base + i) for i in range(n)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+            return True
+        except OSError:
+            return False
+
+
+def _wait(cond, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+async def _drive(url: str, run_dir: Path, models: Path) -> None:
+    from bench.loadtest import Stats
+    from bench.loadtest_ws import slider_action
+    from bench.st_client import SessionLost, StClient
+
+    async def session(cookies: dict | None = None) -> StClient:
+        c = StClient(url, 60)
+        c.cookies.update(cookies or {})  # a reload keeps the browser's cookies
+        await c.connect("sliders")
+        assert not c.take_errors() and not c.problems()
+        return c
+
+    def picker(c: StClient) -> list[str]:
+        return [o for n in c.find("selectbox", "Active model", area=1) for o in n.body.options]
+
+    clients = [await session() for _ in range(6)]
+    on = {name: [c for c in clients if c.cookies.get("LXREPLICA") == name] for name in
+          ("r1", "r2")}
+    assert on["r1"] and on["r2"], {c.cookies.get("LXREPLICA") for c in clients}
+    for c in clients:  # everyone works and sees the model saved before the launch
+        await slider_action(c, 1, Stats())
+        assert "saved-before (yours)" in picker(c)
+    state = json.loads((run_dir / "replicas.json").read_text())
+    r1 = next(r for r in state["replicas"] if r["name"] == "r1")
+    os.kill(r1["pid"], signal.SIGKILL)
+    # A reload through the proxy right away (cookie still r1, r1 not restarted yet: that
+    # takes the launcher >= 0.5 s and Streamlit seconds) is sent to the live replica.
+    first = await session(on["r1"][0].cookies)
+    assert first.cookies["LXREPLICA"] == "r2"
+    for c in on["r2"]:  # sessions on the other replica see no error
+        stats = Stats()
+        await slider_action(c, -1, stats)
+        assert not c.take_errors() and not c.problems() and stats.latencies["slider"]
+    reloaded = [first]
+    for c in on["r1"]:  # the killed replica's sessions are gone, and reload
+        with pytest.raises((SessionLost, TimeoutError)):
+            await slider_action(c, -1, Stats())
+        if c is not on["r1"][0]:
+            reloaded.append(await session(c.cookies))
+    for c in reloaded:  # ... and go on
+        await slider_action(c, 1, Stats())
+        assert not c.take_errors() and not c.problems()
+        assert "saved-before (yours)" in picker(c)
+        await c.close()
+    for c in on["r2"]:
+        await c.close()
+    # the launcher restarts r1, and the proxy sends new sessions to it again
+    _wait(lambda: json.loads((run_dir / "replicas.json").read_text())["replicas"][0]["restarts"]
+          == 1 and healthy(r1["port"]), 120, "the restart of r1")
+    _wait(lambda: "r1 is UP" in (run_dir / "haproxy.log").read_text().rsplit("r1 is DOWN", 1)[-1],
+          30, "HAProxy to see r1 up again")
+    back = [await session() for _ in range(4)]
+    assert "r1" in {c.cookies["LXREPLICA"] for c in back}
+    for c in back:
+        await slider_action(c, 1, Stats())
+        assert "saved-before (yours)" in picker(c)
+        await c.close()
+
+
+@pytest.mark.slow
+def test_sigkill_one_replica_under_sessions(tmp_path: Path) -> None:
+    models = tmp_path / "user"
+    saved = shutil.copytree(REPO / "checkpoints" / "mnist-mlp-2d", models / "saved-before")
+    before = _digest(saved)
+    port, run_dir = free_port_block(3), tmp_path / "run"
+    env = {**os.environ, "VAE_USER_MODELS_DIR": str(models)}
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "deploy", "--replicas", "2", "--port", str(port), "--bind",
+         "127.0.0.1", "--run-dir", str(run_dir)], cwd=REPO, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    pids: list[int] = []
+    try:
+        _wait(lambda: healthy(port) and all(healthy(port + i) for i in (1, 2)), 120,
+              "the proxy and both replicas")
+        state = json.loads((run_dir / "replicas.json").read_text())
+        pids = [state["proxy_pid"]] + [r["pid"] for r in state["replicas"]]
+        asyncio.run(_drive(f"http://127.0.0.1:{port}", run_dir, models))
+        state = json.loads((run_dir / "replicas.json").read_text())
+        pids += [r["pid"] for r in state["replicas"]]
+    finally:
+        launcher.send_signal(signal.SIGTERM)  # as systemd or Ctrl-C (SIGINT) would
+        out = launcher.communicate(timeout=60)[0]
+    assert launcher.returncode == 0, out
+    assert "replica r1" in out and "restarting" in out
+    assert not [p for p in pids if _alive(p)], "orphans left after SIGTERM"
+    assert _digest(saved) == before and load_checkpoint(saved).model_config.latent_dim == 2
