@@ -3,7 +3,6 @@ the launcher's one-line errors, and (slow) a replica SIGKILLed under protocol se
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.loadtest import run_async
 from deploy import healthy, render_config
 from vae_core import (
     ConfigError,
@@ -270,7 +270,8 @@ def test_sigkill_one_replica_under_sessions(tmp_path: Path) -> None:
               "the proxy and both replicas")
         state = json.loads((run_dir / "replicas.json").read_text())
         pids = [state["proxy_pid"]] + [r["pid"] for r in state["replicas"]]
-        asyncio.run(_drive(f"http://127.0.0.1:{port}", run_dir, models))
+        # run_async: the e2e tests' Playwright session keeps an event loop in this thread.
+        run_async(_drive(f"http://127.0.0.1:{port}", run_dir, models))
         state = json.loads((run_dir / "replicas.json").read_text())
         pids += [r["pid"] for r in state["replicas"]]
     finally:
