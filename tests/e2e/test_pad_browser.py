@@ -179,3 +179,40 @@ def test_buttons_move_the_pad_and_blobs_are_fetched_once(page) -> None:
     page.get_by_test_id("latent-pad-plane").wait_for(state="visible")
     page.wait_for_timeout(1000)
     assert len(fetched) == 3, fetched  # decoder, test digits, their images: once each
+
+
+def test_pad_sliders_start_at_python_z_before_any_frame(page) -> None:
+    """Under load a key press can come before the pad's first frame: the slider must already
+    hold Python's z then (a new range input starts at its max, so ArrowRight did nothing and
+    ArrowLeft sent max - 0.05; the load test's 'pythonZ lag')."""
+    page.add_init_script("window.requestAnimationFrame = () => 0;")  # no frame ever comes
+    goto(page, "/sliders")
+    page.wait_for_function(
+        "() => { const s = window.latentPadStats; return !!s && (s.pythonZ || []).length === 2; }",
+        timeout=120_000)
+    slider = page.get_by_test_id("latent-pad-slider-0")
+    values = [float(page.get_by_test_id(f"latent-pad-slider-{i}").input_value())
+              for i in range(2)]
+    assert values == python_z(page) == [0.0, 0.0]
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    wait_python_has(page, [0.05, 0.0])
+
+
+def test_pad_follows_a_button_after_a_click_that_moved_nothing(page) -> None:
+    """Pressing a slider's thumb without moving it fires no 'change'; the pad then ignored
+    every later z from Python (Random draw changed the caption, not the digit)."""
+    open_pad(page)
+    slider = page.get_by_test_id("latent-pad-slider-0")
+    box = slider.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(300)
+    assert stats(page)["commits"] == 0
+    page.get_by_role("button", name="Random draw").click()
+    wait_for_app(page, expect_rerun=True)
+    want = python_z(page)
+    assert want != [0.0, 0.0]
+    page.wait_for_function(
+        "w => window.latentPadStats.z.every((v, i) => Math.abs(v - w[i]) < 0.006)",
+        arg=want, timeout=10_000)

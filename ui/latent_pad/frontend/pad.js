@@ -148,6 +148,9 @@ class Pad {
     this.range = data.range;
     for (const s of this.sliders) { s.input.min = -data.range; s.input.max = data.range; }
     this.adopt(data.z, data.ack);
+    // Inputs hold z now, not only at the next frame: a new range input starts at its max
+    // (the default 50 clamped), and under load a key press can come before any frame.
+    this.syncSliders();
     this.load(data);
     this.baseKey = null;  // the plane's background depends on the range and payloads
     this.dirty = true;
@@ -226,7 +229,14 @@ class Pad {
     input.setAttribute("aria-label", label);
     input.setAttribute("data-testid", `latent-pad-slider-${i}`);
     const value = el("span", "lp-value", row);
-    input.addEventListener("pointerdown", () => { this.dragging = true; });
+    input.addEventListener("pointerdown", () => {
+      this.dragging = true;
+      // A press that moves nothing fires no "change": end the drag on release anyway, or
+      // the pad would ignore every later z from Python (a button, a random draw).
+      const end = () => { this.dragging = false; };
+      window.addEventListener("pointerup", end, { once: true });
+      window.addEventListener("pointercancel", end, { once: true });
+    });
     input.addEventListener("input", () => {
       this.z[i] = Number(input.value);
       this.dirty = true;
@@ -387,7 +397,12 @@ class Pad {
   drawReadout() {
     const shown = this.z.slice(0, 6).map((v) => v.toFixed(2)).join(", ");
     this.readout.textContent = `z = (${shown}${this.z.length > 6 ? ", …" : ""})`;
+    this.syncSliders();
+  }
+
+  syncSliders() {
     this.sliders.forEach((s, i) => {
+      if (i >= this.z.length) return;
       if (Number(s.input.value) !== this.z[i]) s.input.value = this.z[i];
       s.value.textContent = this.z[i].toFixed(2);
     });
