@@ -102,9 +102,12 @@ def test_set_or_stop(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray, li
 
 @st.cache_resource(show_spinner="Encoding the test set...", max_entries=16)
 def encoded_test_set(path: str, mtime: float, dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances of the whole test set under one model (read-only)."""
-    x, _, _ = test_set(dataset)
-    mu, logvar = encode_dataset(get_model(path).model, torch.from_numpy(x).unsqueeze(1))
+    """Posterior means and log-variances of the whole test set under one model (read-only).
+    A conditional model encodes each image with its own label: its codes hold style alone."""
+    x, labels, _ = test_set(dataset)
+    model = get_model(path).model
+    y = torch.from_numpy(labels).long() if model.cfg.conditional else None
+    mu, logvar = encode_dataset(model, torch.from_numpy(x).unsqueeze(1), y=y)
     mu_np, logvar_np = _frozen(mu.numpy(), logvar.numpy())
     return mu_np, logvar_np
 
