@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 
 from ui.state import encoded, test_set
-from vae_core import ACTIVE_THRESHOLD, Checkpoint, latent_stats, manifold, pca
+from vae_core import ACTIVE_THRESHOLD, Checkpoint, Labels, latent_stats, manifold, pca
 from vae_core.checkpoint import WEIGHTS
 from vae_core.metrics import EVAL_SEED, elbo_terms, eval_targets
 
@@ -30,6 +30,12 @@ def key(ck: Checkpoint) -> tuple[str, str]:
 
 def device_of(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def test_labels(model: Any, labels: np.ndarray) -> torch.Tensor | None:
+    """The test labels as the model takes them: a tensor for a conditional model (which
+    scores and encodes each image under its label), None for an unconditional one."""
+    return torch.from_numpy(np.asarray(labels)).long() if model.cfg.conditional else None
 
 
 def as_batch(img: np.ndarray, model: torch.nn.Module) -> torch.Tensor:
@@ -91,23 +97,25 @@ def tsne_of_test_codes(ck: Checkpoint, n: int, perplexity: float = 30.0, seed: i
 # --- decoded pictures -----------------------------------------------------------------------
 @st.cache_data(show_spinner="Decoding the manifold...", max_entries=32)
 def _manifold(path: str, mtime: str, n: int, lim: float, base: tuple[float, ...] | None,
-              directions: tuple[tuple[float, ...], ...] | None, _model: Any
+              directions: tuple[tuple[float, ...], ...] | None, y: int | None, _model: Any
               ) -> tuple[np.ndarray, np.ndarray]:
     with torch.no_grad():
         img, vals = manifold(_model, n, "linear", lim,
                              base=None if base is None else torch.tensor(base),
-                             directions=None if directions is None else torch.tensor(directions))
+                             directions=None if directions is None else torch.tensor(directions),
+                             y=y)
     return img.numpy(), vals.numpy()
 
 
 def manifold_image(ck: Checkpoint, n: int = 20, lim: float = 3.0,
-                   base: np.ndarray | None = None, directions: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   base: np.ndarray | None = None, directions: np.ndarray | None = None,
+                   y: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Decoded n x n grid over [-lim, lim]^2 (dims 0, 1, or a plane through `base` spanned by
-    `directions`): (image [28n, 28n], axis values [n])."""
+    `directions`; every code under class y if the model is conditional):
+    (image [28n, 28n], axis values [n])."""
     b = None if base is None else tuple(float(v) for v in base)
     d = None if directions is None else tuple(tuple(float(v) for v in r) for r in directions)
-    return _manifold(*key(ck), n, lim, b, d, ck.model)
+    return _manifold(*key(ck), n, lim, b, d, None if y is None else int(y), ck.model)
 
 
 # --- -ELBO per image -------------------------------------------------------------------------
@@ -130,10 +138,12 @@ def _numpy(terms: dict[str, torch.Tensor], keys: tuple[str, ...]) -> dict[str, n
 @st.cache_data(show_spinner="Scoring every test image...", max_entries=16)
 def _test_neg_elbo(path: str, mtime: str, dataset: str, binarization: str, _model: Any
                    ) -> dict[str, np.ndarray]:
-    x, _, _ = test_set(dataset)
+    x, labels, _ = test_set(dataset)
     xt = eval_targets(torch.from_numpy(x)[:, None], binarization)
+    y = test_labels(_model, labels)
     g = torch.Generator(device=device_of(_model)).manual_seed(EVAL_SEED)
-    parts = [_numpy(elbo_terms(_model, xt[i:i + 1000], g), ("neg_elbo", "recon", "kl"))
+    parts = [_numpy(elbo_terms(_model, xt[i:i + 1000], g, None if y is None else y[i:i + 1000]),
+                    ("neg_elbo", "recon", "kl"))
              for i in range(0, len(xt), 1000)]
     return {k: np.concatenate([p[k] for p in parts]) for k in ("neg_elbo", "recon", "kl")}
 
@@ -144,15 +154,15 @@ def test_neg_elbo(ck: Checkpoint) -> dict[str, np.ndarray]:
     return _test_neg_elbo(*key(ck), ck.train_config.dataset, ck.train_config.binarize, ck.model)
 
 
-def image_elbo(model: Any, img: np.ndarray, binarization: str, seed: int = ELBO_SEED
-               ) -> dict[str, Any]:
+def image_elbo(model: Any, img: np.ndarray, binarization: str, seed: int = ELBO_SEED,
+               y: int | None = None) -> dict[str, Any]:
     """-ELBO terms of one [28, 28] image (elbo_terms with eps seeded by `seed`), scored like the
     test set: grey levels for binarization 'none', else one fixed Bernoulli draw (seed
     EVAL_SEED) used as input and target. Also mu, logvar, eps, z [Z], the target and the
-    decoded mean of z [28, 28]."""
+    decoded mean of z [28, 28]. A conditional model scores it given its label y."""
     x = torch.from_numpy(np.asarray(img, dtype=np.float32))[None, None]
     target = eval_targets(x, binarization)
-    out = elbo_terms(model, target, seed)
+    out = elbo_terms(model, target, seed, y)
     res: dict[str, Any] = {k: float(out[k][0]) for k in ("neg_elbo", "recon", "kl")}
     res.update({k: v[0] for k, v in _numpy(out, ("mu", "logvar", "eps", "z")).items()})
     res.update(target=target[0, 0].numpy(),
@@ -160,36 +170,42 @@ def image_elbo(model: Any, img: np.ndarray, binarization: str, seed: int = ELBO_
     return res
 
 
-def score_image(ck: Checkpoint, img: np.ndarray, seed: int = ELBO_SEED) -> dict[str, Any]:
-    """image_elbo under the checkpoint's own binarization."""
-    return image_elbo(ck.model, img, ck.train_config.binarize, seed)
+def score_image(ck: Checkpoint, img: np.ndarray, seed: int = ELBO_SEED,
+                y: int | None = None) -> dict[str, Any]:
+    """image_elbo under the checkpoint's own binarization (given label y if conditional)."""
+    return image_elbo(ck.model, img, ck.train_config.binarize, seed, y)
 
 
 # --- decoding helpers (not cached: cheap and seeded) ------------------------------------------
-def reconstruct(ck: Checkpoint, images: np.ndarray, sample: bool = False, seed: int = 0
-                ) -> np.ndarray:
-    """Decoded posterior means (or one seeded posterior sample each) of images [N, 28, 28]."""
+def reconstruct(ck: Checkpoint, images: np.ndarray, sample: bool = False, seed: int = 0,
+                y: Labels | None = None) -> np.ndarray:
+    """Decoded posterior means (or one seeded posterior sample each) of images [N, 28, 28]
+    (under labels y, one per image or one for all, if the model is conditional)."""
     g = torch.Generator(device=device_of(ck.model)).manual_seed(seed)
     with torch.no_grad():
-        out = ck.model.reconstruct(as_batch(images, ck.model), sample=sample, generator=g)
+        out = ck.model.reconstruct(as_batch(images, ck.model), _on(y, ck), sample=sample,
+                                   generator=g)
     return out[:, 0].cpu().numpy()
 
 
-def encode(ck: Checkpoint, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior (mu, logvar) [N, Z] of images [N, 28, 28] (grey levels, as given)."""
+def encode(ck: Checkpoint, images: np.ndarray, y: Labels | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior (mu, logvar) [N, Z] of images [N, 28, 28] (grey levels, as given; under
+    labels y if the model is conditional)."""
     with torch.no_grad():
-        m, lv = ck.model.encode(as_batch(images, ck.model))
+        m, lv = ck.model.encode(as_batch(images, ck.model), _on(y, ck))
     return m.cpu().numpy(), lv.cpu().numpy()
 
 
 def posterior_samples(ck: Checkpoint, image: np.ndarray, n: int, seed: int,
-                      draw_pixels: bool = False) -> np.ndarray:
-    """n decoded samples z ~ q(z|x) of one image (optionally with pixels drawn from p(x|z))."""
+                      draw_pixels: bool = False, y: int | None = None) -> np.ndarray:
+    """n decoded samples z ~ q(z|x) of one image (optionally with pixels drawn from p(x|z));
+    a conditional model encodes and decodes it under its label y."""
     model = ck.model
     g = torch.Generator(device=device_of(model)).manual_seed(seed)
     with torch.no_grad():
         x = as_batch(image, model).expand(n, -1, -1, -1)
-        mean = model.reconstruct(x, sample=True, generator=g)
+        mean = model.reconstruct(x, _on(y, ck), sample=True, generator=g)
         out = pixel_draw(ck, mean, g) if draw_pixels else mean
     return out[:, 0].cpu().numpy()
 
@@ -203,18 +219,25 @@ def pixel_draw(ck: Checkpoint, mean: torch.Tensor, g: torch.Generator) -> torch.
     return (mean + noise * cfg.gaussian_var ** 0.5).clamp(0, 1)
 
 
-def decode(ck: Checkpoint, codes: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Decode latent codes [N, Z] -> images [N, 28, 28]."""
+def decode(ck: Checkpoint, codes: np.ndarray | torch.Tensor, y: Labels | None = None
+           ) -> np.ndarray:
+    """Decode latent codes [N, Z] -> images [N, 28, 28] (under labels y if conditional)."""
     with torch.no_grad():
         z = torch.as_tensor(codes, dtype=torch.float32).to(device_of(ck.model))
-        return ck.model.decode(z)[:, 0].cpu().numpy()
+        return ck.model.decode(z, _on(y, ck))[:, 0].cpu().numpy()
 
 
-def prior_samples(ck: Checkpoint, n: int, seed: int) -> np.ndarray:
-    """n images decoded from z ~ N(0, I), drawn with a seeded generator."""
+def prior_samples(ck: Checkpoint, n: int, seed: int, y: Labels | None = None) -> np.ndarray:
+    """n images decoded from z ~ N(0, I), drawn with a seeded generator (under labels y if
+    conditional: the seed alone picks the codes, so every class gets the same styles)."""
     g = torch.Generator(device=device_of(ck.model)).manual_seed(seed)
     with torch.no_grad():
-        return ck.model.sample(n, generator=g)[:, 0].cpu().numpy()
+        return ck.model.sample(n, generator=g, y=_on(y, ck))[:, 0].cpu().numpy()
+
+
+def _on(y: Labels | None, ck: Checkpoint) -> Labels | None:
+    """Labels y on the model's device (a tensor must be; an int or list is made there)."""
+    return y.to(device_of(ck.model)) if isinstance(y, torch.Tensor) else y
 
 
 @st.cache_data(show_spinner="Preparing the CSV...", max_entries=4)
@@ -236,9 +259,10 @@ def codes_csv(ck: Checkpoint) -> bytes:
 @st.cache_data(show_spinner="Computing KL per dimension...", max_entries=16)
 def _latent_stats(path: str, mtime: str, dataset: str, binarization: str, _model: Any
                   ) -> dict[str, Any]:
-    x, _, _ = test_set(dataset)
+    x, labels, _ = test_set(dataset)
     with torch.no_grad():
-        return latent_stats(_model, eval_targets(torch.from_numpy(x)[:, None], binarization))
+        return latent_stats(_model, eval_targets(torch.from_numpy(x)[:, None], binarization),
+                            y=test_labels(_model, labels))
 
 
 def test_latent_stats(ck: Checkpoint) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from .latent import (compose_grid, decode_batch, encode_dataset, grid_values, in
                      manifold, pca, plane_codes, traversal_codes)
 from .losses import kl_normal, recon_nll
 from .metrics import ACTIVE_THRESHOLD, evaluate_elbo, importance_sampled_nll, latent_stats
-from .model import VAE, VAEOutput, batch_labels, build_model, count_params, one_hot_labels
+from .model import (VAE, Labels, VAEOutput, batch_labels, build_model, count_params,
+                    one_hot_labels)
 from .preprocess import preprocess_image, to_png_bytes
 from .schema import (FieldSpec, add_config_args, config_fields, config_from_args,
                      format_ints, parse_ints)
@@ -40,7 +41,7 @@ __all__ = [
     "ExportError", "decode_with_spec", "export_decoder",
     "CLASS_COLOURS", "UPLOAD_MODEL_DIR", "class_consistency", "classify", "load_classifier",
     "read_digit", "read_grid", "tint_grid",
-    "batch_labels", "one_hot_labels",
+    "Labels", "batch_labels", "one_hot_labels",
     "ENV_MAX_TRAINING", "SlotHolder", "TrainingSlot", "acquire_training_slot",
     "max_training_runs", "slot_holders",
 ]
