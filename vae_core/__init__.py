@@ -4,7 +4,8 @@ No Streamlit here: usable from a notebook, the CLI (`python -m vae_core`) or the
 """
 
 from .archive import copy_checkpoint, export_zip, import_upload, is_checkpoint, weights_mtime
-from .checkpoint import Checkpoint, extract_zip, load_checkpoint, safe_name, save_checkpoint
+from .checkpoint import (Checkpoint, extract_zip, load_checkpoint, read_configs, safe_name,
+                         save_checkpoint)
 from .classifier import (CLASS_COLOURS, UPLOAD_MODEL_DIR, class_consistency, classify,
                          load_classifier, read_digit, read_grid, tint_grid)
 from .config import ModelConfig, TrainConfig
@@ -19,7 +20,7 @@ from .losses import kl_normal, recon_nll
 from .metrics import ACTIVE_THRESHOLD, evaluate_elbo, importance_sampled_nll, latent_stats
 from .model import (VAE, Labels, VAEOutput, batch_labels, build_model, count_params,
                     one_hot_labels)
-from .preprocess import preprocess_image, to_png_bytes
+from .preprocess import preprocess_image, to_gray, to_mnist, to_png_bytes
 from .schema import (FieldSpec, add_config_args, config_fields, config_from_args,
                      format_ints, parse_ints)
 from .train import Callback, Trainer, resolve_device
@@ -36,8 +37,9 @@ __all__ = [
     "format_ints", "grid_values", "import_upload", "importance_sampled_nll",
     "interpolate_codes", "is_checkpoint", "kl_normal", "latent_stats", "load_checkpoint",
     "load_split", "manifold", "missing_data_help", "parse_ints", "pca", "plane_codes",
-    "preprocess_image", "recon_nll", "resolve_device", "safe_name", "save_checkpoint",
-    "to_png_bytes", "traversal_codes", "weights_mtime",
+    "preprocess_image", "read_configs", "recon_nll", "resolve_device", "safe_name",
+    "save_checkpoint",
+    "to_gray", "to_mnist", "to_png_bytes", "traversal_codes", "weights_mtime",
     "ExportError", "decode_with_spec", "export_decoder",
     "CLASS_COLOURS", "UPLOAD_MODEL_DIR", "class_consistency", "classify", "load_classifier",
     "read_digit", "read_grid", "tint_grid",
