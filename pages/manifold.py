@@ -2,15 +2,67 @@
 
 import streamlit as st
 
-from ui.figures_a import manifold_figure, manifold_grid, model_key, pca_plane, png
+from ui.class_maps import (class_counts, class_labels, class_map, class_radio, digit_model,
+                           style_codes, style_figure, style_grid)
+from ui.figures_a import class_legend, manifold_figure, manifold_grid, model_key, pca_plane, png
 from ui.state import active_model, encoded
 from vae_core import compose_grid, decode_batch, grid_values
 
-ck = active_model()
+ck = active_model(conditional_ok=True)
 zdim = ck.model_config.latent_dim
 st.title("Manifold")
 st.caption("Each tile is the decoder's mean image at one point of a 2-D plane of the latent "
            "space; the axes give the coordinates of the tile centres.")
+DIGITS = [str(d) for d in range(10)]  # the reference classifier's classes
+
+
+def class_map_legend(read) -> None:
+    """Legend and tally of a class map's readings (the map itself is drawn by the caller)."""
+    st.image(class_legend(tuple(DIGITS), 600), output_format="PNG")
+    st.caption(f"Class map: each tile's ink in the colour of the digit the reference classifier "
+               f"reads there, grey where it is unsure. {class_counts(read, DIGITS)}.")
+
+
+y, view = None, "manifold"
+if ck.model_config.conditional:
+    view = st.radio("View", ["manifold", "style"], key="mf_view", horizontal=True,
+                    format_func={"manifold": "manifold of one class",
+                                 "style": "style grid: each row one z, drawn in every "
+                                          "class"}.get)
+    if view == "manifold":
+        y = class_radio(ck, "mf_class")
+tinted = st.toggle("Class map", key="mf_class_map",
+                   help="Tint every tile by the digit the reference classifier reads in it: "
+                        "where the decoder draws each digit")
+if tinted and not digit_model(ck):
+    st.warning(f"The reference classifier reads handwritten digits; this model draws "
+               f"{ck.train_config.dataset} images, so its readings say little here.")
+
+if view == "style":
+    names = class_labels(ck)
+    s1, s2, s3 = st.columns([2, 2, 1])
+    rows = s1.slider("Styles (rows)", 2, 12, 6, key="mf_rows")
+    how = s2.radio("Style codes", ["even", "random"], horizontal=True, key="mf_style",
+                   format_func={"even": "evenly spaced around a circle",
+                                "random": "random draws from N(0, I)"}.get)
+    if how == "random":
+        knob = s3.number_input("Seed", 0, 10_000, 0, key="mf_seed")
+    else:
+        knob = s3.number_input("Radius", 0.1, 4.0, 1.5, 0.25, key="mf_radius")
+    codes = style_codes(zdim, rows, how, knob, knob)
+    grid = style_grid(*model_key(ck), codes, ck.model)
+    if tinted:
+        grid, read = class_map(grid, rows, len(names))
+        hits = int((read == list(range(len(names)))).sum())
+        class_map_legend(read)
+        st.caption(f"The classifier reads each column's class in {hits} of {read.size} tiles.")
+    st.caption("Each row is one style code z decoded under every class: the same handwriting "
+               "in every digit.")
+    st.plotly_chart(style_figure(grid, codes, names), key="mf_style_figure",
+                    config={"displayModeBar": False})
+    st.download_button("Download PNG", png(grid), f"{ck.name}-styles-{rows}.png", "image/png",
+                       key="mf_download", on_click="ignore")
+    st.stop()
 
 c1, c2, c3 = st.columns([2, 2, 1])
 n = c1.slider("Grid size N (N × N tiles)", 5, 40, 20, key="mf_n")
@@ -25,7 +77,10 @@ lim = c3.number_input("Range L", 0.1, 10.0, 3.0, 0.5, key="mf_lim",
 if zdim == 1:  # one axis only: a single strip of n tiles
     st.info("This model has a 1-D latent space: showing one row of tiles along z0.")
     vals = grid_values(n, spacing, lim)
-    strip = compose_grid(decode_batch(ck.model, vals[:, None]), nrow=n).numpy()
+    strip = compose_grid(decode_batch(ck.model, vals[:, None], y), nrow=n).numpy()
+    if tinted:
+        strip, read = class_map(strip, 1, n)
+        class_map_legend(read)
     st.image(png(strip, 2), caption="z0 = " + ", ".join(f"{v:.2f}" for v in vals.tolist()),
              output_format="PNG")
     st.download_button("Download PNG", png(strip), f"{ck.name}-strip-{n}.png", "image/png",
@@ -66,7 +121,10 @@ if zdim > 2:
                    f"is {std[0]:.2f} along PC1 and {std[1]:.2f} along PC2.")
 
 grid, vals = manifold_grid(*model_key(ck), n, spacing, float(lim), dims, base, directions,
-                           ck.model)
+                           ck.model, y)
+if tinted:
+    grid, read = class_map(grid, n, n)
+    class_map_legend(read)
 st.plotly_chart(manifold_figure(grid, vals, xlabel, ylabel), key="mf_figure",
                 config={"displayModeBar": False})
 st.download_button("Download PNG", png(grid), f"{ck.name}-manifold-{n}x{n}.png", "image/png",

@@ -9,9 +9,10 @@ import streamlit as st
 import torch
 from streamlit_image_coordinates import streamlit_image_coordinates
 
+from ui.class_maps import class_labels, class_radio, decoded_reading
+from ui.derived import dim_labels
 from ui.figures_a import (class_legend, click_to_latent, decode_one, latent_map_base, map_extent,
                           mark_point, model_key, png)
-from ui.derived import dim_labels
 from ui.latent_pad import latent_pad
 from ui.latent_pad import unavailable as pad_unavailable
 from ui.state import active_model, encoded, test_set_or_stop
@@ -19,7 +20,7 @@ from ui.state import active_model, encoded, test_set_or_stop
 MAP_TILES, MAP_SIZE = 15, 420  # background manifold of the 2-D map: tiles, pixels
 MAX_RANGE = 10.0
 
-ck = active_model()
+ck = active_model(conditional_ok=True)
 zdim = ck.model_config.latent_dim
 server_only = pad_unavailable(ck)  # why this decoder cannot run in the browser, or None
 st.title("Latent sliders")
@@ -27,6 +28,9 @@ where = "under the sliders" if zdim == 2 and server_only else "on the right"
 st.caption(f"One slider per latent dimension of **{ck.name}** (z has {zdim} dimensions). The "
            f"decoder turns the point into the mean image {where}. Under the prior N(0, I) "
            "almost all codes lie within ±3.")
+if ck.model_config.conditional:
+    st.caption("A **conditional** VAE: pick the class below and z sets only its style "
+               "(slant, width, stroke). The same z in another class is the same handwriting.")
 
 last = st.session_state.get("sl_code", [])  # slider keys are dropped while on other pages
 for i in range(zdim):
@@ -78,6 +82,7 @@ def on_map_click() -> None:
 @st.fragment
 def explorer() -> None:
     images, labels, classes = test_set_or_stop(ck.train_config.dataset)
+    y = class_radio(ck, "sl_class")  # None for an unconditional model
     c = st.columns([1, 1, 1, 1.1, 1], vertical_alignment="bottom")
     c[0].button("Random draw", icon=":material/casino:", key="sl_random", on_click=draw_prior,
                 width="stretch",
@@ -100,11 +105,17 @@ def explorer() -> None:
     if not server_only:
         z = [st.session_state[f"z_{i}"] for i in range(zdim)]
         st.session_state["sl_code"] = z
-        latent_pad(ck, z, r, dim_labels(ck), on_release=set_code)
+        latent_pad(ck, z, r, dim_labels(ck), on_release=set_code, label=y)
         shown = ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if zdim > 16 else "")
         what = "the red ring or a slider" if zdim == 2 else "a slider"
+        st.markdown(decoded_reading(ck, z, y))
         st.caption(f"z on the server: ({shown}). Drag {what}: your browser decodes every "
                    "frame, and z comes back here when you let go.")
+        if y is not None and zdim == 2:
+            st.caption(f"The plane's background is the decoder's **{class_labels(ck)[y]}** "
+                       "at every style; the dots are the test digits' style codes (each "
+                       "encoded with its own label), coloured by label. They overlap: the "
+                       "label has left z. Drag onto a dot to write this class in its style.")
         return
     st.caption(f"Decoded on the server (each move is a round trip): {server_only}.")
     left, right = st.columns([1, 1], gap="large")
@@ -117,14 +128,16 @@ def explorer() -> None:
             image_box = st.container()
     if zdim != 2:
         image_box = right
-    img = decode_one(ck.model, z)
+    img = decode_one(ck.model, z, y)
     shown = ", ".join(f"{v:.2f}" for v in z[:6]) + (", …" if zdim > 6 else "")
     image_box.image(png(img, 8), caption=f"decoded mean image at z = ({shown})",
                     output_format="PNG")
+    image_box.markdown(decoded_reading(ck, z, y))
     if zdim == 2:
         with right:
             mu, _ = encoded(ck)
-            base = latent_map_base(*model_key(ck), r, MAP_TILES, MAP_SIZE, mu, labels, ck.model)
+            base = latent_map_base(*model_key(ck), r, MAP_TILES, MAP_SIZE, mu, labels, ck.model,
+                                   y=y)
             streamlit_image_coordinates(mark_point(base, z[0], z[1], map_extent(r, MAP_TILES)),
                                         key="sl_map", on_click=on_map_click, cursor="crosshair")
             st.image(class_legend(tuple(classes), MAP_SIZE), output_format="PNG")

@@ -13,6 +13,7 @@ from torch import nn
 from vae_core import (ExportError, ModelConfig, VAEError, build_model, decode_with_spec,
                       export_decoder, load_checkpoint)
 from vae_core.config import ACTIVATIONS
+from vae_core.export import spec_classes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -29,28 +30,32 @@ def fixed_codes(dim: int, n: int = 20, seed: int = 0) -> np.ndarray:
     return z
 
 
-def torch_decode(model, z: np.ndarray) -> np.ndarray:
+def torch_decode(model, z: np.ndarray, y=None) -> np.ndarray:
     with torch.no_grad():
-        return model.eval().decode(torch.from_numpy(z))[:, 0].numpy()
+        return model.eval().decode(torch.from_numpy(z), y)[:, 0].numpy()
 
 
 def assert_matches(model, tol: float = 1e-5) -> None:
+    """Spec == model.decode; a conditional decoder under several classes, one label per code
+    and a blend of two classes."""
     spec, weights = export_decoder(model)
     assert weights.dtype == np.float32 and weights.ndim == 1
     z = fixed_codes(model.cfg.latent_dim)
-    got, want = decode_with_spec(spec, weights, z), torch_decode(model, z)
-    assert got.shape == want.shape == (len(z), 28, 28)
-    assert np.abs(got - want).max() <= tol
-    assert np.abs(want).max() > 0.05  # not a trivially blank decoder
+    k = model.n_labels
+    eye = np.eye(max(k, 1), dtype=np.float32)
+    labels = [None] if not k else [0, k // 2, k - 1, np.arange(len(z)) % k,
+                                   0.4 * eye[0] + 0.6 * eye[-1]]
+    for y in labels:
+        ty = torch.as_tensor(y) if isinstance(y, np.ndarray) else y
+        got, want = decode_with_spec(spec, weights, z, y), torch_decode(model, z, ty)
+        assert got.shape == want.shape == (len(z), 28, 28)
+        assert np.abs(got - want).max() <= tol, y
+        assert np.abs(want).max() > 0.05  # not a trivially blank decoder
 
 
 @pytest.mark.parametrize("path", BUNDLED, ids=[p.name for p in BUNDLED])
 def test_bundled_checkpoints_decode_the_same(path: Path) -> None:
     model = load_checkpoint(path).model
-    if model.cfg.conditional:  # the exported decoder takes no class label yet (issue 17)
-        with pytest.raises(ExportError):
-            export_decoder(model)
-        return
     assert_matches(model)
     spec, weights = export_decoder(model)
     n_params = sum(p.numel() for p in model.decoder.parameters())
@@ -70,6 +75,10 @@ CONFIGS = [
      "activation": "leaky_relu", "latent_dim": 5},  # 28 -> 14 -> 7 -> 4 (output_padding 0)
     {"arch": "conv", "channels": [3, 4, 5], "strides": [2, 1, 2], "activation": "sigmoid"},
 ]
+
+
+CONFIGS += [{**kw, "conditional": True, "n_classes": k}
+            for kw, k in ((CONFIGS[0], 10), (CONFIGS[-4], 3), (CONFIGS[-2], 7))]
 
 
 @pytest.mark.parametrize("kw", CONFIGS, ids=lambda kw: "-".join(
@@ -109,6 +118,24 @@ def test_unsupported_conv_settings_are_refused() -> None:
     convt.dilation = (2, 2)
     with pytest.raises(ExportError, match="dilation"):
         export_decoder(model)
+
+
+def test_conditional_spec_states_its_classes_and_wants_a_label() -> None:
+    model = load_checkpoint(Path(BUNDLED[0]).parent / "mnist-cvae-2d").model
+    spec, _ = export_decoder(model)
+    assert spec[0] == {"op": "one_hot", "classes": 10, "shape": [12]}
+    assert spec_classes(spec) == 10 and spec[1]["op"] == "linear" and spec[1]["in"] == 12
+    z = np.zeros((2, 2), np.float32)
+    _, w = export_decoder(model)
+    a, b = decode_with_spec(spec, w, z, 1), decode_with_spec(spec, w, z, 7)
+    assert np.abs(a - b).max() > 0.3  # the label changes the digit
+    for bad in (None, 10, -1, [1, 2, 3], np.zeros(9, np.float32)):
+        with pytest.raises(ExportError):
+            decode_with_spec(spec, w, z, bad)
+    plain, pw = export_decoder(load_checkpoint(Path(BUNDLED[0]).parent / "mnist-mlp-2d").model)
+    assert spec_classes(plain) == 0
+    with pytest.raises(ExportError, match="unconditional"):
+        decode_with_spec(plain, pw, z, 3)
 
 
 def test_spec_is_plain_json() -> None:

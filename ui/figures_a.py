@@ -8,6 +8,7 @@ no_grad, as everywhere else.
 from __future__ import annotations
 
 import base64
+import io
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,15 @@ def model_key(ck: Checkpoint) -> tuple[str, str]:
 
 
 def png(img: np.ndarray | torch.Tensor, scale: int = 1) -> bytes:
-    return to_png_bytes(np.asarray(img), scale=scale)
+    """PNG of a grey [H, W] or an RGB [H, W, 3] image (a class map) in [0, 1]."""
+    a = np.asarray(img)
+    if a.ndim == 2:
+        return to_png_bytes(a, scale=scale)
+    pil = Image.fromarray((np.clip(a, 0, 1) * 255).round().astype(np.uint8), "RGB")
+    pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 # --- Home ------------------------------------------------------------------------------------
@@ -148,9 +157,9 @@ def recon_strip(originals: np.ndarray, recon: np.ndarray | None, scale: int = 3)
 
 
 # --- Latent sliders --------------------------------------------------------------------------
-def decode_one(model: VAE, z: list[float]) -> np.ndarray:
-    """The decoded mean image [28, 28] of one code."""
-    return decode_batch(model, torch.tensor([z], dtype=torch.float32))[0, 0].numpy()
+def decode_one(model: VAE, z: list[float], y: int | None = None) -> np.ndarray:
+    """The decoded mean image [28, 28] of one code (under class y if conditional)."""
+    return decode_batch(model, torch.tensor([z], dtype=torch.float32), y)[0, 0].numpy()
 
 
 def map_extent(r: float, n: int) -> float:
@@ -160,10 +169,12 @@ def map_extent(r: float, n: int) -> float:
 
 @st.cache_data(max_entries=16)
 def latent_map_base(path: str, mtime: str, r: float, n: int, size: int, mu: np.ndarray,
-                    labels: np.ndarray, _model: VAE, max_points: int = 2000) -> np.ndarray:
-    """RGB [size, size] map of a 2-D latent plane: the decoded manifold (dimmed) as background,
-    encoded test points (coloured by class) on top. Pixel (0, 0) is (-E, +E), E = map_extent."""
-    grid, _ = manifold(_model, n=n, spacing="linear", lim=r)
+                    labels: np.ndarray, _model: VAE, max_points: int = 2000,
+                    y: int | None = None) -> np.ndarray:
+    """RGB [size, size] map of a 2-D latent plane: the decoded manifold (dimmed; under class y
+    if conditional) as background, encoded test points (coloured by class) on top. Pixel
+    (0, 0) is (-E, +E), E = map_extent."""
+    grid, _ = manifold(_model, n=n, spacing="linear", lim=r, y=y)
     ink = (255 - grid.numpy() * 150).astype(np.uint8)  # grey digits on white: dots stand out
     bg = Image.fromarray(ink, "L").resize((size, size), Image.Resampling.BILINEAR).convert("RGB")
     draw = ImageDraw.Draw(bg)
@@ -247,11 +258,13 @@ def mark_point(base: np.ndarray, x: float, y: float, e: float) -> Image.Image:
 def manifold_grid(path: str, mtime: str, n: int, spacing: str, lim: float,
                   dims: tuple[int, int], base: tuple[float, ...] | None,
                   directions: tuple[tuple[float, ...], ...] | None,
-                  _model: VAE) -> tuple[np.ndarray, np.ndarray]:
-    """(grid image [28n, 28n], axis values [n]) for the plane through `base`."""
+                  _model: VAE, y: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(grid image [28n, 28n], axis values [n]) for the plane through `base` (every code
+    under class y if the model is conditional)."""
     b = torch.tensor(base) if base is not None else None
     d = torch.tensor(directions) if directions is not None else None
-    grid, vals = manifold(_model, n=n, spacing=spacing, lim=lim, dims=dims, base=b, directions=d)
+    grid, vals = manifold(_model, n=n, spacing=spacing, lim=lim, dims=dims, base=b, directions=d,
+                          y=y)
     return grid.numpy(), vals.numpy()
 
 

@@ -17,6 +17,9 @@ Conventions of the spec (a list of dicts, each with an "op"):
 * "relu", "leaky_relu" (slope), "elu" (alpha), "sigmoid", "tanh": element-wise.
 * the decoder's output sigmoid is the spec's last layer, so the spec maps z to pixels in [0, 1].
 * Dropout is skipped: the spec is the decoder in eval mode.
+* a conditional decoder (p(x|y,z)) starts with {"op": "one_hot", "classes": K, "shape":
+  [Z + K]}: the class label, as a one-hot vector (or a row of class weights), is appended to
+  z, and the first "linear" takes [z, one-hot] as the model's does. `spec_classes` reads K.
 
 Offsets ("w", "b") count float32 elements into the flat weight array; "b" is -1 without bias.
 """
@@ -110,10 +113,12 @@ def export_decoder(model: VAE) -> tuple[list[dict[str, Any]], np.ndarray]:
     Raises ExportError for a layer the spec cannot express (the caller then decodes with
     PyTorch instead). The model is only read.
     """
-    if getattr(model, "n_labels", 0):
-        raise ExportError("a conditional decoder (z plus a class label) is not exported yet")
     out, spec = _Writer(), []
     shape = [model.cfg.latent_dim]
+    n_labels = int(getattr(model, "n_labels", 0))
+    if n_labels:  # the model's _decode concatenates [z, one-hot] before the first layer
+        shape = [shape[0] + n_labels]
+        spec.append({"op": "one_hot", "classes": n_labels, "shape": shape})
     for m in _leaves(model.decoder):
         name = type(m).__name__
         if isinstance(m, nn.Linear):
@@ -159,6 +164,11 @@ def export_decoder(model: VAE) -> tuple[list[dict[str, Any]], np.ndarray]:
     return spec, out.array()
 
 
+def spec_classes(spec: list[dict[str, Any]]) -> int:
+    """The number of classes a conditional decoder's spec takes as one-hot input (0: none)."""
+    return int(spec[0]["classes"]) if spec and spec[0]["op"] == "one_hot" else 0
+
+
 # --- the NumPy reference ---------------------------------------------------------------------
 
 def _param(weights: np.ndarray, offset: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -191,15 +201,38 @@ def _conv_t2d(x: np.ndarray, wt: np.ndarray, s: int, p: int, shape: list[int]) -
     return full[:, p:p + hout, p:p + wout, :]
 
 
+def _label_rows(y: Any, b: int, k: int) -> np.ndarray:
+    """One-hot rows [b, k] for y: one class index, b indices, or rows of class weights
+    (float [b, k] or one [k]), as `vae_core.one_hot_labels` takes them."""
+    if y is None:
+        raise ExportError(f"this decoder is conditional: give a class label y (0..{k - 1})")
+    t = np.asarray(y)
+    if t.dtype.kind == "f":
+        rows = t.reshape(1, -1) if t.ndim == 1 else t
+        if rows.ndim != 2 or rows.shape[1] != k or len(rows) not in (1, b):
+            raise ExportError(f"label weights must have shape [{b}, {k}] or [{k}], "
+                              f"got {list(t.shape)}")
+        return np.broadcast_to(rows.astype(np.float64), (b, k))
+    idx = t.reshape(-1).astype(np.int64)
+    if len(idx) not in (1, b) or not ((0 <= idx) & (idx < k)).all():
+        raise ExportError(f"labels must be 1 or {b} class indices in 0..{k - 1}, got {t}")
+    return np.eye(k)[np.broadcast_to(idx, (b,))]
+
+
 def decode_with_spec(spec: list[dict[str, Any]], weights: np.ndarray,
-                     z: np.ndarray) -> np.ndarray:
+                     z: np.ndarray, y: Any = None) -> np.ndarray:
     """Pixels [B, 28, 28] in [0, 1] for codes z [B, Z] (or [Z]), computed in float64 from the
-    spec alone: the reference the browser's kernels are written against."""
+    spec alone: the reference the browser's kernels are written against. A conditional spec
+    needs the labels y (see `_label_rows`); an unconditional one takes none."""
     x = np.atleast_2d(np.asarray(z, dtype=np.float64))
     b = x.shape[0]
+    if y is not None and not spec_classes(spec):
+        raise ExportError("this decoder is unconditional: it takes no label y")
     for layer in spec:
         op, shape = layer["op"], layer["shape"]
-        if op == "linear":
+        if op == "one_hot":
+            x = np.concatenate([x, _label_rows(y, b, layer["classes"])], 1)
+        elif op == "linear":
             x = x @ _param(weights, layer["w"], (layer["out"], layer["in"])).T
         elif op == "unflatten":
             h, w, c = shape

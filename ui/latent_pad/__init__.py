@@ -153,12 +153,20 @@ def payload_sizes(ck: Checkpoint) -> dict[str, int]:
 
 
 def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
-               on_release: Callable[[list[float]], None]) -> None:
+               on_release: Callable[[list[float]], None], label: int | None = None) -> None:
     """Draw the pad for model `ck` at code z (sliders over [-r, r], labelled `dims`).
 
     `on_release(z)` runs as a callback, before the script, when the user lets go. Call
-    `unavailable(ck)` first: this assumes the decoder exports.
+    `unavailable(ck)` first: this assumes the decoder exports. A conditional model needs the
+    class `label`: the browser decodes the digit and the plane's manifold with its one-hot
+    (the plane's test digits are then their style codes, encoded under their own labels).
     """
+    n_labels = ck.model.n_labels
+    if n_labels and (label is None or not 0 <= label < n_labels):
+        raise ValueError(f"{ck.name} is conditional: give a class label 0..{n_labels - 1}, "
+                         f"got {label}")
+    if not n_labels and label is not None:
+        raise ValueError(f"{ck.name} is unconditional: it takes no class label")
     path, mtime = str(ck.path), weights_mtime(str(ck.path))
     spec, weights = _decoder(path, mtime, ck.model)
     data: dict[str, Any] = {
@@ -166,6 +174,7 @@ def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
         "tiles": TILES, "dims": list(dims),
         "decoder": _ref(weights, "the decoder", "decoder", {"spec": spec}),
         "points": None, "images": None, "classes": [], "colors": qualitative.D3,
+        "label": None if label is None else int(label),
     }
     if len(z) == 2:
         dataset = ck.train_config.dataset

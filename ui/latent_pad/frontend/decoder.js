@@ -110,7 +110,9 @@ class Decoder {
     this.spec = spec;
     this.w = weights;
     this.zdim = zdim;
-    this.input = new Float32Array(zdim);
+    // A conditional decoder's spec starts with "one_hot": the label's K inputs follow z.
+    this.classes = spec.length && spec[0].op === "one_hot" ? spec[0].classes : 0;
+    this.input = new Float32Array(zdim + this.classes);
     // Two ping-pong buffers as large as the largest activation.
     const n = Math.max(zdim, ...spec.map((L) => size(L.shape)));
     this.bufs = [new Float32Array(n), new Float32Array(n)];
@@ -121,14 +123,20 @@ class Decoder {
     }
   }
 
-  /** Decode z (array-like of zdim numbers) into out (Float32Array of 784 values in [0,1]). */
-  decode(z, out) {
+  /** Decode z (array-like of zdim numbers) into out (Float32Array of 784 values in [0,1]);
+   *  a conditional decoder also takes the class index `label` (0..classes-1). */
+  decode(z, out, label = null) {
     let x = this.input, shape = [this.zdim];
     for (let i = 0; i < this.zdim; i++) x[i] = z[i];
     let next = 0;
     for (const L of this.spec) {
       const op = L.op, n = size(L.shape);
-      if (op === "linear" || op === "conv2d" || op === "conv_transpose2d" ||
+      if (op === "one_hot") {  // x is this.input, already zdim + classes long
+        if (!Number.isInteger(label) || label < 0 || label >= L.classes) {
+          throw new Error(`latent pad: this decoder needs a class 0..${L.classes - 1}, got ${label}`);
+        }
+        for (let i = 0; i < L.classes; i++) x[this.zdim + i] = i === label ? 1 : 0;
+      } else if (op === "linear" || op === "conv2d" || op === "conv_transpose2d" ||
           op === "flatten" || op === "unflatten") {
         const y = this.bufs[next];
         next ^= 1;

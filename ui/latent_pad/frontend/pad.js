@@ -11,7 +11,7 @@ const blobs = new Map();      // hash -> Promise<ArrayBuffer>
 const loaded = new Set();     // hashes whose blob has arrived
 const asked = new Set();      // hashes already requested again through the "need" trigger
 const decoders = new Map();   // decoder hash -> Decoder
-const manifolds = new Map();  // `${hash}|${range}|${tiles}` -> {canvas, next}
+const manifolds = new Map();  // `${hash}|${range}|${tiles}|${label}` -> {canvas, next}
 const pads = new WeakMap();   // parentElement -> Pad
 let current = null;           // the pad updated last (the test hooks use its decoder)
 let commitSeq = 0;
@@ -21,16 +21,17 @@ const FRAME_BUDGET_MS = 6;    // manifold tiles decoded per frame, after the liv
 
 const stats = {
   frames: 0, decodes: 0, digitChanges: 0, commits: 0, decodeMs: [], roundTripMs: [],
-  model: null, ready: false, z: [], pythonZ: [], error: null,
+  model: null, ready: false, z: [], pythonZ: [], label: null, error: null,
 };
 Object.defineProperty(window, "latentPadStats", {
   configurable: true,
   get: () => JSON.parse(JSON.stringify(stats)),  // a copy: read-only for tests and benches
 });
-window.latentPadDecode = (z) => {
+// label: the class of a conditional decoder (default: the one Python chose for the pad).
+window.latentPadDecode = (z, label) => {
   const d = current && current.decoder;
   if (!d) throw new Error("latent pad: no decoder loaded yet");
-  return Array.from(d.decode(z, new Float32Array(784)));
+  return Array.from(d.decode(z, new Float32Array(784), label === undefined ? current.label : label));
 };
 window.latentPadTimeDecodes = (n, seed = 1) => {
   const d = current && current.decoder, out = new Float32Array(784), ms = [];
@@ -40,7 +41,7 @@ window.latentPadTimeDecodes = (n, seed = 1) => {
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < z.length; j++) { s = (s * 16807) % 2147483647; z[j] = (s / 2147483647) * 6 - 3; }
     const t = performance.now();
-    d.decode(z, out);
+    d.decode(z, out, current.label);
     ms.push(performance.now() - t);
   }
   return ms;
@@ -146,6 +147,10 @@ class Pad {
     const layout = `${data.z.length}|${data.dims.join(",")}|${!!data.points}`;
     if (layout !== this.layout) this.build(data);
     this.range = data.range;
+    // The class of a conditional decoder (null otherwise): a new one redraws the digit and
+    // the plane's manifold at once, from the decoder the page already holds.
+    this.label = Number.isInteger(data.label) ? data.label : null;
+    stats.label = this.label;
     for (const s of this.sliders) { s.input.min = -data.range; s.input.max = data.range; }
     this.adopt(data.z, data.ack);
     // Inputs hold z now, not only at the next frame: a new range input starts at its max
@@ -364,7 +369,7 @@ class Pad {
     if (this.decoder && this.dirty) {
       this.dirty = false;
       const t = performance.now();
-      this.decoder.decode(this.z, this.pixels);
+      this.decoder.decode(this.z, this.pixels, this.label);
       const ms = performance.now() - t;
       record(stats.decodeMs, ms);
       stats.decodes += 1;
@@ -409,9 +414,10 @@ class Pad {
   }
 
   // The decoded manifold under the plane: tiles decoded a few per frame, cached per
-  // (model, range), so it never stalls a drag.
+  // (model, range, class), so it never stalls a drag.
   growManifold() {
-    const t = this.data.tiles, key = `${this.data.decoder.hash}|${this.range}|${t}`;
+    const t = this.data.tiles;
+    const key = `${this.data.decoder.hash}|${this.range}|${t}|${this.label}`;
     let m = manifolds.get(key);
     if (!m) {
       m = { canvas: document.createElement("canvas"), next: 0 };
@@ -427,7 +433,8 @@ class Pad {
     const start = performance.now();
     while (m.next < t * t && performance.now() - start < FRAME_BUDGET_MS) {
       const row = Math.floor(m.next / t), col = m.next % t;
-      this.decoder.decode([-r + (2 * r * col) / (t - 1), r - (2 * r * row) / (t - 1)], out);
+      this.decoder.decode([-r + (2 * r * col) / (t - 1), r - (2 * r * row) / (t - 1)], out,
+                          this.label);
       paintGray(ctx, out, (v) => Math.round(255 - v * 150), col * 28, row * 28);
       m.next += 1;
     }
@@ -437,7 +444,7 @@ class Pad {
 
   // Axes, manifold and test digits change rarely: drawn once into an offscreen canvas.
   base() {
-    const data = this.data, key = [data.decoder.hash, this.range, this.showManifold,
+    const data = this.data, key = [data.decoder.hash, this.range, this.label, this.showManifold,
       this.manifold && this.manifold.next, loaded.has(data.points.hash),
       window.devicePixelRatio].join("|");
     if (key === this.baseKey) return this.baseCanvas;

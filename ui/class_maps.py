@@ -1,0 +1,148 @@
+"""Classes on the Latent sliders and Manifold pages: the class radio of a conditional model,
+the reference classifier's reading of the decoded digit, the style grid and the class map.
+
+A conditional VAE decodes p(x | y, z): the class y comes from the radio and z holds only the
+style. The reference digit classifier (vae_core.read_digit / classify) reads what a decoder
+drew, so a page can say which digit it sees and tint a grid by it. Cached functions take the
+checkpoint path and weights' mtime (the cache key) and the shared model with an underscore,
+which they only read.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from ui.figures_a import png
+from vae_core import (Checkpoint, VAEError, class_names, classify, compose_grid, decode_batch,
+                      read_digit, tint_grid)
+
+UNSURE = 0.5  # below this probability a reading is called unsure
+
+
+def class_labels(ck: Checkpoint) -> list[str]:
+    """The names of a conditional model's classes: those saved with the checkpoint (its
+    training data's), else the dataset's, else their indices."""
+    saved = ck.info.get("classes")
+    names = saved if isinstance(saved, list) else class_names(ck.train_config.dataset)
+    return [str(names[i]) if i < len(names) else str(i)
+            for i in range(ck.model_config.n_classes)]
+
+
+def class_radio(ck: Checkpoint, key: str, label: str = "Class") -> int | None:
+    """A horizontal radio of a conditional model's classes (returns the index); None, and
+    nothing drawn, for an unconditional model."""
+    if not ck.model_config.conditional:
+        return None
+    names = class_labels(ck)
+    return st.radio(label, range(len(names)), key=key, horizontal=True,
+                    format_func=names.__getitem__,
+                    help="A conditional VAE draws the class you pick here; z holds only the "
+                         "style (slant, width, stroke)")
+
+
+def digit_model(ck: Checkpoint) -> bool:
+    """Whether the reference classifier (trained on MNIST digits) can read this model's
+    images: MNIST models, not Fashion-MNIST or folder datasets."""
+    return ck.train_config.dataset == "mnist"
+
+
+def reading(image: np.ndarray, wanted: str | None = None) -> str:
+    """One sentence on what the reference classifier reads in a decoded image [28, 28];
+    `wanted` is the class a conditional model was asked for."""
+    try:
+        label, p = read_digit(image)
+    except VAEError as e:  # a missing or damaged classifier: say so, the page goes on
+        return f"No classifier reading: {e}"
+    sure = f"{p:.0%} sure" if p >= UNSURE else f"only {p:.0%} sure"
+    text = f"The digit classifier reads **{label}** ({sure})"
+    if wanted is None:
+        return text + "."
+    if str(label) == wanted:
+        return text + ": the class you picked."
+    return text + f", not the **{wanted}** you picked: this style is far from that class's."
+
+
+def decoded_reading(ck: Checkpoint, z: list[float], y: int | None) -> str:
+    """The classifier's reading of the image model `ck` decodes at z (under class y)."""
+    if not digit_model(ck):
+        return (f"No classifier reading: the reference classifier reads digits, and this model "
+                f"draws {ck.train_config.dataset} images.")
+    img = decode_batch(ck.model, torch.tensor([z], dtype=torch.float32), y)[0, 0].numpy()
+    return reading(img, None if y is None else class_labels(ck)[y])
+
+
+# --- tiles and their readings ---------------------------------------------------------------
+def tiles_of(grid: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The tiles [rows * cols, 28, 28] of a grid [28 rows, 28 cols], row by row."""
+    g = np.asarray(grid, np.float32)
+    if g.shape != (28 * rows, 28 * cols):
+        raise ValueError(f"a {rows} x {cols} grid is [{28 * rows}, {28 * cols}], got {g.shape}")
+    return g.reshape(rows, 28, cols, 28).transpose(0, 2, 1, 3).reshape(-1, 28, 28)
+
+
+@st.cache_data(max_entries=32, show_spinner="Reading every tile...")
+def class_map(grid: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB grid [28 rows, 28 cols, 3]: each tile's ink in the colour of the class the
+    classifier reads there, grey where it is unsure; the readings [rows, cols])."""
+    labels, probs = classify(tiles_of(grid, rows, cols))
+    conf = probs[np.arange(len(labels)), labels]
+    shape = (rows, cols)
+    return tint_grid(grid, labels.reshape(shape), conf.reshape(shape)), labels.reshape(shape)
+
+
+def class_counts(labels: np.ndarray, names: list[str]) -> str:
+    """'3 classes read (3: 41, 5: 30, 8: 29 tiles)', most frequent first."""
+    values, counts = np.unique(np.asarray(labels).ravel(), return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    parts = [f"{names[values[i]]}: {counts[i]}" for i in order]
+    what = "classes" if len(values) > 1 else "class"
+    return f"{len(values)} {what} read ({', '.join(parts)} tiles)"
+
+
+# --- the style grid -------------------------------------------------------------------------
+def style_codes(zdim: int, rows: int, how: str, seed: int, radius: float) -> np.ndarray:
+    """rows style codes [rows, zdim]: seeded draws from the prior N(0, I) ("random"), or
+    ("even") evenly spaced around a circle of `radius` in the z0-z1 plane (z0 alone for a
+    1-D latent: evenly spaced in [-radius, radius]), other dimensions 0."""
+    if how == "random":
+        g = torch.Generator().manual_seed(int(seed))
+        return torch.randn(rows, zdim, generator=g).numpy()
+    codes = np.zeros((rows, zdim), np.float32)
+    if zdim == 1:
+        codes[:, 0] = np.linspace(-radius, radius, rows)
+    else:
+        angle = 2 * np.pi * np.arange(rows) / rows + np.pi / 2  # the first row straight up
+        codes[:, 0], codes[:, 1] = radius * np.cos(angle), radius * np.sin(angle)
+    return codes
+
+
+@st.cache_data(max_entries=16, show_spinner="Decoding the style grid...")
+def style_grid(path: str, mtime: str, codes: np.ndarray, _model: torch.nn.Module
+               ) -> np.ndarray:
+    """[28 rows, 28 K]: row r is style code r decoded under every class, one per column."""
+    k = _model.cfg.n_classes
+    z = torch.as_tensor(np.repeat(np.asarray(codes, np.float32), k, axis=0))
+    y = torch.arange(k).repeat(len(codes))
+    return compose_grid(decode_batch(_model, z, y), nrow=k).numpy()
+
+
+def style_figure(grid: np.ndarray, codes: np.ndarray, classes: list[str]) -> go.Figure:
+    """The style grid with the class names over its columns and each row's z beside it."""
+    rows, cols = len(codes), len(classes)
+    src = "data:image/png;base64," + base64.b64encode(png(grid)).decode()
+    fig = go.Figure(go.Image(source=src, hoverinfo="skip"))
+    fig.update_xaxes(tickvals=[28 * c + 13.5 for c in range(cols)], ticktext=classes,
+                     side="top", showgrid=False, title="class")
+    shown = [", ".join(f"{v:.1f}" for v in z[:3]) + (", …" if len(z) > 3 else "")
+             for z in codes]
+    fig.update_yaxes(tickvals=[28 * r + 13.5 for r in range(rows)],
+                     ticktext=[f"z = ({s})" for s in shown], showgrid=False,
+                     title="style (one z per row)")
+    fig.update_layout(height=max(260, 46 * rows + 80),
+                      margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return fig
