@@ -367,8 +367,9 @@ def _proc_cpu(pid: int, tick: int) -> float:
     return (int(stat[11]) + int(stat[12])) / tick  # utime + stime of the process
 
 
-def _cpu_seconds(server_pid: int | None) -> dict[str, float | None]:
-    """CPU seconds used so far by the whole machine and by the server process. Differences
+def _cpu_seconds(server_pid: int | list[int] | None) -> dict[str, float | None]:
+    """CPU seconds used so far by the whole machine and by the server process (summed over
+    several, e.g. the replicas behind a proxy). Differences
     over a phase show who worked; the rest of the machine's busy time is the clients (browsers
     and Playwright), whose processes come and go too fast to be summed one by one."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -377,7 +378,8 @@ def _cpu_seconds(server_pid: int | None) -> dict[str, float | None]:
         vals = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
         out["machine_busy_s"] = (sum(vals) - vals[3] - vals[4]) / tick
         if server_pid:
-            out["server_s"] = _proc_cpu(server_pid, tick)
+            pids = [server_pid] if isinstance(server_pid, int) else server_pid
+            out["server_s"] = sum(_proc_cpu(p, tick) for p in pids)
     except (OSError, ValueError, IndexError):
         pass  # not Linux: no figures
     return out

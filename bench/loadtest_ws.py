@@ -150,9 +150,11 @@ async def _session(url: str, sid: int, pngs: list[bytes], ready: asyncio.Barrier
 
 
 async def run_phase(url: str, sessions: int, duration: float, timeout: float,
-                    pngs: list[bytes], server_pid: int | None = None) -> dict[str, Any]:
+                    pngs: list[bytes], server_pid: int | list[int] | None = None
+                    ) -> dict[str, Any]:
     """`sessions` clients for `duration` s after all are set up; loadtest.summarize's dict
-    plus the CPU seconds of the machine, the server and this client process."""
+    plus the CPU seconds of the machine, the server (its pid, or the sum over a list of pids)
+    and this client process."""
     start = [math.inf]
     stats = [Stats() for _ in range(sessions)]
     ready = asyncio.Barrier(sessions + 1)

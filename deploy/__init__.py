@@ -1,5 +1,16 @@
 """Serve the app to a class: N Streamlit replicas behind HAProxy (`python -m deploy`)."""
 
-from .launcher import DeployError, Launcher, check_port_free, healthy, render_config
+from .launcher import (
+    DeployError,
+    Launched,
+    Launcher,
+    check_port_free,
+    free_port_block,
+    healthy,
+    launched,
+    proxy_sees_up,
+    render_config,
+)
 
-__all__ = ["DeployError", "Launcher", "check_port_free", "healthy", "render_config"]
+__all__ = ["DeployError", "Launched", "Launcher", "check_port_free", "free_port_block",
+           "healthy", "launched", "proxy_sees_up", "render_config"]

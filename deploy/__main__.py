@@ -1,6 +1,7 @@
 """python -m deploy --replicas N --port 8501: the app for a class, behind HAProxy.
 
-With --replicas 1 (no proxy) it is `streamlit run app.py --server.port PORT`, as today.
+With --replicas 1 (no proxy) it is `streamlit run app.py --server.port PORT`, as today;
+--proxy puts HAProxy in front of that one replica too (to compare 1 and N like for like).
 Errors (HAProxy missing, a port taken, a bad limit) are one line on stderr, exit code 2.
 """
 
@@ -19,9 +20,13 @@ from .launcher import DeployError, Launcher, check_port_free, streamlit_cmd, REP
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.splitlines()[0])
     p.add_argument("--replicas", type=int, default=2,
-                   help="Streamlit processes (about one per core); 1 = no proxy (default 2)")
+                   help="Streamlit processes (about one per core); 1 = no proxy unless --proxy "
+                        "(default 2)")
     p.add_argument("--port", type=int, default=8501,
                    help="public port; replicas use the next N ports on 127.0.0.1 (default 8501)")
+    p.add_argument("--proxy", action="store_true",
+                   help="HAProxy in front even of a single replica (the load test compares "
+                        "1 and 2 replicas through it)")
     p.add_argument("--bind", default="0.0.0.0", help="public address (default all interfaces)")
     p.add_argument("--max-training", type=int, default=None,
                    help=f"concurrent training runs on this machine (${ENV_MAX_TRAINING}, "
@@ -42,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_training is not None:
             os.environ[ENV_MAX_TRAINING] = str(args.max_training)
         max_training_runs()  # a bad limit is refused now, not at the first training run
-        if args.replicas == 1:  # as today: one server on the public port, nothing between
+        if args.replicas == 1 and not args.proxy:  # as today: one server, nothing between
             check_port_free(args.port, args.bind)
             cmd = streamlit_cmd(args.port, args.bind)
             os.chdir(REPO_ROOT)

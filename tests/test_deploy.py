@@ -12,12 +12,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from bench.loadtest import run_async
-from deploy import healthy, render_config
+from deploy import healthy, launched, proxy_sees_up, render_config
 from vae_core import (
     ConfigError,
     ModelConfig,
@@ -152,26 +153,6 @@ def test_haproxy_missing_is_one_line(tmp_path: Path) -> None:
 
 
 # --- slow: a replica SIGKILLed under protocol sessions --------------------------------------
-def free_port_block(n: int) -> int:
-    """A port p with p .. p+n-1 free on this machine."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n < 65000 and all(_free(base + i) for i in range(n)):
-            return base
-    raise RuntimeError("no block of free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", port))
-            return True
-        except OSError:
-            return False
-
-
 def _wait(cond, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -243,8 +224,7 @@ async def _drive(url: str, run_dir: Path, models: Path) -> None:
     # the launcher restarts r1, and the proxy sends new sessions to it again
     _wait(lambda: json.loads((run_dir / "replicas.json").read_text())["replicas"][0]["restarts"]
           == 1 and healthy(r1["port"]), 120, "the restart of r1")
-    _wait(lambda: "r1 is UP" in (run_dir / "haproxy.log").read_text().rsplit("r1 is DOWN", 1)[-1],
-          30, "HAProxy to see r1 up again")
+    _wait(lambda: proxy_sees_up(run_dir / "haproxy.log", "r1"), 30, "HAProxy to see r1 up again")
     back = [await session() for _ in range(4)]
     assert "r1" in {c.cookies["LXREPLICA"] for c in back}
     for c in back:
@@ -258,26 +238,26 @@ def test_sigkill_one_replica_under_sessions(tmp_path: Path) -> None:
     models = tmp_path / "user"
     saved = shutil.copytree(REPO / "checkpoints" / "mnist-mlp-2d", models / "saved-before")
     before = _digest(saved)
-    port, run_dir = free_port_block(3), tmp_path / "run"
-    env = {**os.environ, "VAE_USER_MODELS_DIR": str(models)}
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "deploy", "--replicas", "2", "--port", str(port), "--bind",
-         "127.0.0.1", "--run-dir", str(run_dir)], cwd=REPO, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    run_dir = tmp_path / "run"
     pids: list[int] = []
-    try:
-        _wait(lambda: healthy(port) and all(healthy(port + i) for i in (1, 2)), 120,
-              "the proxy and both replicas")
-        state = json.loads((run_dir / "replicas.json").read_text())
+    with launched(2, run_dir, env={"VAE_USER_MODELS_DIR": str(models)}) as run:
+        state = run.state()
         pids = [state["proxy_pid"]] + [r["pid"] for r in state["replicas"]]
         # run_async: the e2e tests' Playwright session keeps an event loop in this thread.
-        run_async(_drive(f"http://127.0.0.1:{port}", run_dir, models))
-        state = json.loads((run_dir / "replicas.json").read_text())
-        pids += [r["pid"] for r in state["replicas"]]
-    finally:
-        launcher.send_signal(signal.SIGTERM)  # as systemd or Ctrl-C (SIGINT) would
-        out = launcher.communicate(timeout=60)[0]
-    assert launcher.returncode == 0, out
+        run_async(_drive(run.url, run_dir, models))
+        pids += [r["pid"] for r in run.state()["replicas"]]
+    out = run.output()  # launched() stopped it with SIGTERM, as systemd or Ctrl-C would
+    assert run.proc.returncode == 0, out
     assert "replica r1" in out and "restarting" in out
     assert not [p for p in pids if _alive(p)], "orphans left after SIGTERM"
     assert _digest(saved) == before and load_checkpoint(saved).model_config.latent_dim == 2
+
+
+def test_one_replica_behind_the_proxy_with_proxy_flag(tmp_path: Path) -> None:
+    """--replicas 1 --proxy: the load test's 1-replica case goes through HAProxy as well."""
+    with launched(1, tmp_path / "run", env={"VAE_USER_MODELS_DIR": str(tmp_path)}) as run:
+        with urllib.request.urlopen(f"{run.url}/_stcore/health", timeout=10) as r:
+            cookies = r.headers.get_all("Set-Cookie")
+            assert r.read().strip() == b"ok" and any("LXREPLICA=r1" in c for c in cookies)
+        assert [r["name"] for r in run.state()["replicas"]] == ["r1"]
+    assert run.proc.returncode == 0 and "1 replicas behind HAProxy" in run.output()

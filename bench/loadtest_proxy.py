@@ -1,0 +1,149 @@
+"""Many users through HAProxy: 1 vs N replicas of the app (`python -m deploy`), measured with
+bench/loadtest_ws.py's protocol sessions.
+
+For each replica count it starts the launcher as a subprocess (`python -m deploy --replicas R
+--proxy`: HAProxy in front even of a single replica, so every case pays the same hop), warms
+each replica up on its own port (not measured), then runs through the proxy 1 session (the
+baseline) and each number of sessions in turn, on the same warm servers. Server CPU is the sum
+over the replica processes; HAProxy's CPU is reported apart. Errors as in loadtest_ws, plus a
+replica that had to be restarted.
+
+Writes bench/results/loadtest_proxy.json: for every (replicas, sessions) p50/p95 and their
+ratios to one user, actions/s, CPU and errors; the ratios R replicas / 1 replica of actions/s
+and p95 at each session count; the machine's load average before and after each case.
+
+    python -m bench.loadtest_proxy --replicas 1 2 --sessions 20 40 --duration 45
+    python -m bench.loadtest_proxy --replicas 1 2 --sessions 20 --duration 10    # short
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.loadtest import REPO_ROOT, _proc_cpu, _ratio, digit_pngs, run_async
+from bench.loadtest_ws import run_phase
+from deploy import launched
+
+RESULTS = REPO_ROOT / "bench" / "results" / "loadtest_proxy.json"
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _proc_cpu_s(pid: int) -> float:
+    return _proc_cpu(pid, os.sysconf("SC_CLK_TCK"))
+
+
+def measure(replicas: int, sessions: list[int], duration: float, baseline_duration: float,
+            warmup: float, timeout: float, pngs: list[bytes],
+            log: Callable[[str], None]) -> dict[str, Any]:
+    """One replica count: warm-up per replica, then 1 and each of `sessions` sessions through
+    the proxy; loadtest_ws.run_phase's dict per session count."""
+    out: dict[str, Any] = {"replicas": replicas, "load_average_before": _load()}
+    with tempfile.TemporaryDirectory(prefix="loadtest-proxy-") as tmp, launched(
+            replicas, Path(tmp) / "run", env={"VAE_USER_MODELS_DIR": str(Path(tmp) / "models")}
+    ) as run:
+        state = run.state()
+        pids = [r["pid"] for r in state["replicas"]]
+        log(f"{replicas} replica(s) behind HAProxy on {run.url}")
+        for r in state["replicas"]:  # fill each replica's caches (model, test set, codes)
+            run_async(run_phase(f"http://127.0.0.1:{r['port']}", 1, warmup, timeout * 3, pngs))
+        proxy0 = _proc_cpu_s(state["proxy_pid"])
+        for n in [1, *sessions]:
+            res = run_async(run_phase(run.url, n, baseline_duration if n == 1 else duration,
+                                      timeout, pngs, pids))
+            log(f"  {replicas} replica(s), {n} session(s): {res['actions']} actions "
+                f"({res['actions_per_s']}/s), {res['errors']} errors, p50 {res['p50_ms']} ms, "
+                f"p95 {res['p95_ms']} ms, server CPU {res['cpu'].get('server_s')} s, "
+                f"load {_load()}")
+            out[f"{n}_sessions"] = res
+        out["proxy_cpu_s"] = round(_proc_cpu_s(state["proxy_pid"]) - proxy0, 1)
+        out["restarts"] = sum(r["restarts"] for r in run.state()["replicas"])
+    out["load_average_after"] = _load()
+    return out
+
+
+def _row(case: dict[str, Any], n: int) -> dict[str, Any]:
+    one, many = case["1_sessions"], case[f"{n}_sessions"]
+    cpu = many["cpu"].get("server_s")
+    return {"replicas": case["replicas"], "sessions": n, "errors": many["errors"],
+            "p50_ms": many["p50_ms"], "p95_ms": many["p95_ms"],
+            "p50_ms_1_user": one["p50_ms"], "p95_ms_1_user": one["p95_ms"],
+            "ratio_p50": _ratio(many["p50_ms"], one["p50_ms"]),
+            "ratio_p95": _ratio(many["p95_ms"], one["p95_ms"]),
+            "actions_per_s": many["actions_per_s"], "server_cpu_s": cpu,
+            "server_cores_busy": round(cpu / many["wall_s"], 2) if cpu is not None else None}
+
+
+def run(replicas: list[int], sessions: list[int], duration: float = 45.0,
+        baseline_duration: float | None = None, warmup: float = 10.0, timeout: float = 60.0,
+        log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every replica count in turn; the results dict with its table and ratios."""
+    import platform
+
+    import streamlit
+
+    pngs = digit_pngs(20)
+    bd = duration if baseline_duration is None else baseline_duration
+    cases = [measure(r, sessions, duration, bd, warmup, timeout, pngs, log) for r in replicas]
+    table = [_row(c, n) for c in cases for n in sessions]
+    by = {(t["replicas"], t["sessions"]): t for t in table}
+    scaling = {f"{r}_vs_{replicas[0]}_replicas_at_{n}_sessions": {
+        "actions_per_s": _ratio(by[r, n]["actions_per_s"], by[replicas[0], n]["actions_per_s"]),
+        "p95": _ratio(by[r, n]["p95_ms"], by[replicas[0], n]["p95_ms"])}
+        for r in replicas[1:] for n in sessions}
+    errors = sum(c[k]["errors"] for c in cases for k in c if k.endswith("_sessions"))
+    return {
+        "benchmark": "loadtest_proxy", "replicas": replicas, "sessions": sessions,
+        "duration_s": duration, "baseline_duration_s": bd, "warmup_s": warmup,
+        "errors": errors + sum(c["restarts"] for c in cases), "table": table,
+        "scaling": scaling, "cases": cases,
+        "method": "python -m deploy --replicas R --proxy (HAProxy, cookie affinity) per replica "
+                  "count; bench.loadtest_ws protocol sessions through the proxy (Latent sliders:"
+                  " a latent pad release moving z0 by 0.05; Reconstruct: upload a 224x224 MNIST "
+                  "test digit PNG), 1 session then each session count on the same warm "
+                  "replicas. server_cpu_s: CPU seconds of all replica processes over the "
+                  "measured window; server_cores_busy: that over wall time.",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(), "streamlit": streamlit.__version__},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--replicas", type=int, nargs="+", default=[1, 2],
+                    help="replica counts to compare (the first is the reference)")
+    ap.add_argument("--sessions", type=int, nargs="+", default=[20, 40],
+                    help="concurrent protocol sessions")
+    ap.add_argument("--duration", type=float, default=45.0, help="seconds of each load")
+    ap.add_argument("--baseline-duration", type=float, default=None,
+                    help="seconds of the 1-session baseline (default: --duration)")
+    ap.add_argument("--warmup", type=float, default=10.0,
+                    help="seconds of unmeasured warm-up per replica")
+    ap.add_argument("--timeout", type=float, default=60.0,
+                    help="seconds before one action counts as an error")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    args = ap.parse_args(argv)
+    res = run(args.replicas, args.sessions, args.duration, args.baseline_duration, args.warmup,
+              args.timeout, log=lambda m: print(f"[loadtest_proxy] {m}", file=sys.stderr,
+                                               flush=True))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps({"errors": res["errors"], "table": res["table"],
+                      "scaling": res["scaling"]}, indent=1))
+    return 0 if res["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
