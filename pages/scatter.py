@@ -5,12 +5,13 @@ import streamlit as st
 
 from ui import derived, figures
 from ui.figures import item_noun
+from ui.latent_view import test_code_plane
 from ui.state import active_model, encoded, test_set_or_stop
 
 MAX_SHOWN = 32  # selected images drawn at most
 PER_ROW = 16
 
-ck = active_model()
+ck = active_model(conditional_ok=True)
 st.title("Latent scatter")
 x, labels, names = test_set_or_stop(ck.train_config.dataset)
 mu, logvar = encoded(ck)
@@ -20,6 +21,11 @@ st.caption(f"Each point is the posterior mean E[z|x] of one {ck.train_config.dat
            f"under **{ck.name}** (z has {z_dim} dimension{'s' if z_dim > 1 else ''}). "
            "Click the legend to hide or show a class; select points with the box or lasso "
            f"tool (top right of the chart) to see those {nouns} below.")
+y_test = derived.test_labels(ck.model, labels)  # a conditional model's codes need them
+if y_test is not None:
+    st.caption(f"**{ck.name}** is a conditional VAE: each test {nouns[:-1]} is encoded given "
+               "its label, so these are style codes (slant, width, stroke), and the classes "
+               "overlap because the label has left z.")
 
 # --- projection to the plane ---------------------------------------------------------------
 # UMAP is not offered: umap-learn pulls in numba + llvmlite (210 MB), its first import takes
@@ -40,7 +46,8 @@ if method == "t-SNE":
                "result is cached, so each size is computed once per model.")
 else:
     n = c1.slider("Points", 500, n_total, n_total, 500, key="scatter_n")
-can_underlay = method in ("latent axes", "PCA") and z_dim >= 2
+# A conditional model's plane decodes to a different picture for every class: no underlay.
+can_underlay = method in ("latent axes", "PCA") and z_dim >= 2 and y_test is None
 opacity = c2.slider("Point opacity", 0.1, 1.0, 0.6, 0.1, key="scatter_opacity")
 if can_underlay:
     c2.caption("The buttons above the chart draw the decoded manifold under the points (a "
@@ -54,15 +61,12 @@ if method == "t-SNE":
     all_xy = xy
 else:
     idx = derived.subsample(n_total, n)
-    if method == "PCA":
-        pca_mean, pca_dirs, all_xy = derived.pca_of_test_codes(ck)
+    plane = test_code_plane(ck)
+    all_xy, axes, pca_mean, pca_dirs = plane.xy, plane.axes, plane.mean, plane.dirs
+    if plane.projected:
         share = all_xy.var(0).sum() / max(mu.var(0).sum(), 1e-12)
         st.caption(f"The first two principal directions hold {share:.0%} of the variance "
                    "of the codes.")
-        axes = ("PC 1", "PC 2")
-    else:
-        all_xy = figures.pad_2d(mu)
-        axes = ("z₀", "z₁" if z_dim == 2 else "(1-D latent)")
     xy = all_xy[idx]
 
 fig = figures.latent_scatter(xy, labels[idx], idx, names, axes, opacity=opacity,
@@ -97,8 +101,9 @@ else:
                "reconstruction (decoded posterior mean), one posterior sample z ~ q(z|x) "
                "decoded.")
     originals = x[shown]
-    recon = derived.reconstruct(ck, originals)
-    samples = derived.reconstruct(ck, originals, sample=True, seed=0)
+    y = None if y_test is None else y_test[shown]  # each under its own label
+    recon = derived.reconstruct(ck, originals, y=y)
+    samples = derived.reconstruct(ck, originals, sample=True, seed=0, y=y)
     for s in range(0, len(shown), PER_ROW):
         part = slice(s, s + PER_ROW)
         batch = np.concatenate([originals[part], recon[part], samples[part]])
