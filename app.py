@@ -1,17 +1,40 @@
 """latent-explorer: train, load and explore variational autoencoders on handwritten digits.
 
 Run with `streamlit run app.py`. Each page is a short script in pages/.
+
+This file is read twice. `streamlit run` imports it as a module and finds `app`, an ASGI
+`st.App` whose lifespan hook imports torch and the pages' modules before the server answers
+its health check (the first visitor no longer waits for them). The App then runs this same
+file as each session's entry script (`__main__`), which builds the navigation.
 """
 
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import streamlit as st
 
-from ui.navigation import app_navigation
-
 # A file in the repo, not ":material/...": Streamlit fetches material favicons from
 # fonts.gstatic.com, which fails offline.
 ICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
-st.set_page_config(page_title="latent-explorer", page_icon=str(ICON), layout="wide")
 
-app_navigation().run()
+
+@asynccontextmanager
+async def warm_up(_app):
+    """Preload the heavy imports in a worker thread while the server starts."""
+    import anyio
+
+    from ui.preload import preload
+
+    spent = await anyio.to_thread.run_sync(preload)
+    print(f"  Preloaded in {sum(spent.values()):.1f} s: "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items() if v >= 0.1), flush=True)
+    yield
+
+
+if __name__ == "__main__":
+    from ui.navigation import app_navigation
+
+    st.set_page_config(page_title="latent-explorer", page_icon=str(ICON), layout="wide")
+    app_navigation().run()
+else:
+    app = st.App(__file__, lifespan=warm_up)

@@ -1,0 +1,61 @@
+"""Warm the server before it answers its first health check.
+
+Streamlit runs a page script only when a browser connects, so the first visitor used to wait
+for `import torch` (~1.5 s on 2 cores), pandas, Plotly and the test set inside that first run.
+app.py's lifespan hook calls `preload()` while the server starts: health answers only after
+it, and every module is then already in `sys.modules` for the first page, and the default
+model and its test set are in Streamlit's shared resource cache.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+
+# What the pages import, heaviest first (the Styler pulls in jinja2 on first use).
+MODULES = (
+    "torch",
+    "pandas",
+    "pandas.io.formats.style",
+    "plotly.graph_objects",
+    "vae_core",
+    "ui.state",
+    "ui.derived",
+    "ui.figures",
+    "ui.figures_a",
+    "ui.latent_pad",
+)
+
+
+def preload() -> dict[str, float]:
+    """Import MODULES, then fill the shared caches with the default model and its test set.
+
+    Returns seconds spent per step (for logs and tests). A model or data that fails to load is
+    left to the first page, which shows the error to the user."""
+    spent = {}
+    for name in MODULES:
+        t0 = time.perf_counter()
+        importlib.import_module(name)
+        spent[name] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    _warm_default_model()
+    spent["default model"] = round(time.perf_counter() - t0, 3)
+    return spent
+
+
+def _warm_default_model() -> None:
+    from vae_core import VAEError
+    from ui.state import BUNDLED_DIR, DEFAULT_MODEL, get_model, test_set
+
+    # Outside a script run, Streamlit warns once per cached call that there is no session.
+    quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        ck = get_model(str(BUNDLED_DIR / DEFAULT_MODEL))
+        test_set(ck.train_config.dataset)
+    except (VAEError, OSError):
+        pass
+    finally:
+        quiet.setLevel(level)
