@@ -4,6 +4,7 @@ from .launcher import (
     DeployError,
     Launched,
     Launcher,
+    alive,
     check_port_free,
     free_port_block,
     healthy,
@@ -12,5 +13,5 @@ from .launcher import (
     render_config,
 )
 
-__all__ = ["DeployError", "Launched", "Launcher", "check_port_free", "free_port_block",
+__all__ = ["DeployError", "Launched", "Launcher", "alive", "check_port_free", "free_port_block",
            "healthy", "launched", "proxy_sees_up", "render_config"]

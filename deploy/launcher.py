@@ -91,6 +91,16 @@ def proxy_sees_up(log: Path, name: str) -> bool:
         f"/{name} is DOWN" in text) else True
 
 
+def alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
 @dataclass
 class Child:
     """One supervised process: a replica or HAProxy."""
@@ -256,6 +266,11 @@ class Launched:
     def state(self) -> dict:
         """replicas.json: the proxy's and the replicas' pids, ports and restarts."""
         return json.loads((self.run_dir / "replicas.json").read_text())
+
+    def pids(self) -> list[int]:
+        """The proxy's and the replicas' process ids as replicas.json has them now."""
+        state = self.state()
+        return [p for p in [state["proxy_pid"], *(r["pid"] for r in state["replicas"])] if p]
 
     def output(self) -> str:
         """What the launcher printed so far."""

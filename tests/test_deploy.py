@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.loadtest import run_async
-from deploy import healthy, launched, proxy_sees_up, render_config
+from deploy import alive, healthy, launched, proxy_sees_up, render_config
 from vae_core import (
     ConfigError,
     ModelConfig,
@@ -166,15 +166,6 @@ def _digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
-
-
 async def _drive(url: str, run_dir: Path, models: Path) -> None:
     from bench.loadtest import Stats
     from bench.loadtest_ws import slider_action
@@ -239,17 +230,15 @@ def test_sigkill_one_replica_under_sessions(tmp_path: Path) -> None:
     saved = shutil.copytree(REPO / "checkpoints" / "mnist-mlp-2d", models / "saved-before")
     before = _digest(saved)
     run_dir = tmp_path / "run"
-    pids: list[int] = []
     with launched(2, run_dir, env={"VAE_USER_MODELS_DIR": str(models)}) as run:
-        state = run.state()
-        pids = [state["proxy_pid"]] + [r["pid"] for r in state["replicas"]]
+        pids = run.pids()
         # run_async: the e2e tests' Playwright session keeps an event loop in this thread.
         run_async(_drive(run.url, run_dir, models))
-        pids += [r["pid"] for r in run.state()["replicas"]]
+        pids += run.pids()  # the restarted r1 too
     out = run.output()  # launched() stopped it with SIGTERM, as systemd or Ctrl-C would
     assert run.proc.returncode == 0, out
     assert "replica r1" in out and "restarting" in out
-    assert not [p for p in pids if _alive(p)], "orphans left after SIGTERM"
+    assert not [p for p in pids if alive(p)], "orphans left after SIGTERM"
     assert _digest(saved) == before and load_checkpoint(saved).model_config.latent_dim == 2
 
 
@@ -260,4 +249,6 @@ def test_one_replica_behind_the_proxy_with_proxy_flag(tmp_path: Path) -> None:
             cookies = r.headers.get_all("Set-Cookie")
             assert r.read().strip() == b"ok" and any("LXREPLICA=r1" in c for c in cookies)
         assert [r["name"] for r in run.state()["replicas"]] == ["r1"]
+        pids = run.pids()
     assert run.proc.returncode == 0 and "1 replicas behind HAProxy" in run.output()
+    assert len(pids) == 2 and not [p for p in pids if alive(p)]
