@@ -26,11 +26,12 @@ if classes.is_conditional(ck):
     if readings.reads_digits(ck):
         k, p = readings.reading(img)
         classes.suggest("reconstruct_label", img, k)
+    pick, note = st.columns([1, 3], vertical_alignment="bottom")
     y = classes.class_picker(
-        ck, names, "reconstruct_label", f"Your {noun}'s label",
+        ck, names, "reconstruct_label", f"Your {noun}'s label", container=pick,
         help=f"{ck.name} is a conditional VAE: it encodes your {noun} given this label, so "
              "its code z keeps only the style (slant, width, stroke).")
-    st.caption(f"The reference digit classifier reads your {noun} as **{names[k]}** ({p:.0%} "
+    note.caption(f"The reference digit classifier reads your {noun} as **{names[k]}** ({p:.0%} "
                "sure), the label picked for you; change it if it is wrong."
                if readings.reads_digits(ck) else
                f"Pick the class of your {noun}: the model needs it to encode the style.")
