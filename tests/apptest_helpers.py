@@ -25,3 +25,13 @@ def wait_until_idle(at: AppTest, timeout: float = 120) -> None:
             return
         time.sleep(0.5)
     pytest.fail("training did not finish in time")
+
+
+def stop_last_run() -> None:
+    """Stop the server's last training run and wait for its thread (test teardown)."""
+    from ui.training import manager
+
+    job = manager().job
+    if job is not None and job.thread is not None:
+        job.stop()
+        job.thread.join(60)

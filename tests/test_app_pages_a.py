@@ -227,7 +227,7 @@ def test_train_one_epoch_then_save_as(train_env: Path) -> None:
     assert not at.exception and not at.error
     dest = train_env / "my-first-vae"
     assert sorted(p.name for p in dest.iterdir()) == ["config.json", "metrics.json",
-                                                     "model.safetensors"]
+                                                     "model.safetensors", "replay.safetensors"]
     assert at.session_state[MODEL_KEY] == str(dest)
     picker = at.sidebar.selectbox(key=MODEL_KEY)
     assert str(dest) in picker.options or "my-first-vae (yours)" in picker.options

@@ -24,6 +24,7 @@ PAGES = [  # (file, title, icon); the first is the default page
     ("pages/reconstruct.py", "Reconstruct", ":material/draw:"),
     ("pages/generate.py", "Generate", ":material/auto_awesome:"),
     ("pages/compare.py", "Compare", ":material/compare:"),
+    ("pages/replay.py", "Training replay", ":material/history:"),
 ]
 
 

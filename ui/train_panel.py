@@ -10,6 +10,7 @@ import uuid
 import streamlit as st
 
 from ui.figures_a import recon_strip, training_figure
+from ui.replay_view import run_replay
 from ui.state import MODEL_KEY
 from ui.training import (
     DIVERGED,
@@ -106,6 +107,8 @@ def live(job: TrainingJob, was_running: bool) -> None:
         c2.button("■ Stop", key="tr_stop", on_click=job.stop, width="stretch",
                   help="stop after the current step; the last complete epoch is kept")
     st.plotly_chart(training_figure(snap), key="tr_chart", config={"displayModeBar": False})
+    if snap["status"] == RUNNING:
+        run_replay(job.replay, job.train_cfg.dataset, live=True)
     if snap["originals"] is not None:
         done = len(snap["history"])
         st.image(recon_strip(snap["originals"], snap["recon"]),
@@ -132,6 +135,7 @@ def current_run(mgr: TrainingManager, job: TrainingJob) -> None:
                                   snap["status"] == FAILED else ""))
     if running or not n_saved:
         return
+    run_replay(job.replay, job.train_cfg.dataset, live=False)
     if job.saved_as:
         st.success(f"Saved as **{job.saved_as}**. It is the active model now, and stays in the "
                    "sidebar's picker.")

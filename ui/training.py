@@ -33,6 +33,7 @@ from vae_core import (
     Callback,
     CheckpointError,
     ModelConfig,
+    ReplayRecorder,
     Split,
     TrainConfig,
     Trainer,
@@ -183,6 +184,7 @@ class TrainingJob:
     saved_as: str | None = None
     owner: str = ""  # the session that started it; "" for a run left by an earlier server
     slot: TrainingSlot | None = None  # the machine-wide training slot, held while it runs
+    replay: ReplayRecorder | None = None  # the run's training replay, readable while it runs
 
     @property
     def running(self) -> bool:
@@ -297,11 +299,12 @@ class TrainingManager:
             n = min(GRID_DIGITS, len(test))
             digits = eval_targets(test.floats()[:n], train_cfg.binarize)
             progress = Progress(epochs=train_cfg.epochs)
+            replay = ReplayRecorder()
             trainer = Trainer(model_cfg, train_cfg, train, test, out_dir=run_dir,
-                              callbacks=[ProgressCallback(progress, digits)],
+                              callbacks=[ProgressCallback(progress, digits), replay],
                               extra_config={"classes": train.classes})
             job = TrainingJob(job_id, model_cfg, train_cfg, run_dir, trainer, progress,
-                              n_images=len(train), owner=owner, slot=slot)
+                              n_images=len(train), owner=owner, slot=slot, replay=replay)
             job.thread = threading.Thread(target=self._run, args=(job,), daemon=True,
                                           name=f"vae-train-{job_id}")
             self.jobs[job_id] = job

@@ -21,6 +21,8 @@ from .metrics import ACTIVE_THRESHOLD, evaluate_elbo, importance_sampled_nll, la
 from .model import (VAE, Labels, VAEOutput, batch_labels, build_model, count_params,
                     one_hot_labels)
 from .preprocess import preprocess_image, to_gray, to_mnist, to_png_bytes
+from .replay import (MAX_REPLAY_BYTES, REPLAY, Replay, ReplayRecorder, follow_set, has_replay,
+                     load_replay, save_replay)
 from .schema import (FieldSpec, add_config_args, config_fields, config_from_args,
                      format_ints, parse_ints)
 from .train import Callback, Trainer, resolve_device
@@ -46,4 +48,6 @@ __all__ = [
     "Labels", "batch_labels", "one_hot_labels",
     "ENV_MAX_TRAINING", "SlotHolder", "TrainingSlot", "acquire_training_slot",
     "max_training_runs", "slot_holders",
+    "MAX_REPLAY_BYTES", "REPLAY", "Replay", "ReplayRecorder", "follow_set", "has_replay",
+    "load_replay", "save_replay",
 ]

@@ -21,6 +21,7 @@ from .checkpoint import (
     CONFIG,
     METRICS,
     PICKLE_SUFFIXES,
+    REPLAY,
     WEIGHTS,
     extract_zip,
     load_checkpoint,
@@ -29,7 +30,8 @@ from .checkpoint import (
 )
 from .errors import CheckpointError
 
-PORTABLE_FILES = (CONFIG, WEIGHTS, METRICS)  # what export and copy keep (not optimizer state)
+# What export and copy keep (not optimizer state); the replay is validated where it is read.
+PORTABLE_FILES = (CONFIG, WEIGHTS, METRICS, REPLAY)
 
 
 def is_checkpoint(path: str | Path) -> bool:
@@ -114,8 +116,8 @@ def import_upload(files: Iterable[tuple[str, bytes]], root: str | Path) -> Path:
 
 
 def export_zip(path: str | Path, name: str | None = None) -> bytes:
-    """A `.zip` of a checkpoint folder (config, weights, metrics inside `<name>/`), the form
-    the app's upload and `extract_zip` accept back."""
+    """A `.zip` of a checkpoint folder (config, weights, metrics, replay inside `<name>/`),
+    the form the app's upload and `extract_zip` accept back."""
     src = Path(path)
     if not is_checkpoint(src):
         raise CheckpointError(f"{src} is not a checkpoint folder")

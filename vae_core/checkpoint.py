@@ -29,7 +29,8 @@ from .model import VAE, build_model, count_params
 FORMAT = "latent-explorer/1"
 CONFIG, WEIGHTS, METRICS, OPTIM = "config.json", "model.safetensors", "metrics.json", \
     "optimizer.safetensors"
-CHECKPOINT_FILES = (CONFIG, WEIGHTS, METRICS, OPTIM)
+REPLAY = "replay.safetensors"  # the training replay's sidecar (vae_core.replay)
+CHECKPOINT_FILES = (CONFIG, WEIGHTS, METRICS, OPTIM, REPLAY)
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 MAX_JSON_BYTES = 2_000_000
 MAX_WEIGHTS_BYTES = 4 * 50_000_000 + 1_000_000  # 50 M float32 parameters plus header

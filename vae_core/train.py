@@ -71,6 +71,7 @@ class Trainer:
     callbacks: list[Callback] = field(default_factory=list)
     resume: str | Path | None = None
     extra_config: dict[str, Any] = field(default_factory=dict)
+    replay: bool = True  # record a training replay beside the checkpoint (vae_core.replay)
 
     def __post_init__(self) -> None:
         if self.model_cfg.conditional:
@@ -82,6 +83,12 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         if not self.dist.is_main:  # only rank 0 logs and writes checkpoints
             self.callbacks, self.out_dir = [], None
+        if self.replay and self.out_dir and self.test_data is not None:
+            # Imported here: replay.py subclasses this module's Callback.
+            from .replay import ReplayRecorder
+
+            if not any(isinstance(cb, ReplayRecorder) for cb in self.callbacks):
+                self.callbacks = [*self.callbacks, ReplayRecorder()]
         torch.manual_seed(self.train_cfg.seed)
         self.history: list[dict[str, Any]] = []
         self.start_epoch = 0

@@ -38,6 +38,7 @@ PAGES = {
     "reconstruct": "Reconstruct",
     "generate": "Generate",
     "compare": "Compare",
+    "replay": "Training replay",
 }
 
 
