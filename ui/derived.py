@@ -7,7 +7,6 @@ ever read: no train(), no grads, everything under torch.no_grad().
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,8 +14,8 @@ import streamlit as st
 import torch
 
 from ui.state import encoded, test_set
-from vae_core import ACTIVE_THRESHOLD, Checkpoint, Labels, latent_stats, manifold, pca
-from vae_core.checkpoint import WEIGHTS
+from vae_core import (ACTIVE_THRESHOLD, Checkpoint, Labels, latent_stats, manifold, pca,
+                      weights_mtime)
 from vae_core.metrics import EVAL_SEED, elbo_terms, eval_targets
 
 TSNE_DEFAULT_POINTS = 2000
@@ -24,8 +23,7 @@ TSNE_DEFAULT_POINTS = 2000
 
 def key(ck: Checkpoint) -> tuple[str, str]:
     """(path, mtime) strings identifying a checkpoint's current weights."""
-    w = Path(ck.path) / WEIGHTS
-    return str(ck.path), str(w.stat().st_mtime if w.exists() else 0.0)
+    return str(ck.path), str(weights_mtime(ck.path))
 
 
 def device_of(model: torch.nn.Module) -> torch.device:
