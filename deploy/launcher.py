@@ -140,7 +140,9 @@ class Launcher:
                  log=print) -> None:
         self.port, self.bind, self.log = port, bind, log
         self.run_dir = Path(run_dir or f"/tmp/latent-explorer-deploy-{port}")
-        secret = secrets.token_hex(32)  # one per launch, the same for every replica
+        # One per launch, the same for every replica; several machines behind one proxy set
+        # the same one in their environment.
+        secret = os.environ.get("STREAMLIT_SERVER_COOKIE_SECRET") or secrets.token_hex(32)
         base = {"STREAMLIT_SERVER_COOKIE_SECRET": secret, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.replicas = [
             Child(f"r{i}", streamlit_cmd(port + i, "127.0.0.1"), self.run_dir / f"r{i}.log",

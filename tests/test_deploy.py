@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.loadtest import run_async
-from deploy import alive, healthy, launched, proxy_sees_up, render_config
+from deploy import Launcher, alive, healthy, launched, proxy_sees_up, render_config
 from vae_core import (
     ConfigError,
     ModelConfig,
@@ -127,6 +127,17 @@ def test_haproxy_config_is_valid_and_sticky(tmp_path: Path) -> None:
     check = subprocess.run(["haproxy", "-c", "-f", str(tmp_path / "h.cfg")],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def test_cookie_secret_is_shared_and_can_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replicas share one secret; machines behind one proxy share the operator's."""
+    key = "STREAMLIT_SERVER_COOKIE_SECRET"
+    monkeypatch.delenv(key, raising=False)
+    a, b = Launcher(2, 8501), Launcher(2, 8501)
+    assert len({r.env[key] for r in a.replicas}) == 1
+    assert a.replicas[0].env[key] != b.replicas[0].env[key]
+    monkeypatch.setenv(key, "the-class-secret")
+    assert {r.env[key] for r in Launcher(3, 8501).replicas} == {"the-class-secret"}
 
 
 def deploy(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
