@@ -143,3 +143,23 @@ def test_spec_is_plain_json() -> None:
 
     spec, _ = export_decoder(load_checkpoint(BUNDLED[0]).model)
     assert json.loads(json.dumps(spec)) == spec
+
+
+def test_classifier_exports_with_its_batch_norms_folded() -> None:
+    from vae_core import classify, load_classifier
+    from vae_core.export import export_classifier, run_spec
+
+    net = load_classifier()
+    spec, weights = export_classifier(net)
+    assert [layer["op"] for layer in spec].count("max_pool2d") == 3
+    assert not [layer for layer in spec if layer["op"] not in (
+        "unflatten", "conv2d", "relu", "max_pool2d", "flatten", "linear")]
+    mlp = load_checkpoint(BUNDLED[0].parent / "mnist-mlp-2d").model
+    images = mlp.sample(16, torch.Generator().manual_seed(0))
+    logits = run_spec(spec, weights, images.reshape(16, 784).numpy())
+    with torch.no_grad():
+        want = net(images).numpy()
+    assert logits.shape == (16, 10) and np.abs(logits - want).max() <= 1e-4
+    assert (logits.argmax(1) == classify(images)[0]).all()
+    with pytest.raises(ExportError, match="BatchNorm2d"):
+        export_classifier(nn.Sequential(nn.Flatten(), nn.BatchNorm2d(3)))

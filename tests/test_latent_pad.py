@@ -50,7 +50,7 @@ def sliders(model: str | None = None) -> AppTest:
 
 
 def blobs(data: dict) -> list[dict]:
-    return [data[k] for k in ("decoder", "points", "images") if data[k]]
+    return [data[k] for k in ("decoder", "points", "images", "reader") if data.get(k)]
 
 
 def test_2d_pad_gets_the_decoder_and_the_test_digits_as_binary(served: list[bytes]) -> None:
@@ -122,7 +122,7 @@ def test_16d_pad_has_sliders_only(served: list[bytes]) -> None:
     data = pad_data(at)
     assert len(data["z"]) == 16 and len(data["dims"]) == 16
     assert data["points"] is None and data["images"] is None
-    assert [len(b) for b in served] == [data["decoder"]["bytes"]]
+    assert [len(b) for b in served] == [data["decoder"]["bytes"], data["reader"]["bytes"]]
     release(at, [0.1 * i for i in range(16)])
     assert pad_data(at)["z"] == [round(0.1 * i, 2) for i in range(16)]
 
@@ -151,6 +151,6 @@ def test_unavailable_reasons() -> None:
     assert latent_pad.unavailable(ck) is None
     mlp = load_checkpoint(BUNDLED / "mnist-mlp-2d")
     assert latent_pad.payload_sizes(mlp) == {"decoder": 2138176, "points": 45000,
-                                             "images": 3920000}
+                                             "images": 3920000, "reader": 966184}
     spec = json.dumps(latent_pad._decoder(str(ck.path), 0.0, ck.model)[0])
     assert "conv_transpose2d" in spec

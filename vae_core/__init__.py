@@ -13,7 +13,7 @@ from .data import Split, class_names, download_root, load_split, missing_data_he
 from .download import download_dataset
 from .errors import (CheckpointError, ConfigError, DataNotFoundError, ExportError,
                      ImageError, TrainingBusy, TrainingDiverged, VAEError)
-from .export import decode_with_spec, export_decoder
+from .export import decode_with_spec, export_classifier, export_decoder, run_spec
 from .latent import (compose_grid, decode_batch, encode_dataset, grid_values, interpolate_codes,
                      manifold, pca, plane_codes, traversal_codes)
 from .losses import kl_normal, recon_nll
@@ -42,7 +42,7 @@ __all__ = [
     "preprocess_image", "read_configs", "recon_nll", "resolve_device", "safe_name",
     "save_checkpoint",
     "to_gray", "to_mnist", "to_png_bytes", "traversal_codes", "weights_mtime",
-    "ExportError", "decode_with_spec", "export_decoder",
+    "ExportError", "decode_with_spec", "export_classifier", "export_decoder", "run_spec",
     "CLASS_COLOURS", "UPLOAD_MODEL_DIR", "class_consistency", "classify", "load_classifier",
     "read_digit", "read_grid", "tint_grid",
     "Labels", "batch_labels", "one_hot_labels",

@@ -1,8 +1,9 @@
-"""A model's decoder as a small layer spec plus flat float32 weights, for decoding elsewhere.
+"""A model's decoder as a small layer spec plus flat float32 weights, for decoding elsewhere;
+the reference digit classifier in the same form, to read the decoded digit there too.
 
-The browser's latent pad (ui/latent_pad) runs this spec with hand-written Float32Array
-kernels; `decode_with_spec` is the NumPy reference of the same arithmetic, so a test can check
-the spec against `model.decode` without a browser.
+The browser's latent pad (ui/latent_pad) runs these specs with hand-written Float32Array
+kernels; `decode_with_spec` / `run_spec` are the NumPy reference of the same arithmetic, so a
+test can check a spec against `model.decode` (or the classifier) without a browser.
 
 Conventions of the spec (a list of dicts, each with an "op"):
 
@@ -16,7 +17,9 @@ Conventions of the spec (a list of dicts, each with an "op"):
   stride, padding and output_padding as in PyTorch (square kernels, no groups or dilation).
 * "relu", "leaky_relu" (slope), "elu" (alpha), "sigmoid", "tanh": element-wise.
 * the decoder's output sigmoid is the spec's last layer, so the spec maps z to pixels in [0, 1].
-* Dropout is skipped: the spec is the decoder in eval mode.
+* "max_pool2d": non-overlapping k x k max pooling (stride k, no padding; floor of H / k).
+* Dropout is skipped: the spec is the decoder in eval mode. A classifier's batch norms are
+  folded into the convolution before them (`export_classifier`).
 * a conditional decoder (p(x|y,z)) starts with {"op": "one_hot", "classes": K, "shape":
   [Z + K]}: the class label, as a one-hot vector (or a row of class weights), is appended to
   z, and the first "linear" takes [z, one-hot] as the model's does. `spec_classes` reads K.
@@ -29,6 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from .errors import ExportError
@@ -107,19 +111,22 @@ def _conv(m: nn.Conv2d | nn.ConvTranspose2d, shape: list[int], out: _Writer) -> 
     return layer
 
 
-def export_decoder(model: VAE) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """(layer spec, flat float32 weights) of `model`'s decoder followed by its output sigmoid.
+def _folded(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """conv then batch norm (eval mode: running statistics) as one conv with a bias."""
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    out = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                    conv.padding, conv.dilation, conv.groups, True, conv.padding_mode)
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(scale)
+    with torch.no_grad():
+        out.weight.copy_(conv.weight.detach() * scale[:, None, None, None])
+        out.bias.copy_((bias - bn.running_mean) * scale + bn.bias.detach())
+    return out
 
-    Raises ExportError for a layer the spec cannot express (the caller then decodes with
-    PyTorch instead). The model is only read.
-    """
-    out, spec = _Writer(), []
-    shape = [model.cfg.latent_dim]
-    n_labels = int(getattr(model, "n_labels", 0))
-    if n_labels:  # the model's _decode concatenates [z, one-hot] before the first layer
-        shape = [shape[0] + n_labels]
-        spec.append({"op": "one_hot", "classes": n_labels, "shape": shape})
-    for m in _leaves(model.decoder):
+
+def _export_layers(layers: list[nn.Module], shape: list[int], out: _Writer,
+                   spec: list[dict[str, Any]], what: str) -> list[int]:
+    """Append the spec of `layers` (input `shape`) to `spec`; return the output shape."""
+    for m in layers:
         name = type(m).__name__
         if isinstance(m, nn.Linear):
             if len(shape) != 1 or shape[0] != m.in_features:
@@ -145,6 +152,13 @@ def export_decoder(model: VAE) -> tuple[list[dict[str, Any]], np.ndarray]:
         elif type(m) in (nn.Conv2d, nn.ConvTranspose2d):  # exact types: no subclasses
             spec.append(_conv(m, shape, out))
             shape = spec[-1]["shape"]
+        elif type(m) is nn.MaxPool2d:
+            k, s = _pair(m.kernel_size, "kernel_size", name), _pair(m.stride, "stride", name)
+            if k != s or m.padding != 0 or m.dilation != 1 or m.ceil_mode or len(shape) != 3:
+                raise ExportError(f"{name}: only non-overlapping pooling (kernel = stride, no "
+                                  "padding) of a (C, H, W) input is supported")
+            shape = [shape[0] // k, shape[1] // k, shape[2]]
+            spec.append({"op": "max_pool2d", "k": k, "shape": shape})
         elif type(m) in (nn.Dropout, nn.Identity):
             continue  # identity at eval time
         elif type(m) in _ELEMENTWISE:
@@ -154,8 +168,23 @@ def export_decoder(model: VAE) -> tuple[list[dict[str, Any]], np.ndarray]:
         elif type(m) is nn.ELU:
             spec.append({"op": "elu", "alpha": float(m.alpha), "shape": shape})
         else:
-            raise ExportError(f"the decoder's {name} layer cannot be exported for decoding in "
-                              "the browser")
+            raise ExportError(f"the {what}'s {name} layer cannot be exported for the browser")
+    return shape
+
+
+def export_decoder(model: VAE) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """(layer spec, flat float32 weights) of `model`'s decoder followed by its output sigmoid.
+
+    Raises ExportError for a layer the spec cannot express (the caller then decodes with
+    PyTorch instead). The model is only read.
+    """
+    out, spec = _Writer(), []
+    shape = [model.cfg.latent_dim]
+    n_labels = int(getattr(model, "n_labels", 0))
+    if n_labels:  # the model's _decode concatenates [z, one-hot] before the first layer
+        shape = [shape[0] + n_labels]
+        spec.append({"op": "one_hot", "classes": n_labels, "shape": shape})
+    shape = _export_layers(_leaves(model.decoder), shape, out, spec, "decoder")
     if _size(shape) != 28 * 28 or (len(shape) == 3 and shape[2] != 1):
         raise ExportError(f"the decoder's output has shape {shape}, not one 28x28 image")
     if len(shape) == 3:
@@ -167,6 +196,26 @@ def export_decoder(model: VAE) -> tuple[list[dict[str, Any]], np.ndarray]:
 def spec_classes(spec: list[dict[str, Any]]) -> int:
     """The number of classes a conditional decoder's spec takes as one-hot input (0: none)."""
     return int(spec[0]["classes"]) if spec and spec[0]["op"] == "one_hot" else 0
+
+
+def export_classifier(net: nn.Module) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """(layer spec, flat float32 weights) of a digit classifier (vae_core.classifier's CNN):
+    784 pixels in [0, 1] in, the 10 logits out. Batch norms are folded into the convolution
+    before them (eval mode), so the browser runs convolutions, pooling and dense layers only.
+    Raises ExportError for a layer the spec cannot express."""
+    layers: list[nn.Module] = [nn.Unflatten(1, (1, 28, 28))]
+    for m in _leaves(net):
+        if type(m) is nn.BatchNorm2d:
+            if not layers or type(layers[-1]) is not nn.Conv2d:
+                raise ExportError("a BatchNorm2d must follow a Conv2d to be exported")
+            layers[-1] = _folded(layers[-1], m)
+        else:
+            layers.append(m)
+    out, spec = _Writer(), []
+    shape = _export_layers(layers, [28 * 28], out, spec, "classifier")
+    if len(shape) != 1:
+        raise ExportError(f"the classifier's output has shape {shape}, not a vector of logits")
+    return spec, out.array()
 
 
 # --- the NumPy reference ---------------------------------------------------------------------
@@ -224,10 +273,18 @@ def decode_with_spec(spec: list[dict[str, Any]], weights: np.ndarray,
     """Pixels [B, 28, 28] in [0, 1] for codes z [B, Z] (or [Z]), computed in float64 from the
     spec alone: the reference the browser's kernels are written against. A conditional spec
     needs the labels y (see `_label_rows`); an unconditional one takes none."""
-    x = np.atleast_2d(np.asarray(z, dtype=np.float64))
-    b = x.shape[0]
     if y is not None and not spec_classes(spec):
         raise ExportError("this decoder is unconditional: it takes no label y")
+    x = run_spec(spec, weights, np.atleast_2d(np.asarray(z, dtype=np.float64)), y)
+    return x.reshape(len(x), 28, 28)
+
+
+def run_spec(spec: list[dict[str, Any]], weights: np.ndarray, x: np.ndarray,
+             y: Any = None) -> np.ndarray:
+    """Any exported spec (a decoder's or export_classifier's) on flat inputs x [B, n], in
+    float64: outputs [B, m] (pixels, or a classifier's logits)."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    b = x.shape[0]
     for layer in spec:
         op, shape = layer["op"], layer["shape"]
         if op == "one_hot":
@@ -247,6 +304,9 @@ def decode_with_spec(spec: list[dict[str, Any]], weights: np.ndarray,
             else:
                 x = _conv_t2d(x, _param(weights, layer["w"], (cin, k, k, cout)),
                               layer["stride"], layer["padding"], shape)
+        elif op == "max_pool2d":
+            k, (h, w, c) = layer["k"], shape
+            x = x[:, :h * k, :w * k].reshape(b, h, k, w, k, c).max(axis=(2, 4))
         elif op == "relu":
             x = np.maximum(x, 0.0)
         elif op == "leaky_relu":
@@ -261,4 +321,4 @@ def decode_with_spec(spec: list[dict[str, Any]], weights: np.ndarray,
             raise ExportError(f"unknown op {op!r} in the spec")
         if op in ("linear", "conv2d", "conv_transpose2d") and layer["b"] >= 0:
             x = x + _param(weights, layer["b"], (layer.get("out") or layer["cout"],))
-    return x.reshape(b, 28, 28)
+    return x.reshape(b, -1)

@@ -178,7 +178,8 @@ def test_buttons_move_the_pad_and_blobs_are_fetched_once(page) -> None:
     nav_to(page, "sliders")
     page.get_by_test_id("latent-pad-plane").wait_for(state="visible")
     page.wait_for_timeout(1000)
-    assert len(fetched) == 3, fetched  # decoder, test digits, their images: once each
+    # decoder, test digits, their images, the digit classifier: once each
+    assert len(fetched) == 4, fetched
 
 
 def test_pad_sliders_start_at_python_z_before_any_frame(page) -> None:

@@ -37,7 +37,8 @@ import streamlit as st
 from plotly.colors import qualitative
 
 from ui.state import encoded, test_set
-from vae_core import VAE, Checkpoint, ExportError, export_decoder, weights_mtime
+from vae_core import (VAE, Checkpoint, ExportError, VAEError, export_classifier, export_decoder,
+                      load_classifier, weights_mtime)
 
 FRONTEND = Path(__file__).resolve().parent / "frontend"
 NAME = "latent_explorer.latent_pad"
@@ -83,6 +84,26 @@ def _decoder(path: str, mtime: float, _model: VAE) -> tuple[list[dict[str, Any]]
     if weights.nbytes > MAX_WEIGHT_BYTES:
         return f"its decoder has {weights.nbytes / 2**20:.0f} MB of weights"
     return spec, Blob.of(weights.astype("<f4").tobytes())
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _reader_of(net_id: int, _net: Any) -> tuple[list[dict[str, Any]], Blob]:
+    """The digit classifier exported for the browser (net_id: load_classifier's object, a
+    new one when its files change)."""
+    spec, weights = export_classifier(_net)
+    return spec, Blob.of(weights.astype("<f4").tobytes())
+
+
+def _reader(ck: Checkpoint) -> tuple[list[dict[str, Any]], Blob] | None:
+    """The classifier that reads the decoded digit in the page: MNIST models only (it reads
+    digits), None when it is missing or damaged (the page then shows no live reading)."""
+    if ck.train_config.dataset != "mnist":
+        return None
+    try:
+        net = load_classifier()
+        return _reader_of(id(net), net)
+    except (VAEError, OSError):
+        return None
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -149,6 +170,9 @@ def payload_sizes(ck: Checkpoint) -> dict[str, int]:
         sizes["points"] = len(_points(str(ck.path), weights_mtime(str(ck.path)), dataset,
                                       encoded(ck)[0]).data)
         sizes["images"] = len(_images(dataset).data)
+    reader = _reader(ck)
+    if reader:
+        sizes["reader"] = len(reader[1].data)
     return sizes
 
 
@@ -174,8 +198,11 @@ def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
         "tiles": TILES, "dims": list(dims),
         "decoder": _ref(weights, "the decoder", "decoder", {"spec": spec}),
         "points": None, "images": None, "classes": [], "colors": qualitative.D3,
-        "label": None if label is None else int(label),
+        "label": None if label is None else int(label), "reader": None,
     }
+    reader = _reader(ck)
+    if reader:
+        data["reader"] = _ref(reader[1], "the digit classifier", "reader", {"spec": reader[0]})
     if len(z) == 2:
         dataset = ck.train_config.dataset
         _, labels, classes = test_set(dataset)

@@ -91,6 +91,23 @@ function conv(x, y, w, L, inShape) {
   }
 }
 
+// Non-overlapping k x k max pooling, channels-last (the classifier's 2x2 pools).
+function maxPool(x, y, L, inShape) {
+  const [, wd, c] = inShape, [ho, wo] = L.shape, k = L.k;
+  for (let oy = 0; oy < ho; oy++) {
+    for (let ox = 0; ox < wo; ox++) {
+      const yb = (oy * wo + ox) * c;
+      for (let ch = 0; ch < c; ch++) y[yb + ch] = -Infinity;
+      for (let ky = 0; ky < k; ky++) {
+        for (let kx = 0; kx < k; kx++) {
+          const xb = ((oy * k + ky) * wd + ox * k + kx) * c;
+          for (let ch = 0; ch < c; ch++) if (x[xb + ch] > y[yb + ch]) y[yb + ch] = x[xb + ch];
+        }
+      }
+    }
+  }
+}
+
 function elementwise(op, L, x, n) {
   switch (op) {
     case "relu": for (let i = 0; i < n; i++) if (x[i] < 0) x[i] = 0; break;
@@ -104,6 +121,8 @@ function elementwise(op, L, x, n) {
 
 const size = (shape) => shape.reduce((a, b) => a * b, 1);
 
+// Runs any vae_core.export spec: a decoder (z -> 784 pixels) or, with zdim = 784, the digit
+// classifier (pixels -> 10 logits, see Reader in pad.js).
 class Decoder {
   /** spec: vae_core.export's layer list; weights: its flat float32 array. */
   constructor(spec, weights, zdim) {
@@ -137,12 +156,13 @@ class Decoder {
         }
         for (let i = 0; i < L.classes; i++) x[this.zdim + i] = i === label ? 1 : 0;
       } else if (op === "linear" || op === "conv2d" || op === "conv_transpose2d" ||
-          op === "flatten" || op === "unflatten") {
+          op === "flatten" || op === "unflatten" || op === "max_pool2d") {
         const y = this.bufs[next];
         next ^= 1;
         if (op === "linear") linear(x, y, this.w, L.w, this.w, L.b, L.in, L.out);
         else if (op === "conv2d") conv(x, y, this.w, L, shape);
         else if (op === "conv_transpose2d") convTranspose(x, y, this.w, L, shape);
+        else if (op === "max_pool2d") maxPool(x, y, L, shape);
         else if (op === "unflatten") {  // PyTorch's (C, H, W) -> channels-last
           const [h, wd, c] = L.shape, hw = h * wd;
           for (let ch = 0; ch < c; ch++) for (let q = 0; q < hw; q++) y[q * c + ch] = x[ch * hw + q];

@@ -10,7 +10,7 @@
 const blobs = new Map();      // hash -> Promise<ArrayBuffer>
 const loaded = new Set();     // hashes whose blob has arrived
 const asked = new Set();      // hashes already requested again through the "need" trigger
-const decoders = new Map();   // decoder hash -> Decoder
+const decoders = new Map();   // decoder hash -> Decoder (the digit classifier's too)
 const manifolds = new Map();  // `${hash}|${range}|${tiles}|${label}` -> {canvas, next}
 const pads = new WeakMap();   // parentElement -> Pad
 let current = null;           // the pad updated last (the test hooks use its decoder)
@@ -18,10 +18,12 @@ let commitSeq = 0;
 
 const PLANE = 400, MARGIN_L = 34, MARGIN_B = 22, DIGIT = 224, HOVER_PX = 7;
 const FRAME_BUDGET_MS = 6;    // manifold tiles decoded per frame, after the live decode
+const READ_EVERY_MS = 100;    // the classifier (~5 ms) reads the digit at most this often
 
 const stats = {
   frames: 0, decodes: 0, digitChanges: 0, commits: 0, decodeMs: [], roundTripMs: [],
   model: null, ready: false, z: [], pythonZ: [], label: null, error: null,
+  reads: 0, readMs: [], reading: null,
 };
 Object.defineProperty(window, "latentPadStats", {
   configurable: true,
@@ -219,6 +221,8 @@ class Pad {
     hidpi(this.digit, DIGIT, DIGIT);
     this.readout = el("div", "lp-readout", side);
     this.readout.setAttribute("data-testid", "latent-pad-z");
+    this.readingLine = el("div", "lp-reading", side);
+    this.readingLine.setAttribute("data-testid", "latent-pad-reading");
     this.status = el("div", "lp-status", side);
     const sliders = list || el("div", "lp-sliders", side);
     sliders.classList.toggle("lp-many", data.z.length > 8);
@@ -309,7 +313,7 @@ class Pad {
   }
 
   load(data) {
-    const refs = [data.decoder, data.points, data.images].filter(Boolean);
+    const refs = [data.decoder, data.points, data.images, data.reader].filter(Boolean);
     for (const ref of refs) {
       const p = fetchBlob(ref);
       if (p) {
@@ -323,25 +327,65 @@ class Pad {
     this.decoder = decoders.get(dec.hash) || null;
     if (!this.decoder) {
       this.say("loading the decoder...");
-      const p = fetchBlob(dec);
-      if (p) {
-        p.then((buf) => {
-          if (!decoders.has(dec.hash)) {
-            decoders.set(dec.hash, new Decoder(dec.spec, new Float32Array(buf), data.z.length));
-          }
-          if (this.data.decoder.hash === dec.hash) {
-            this.decoder = decoders.get(dec.hash);
-            stats.model = dec.hash;
-            stats.ready = true;
-            this.dirty = true;
-            this.requestFrame();
-          }
-        }).catch(() => {});
-      }
+      this.whenLoaded(dec, data.z.length, (d) => {
+        if (this.data.decoder.hash !== dec.hash) return;
+        this.decoder = d;
+        stats.model = dec.hash;
+        stats.ready = true;
+        this.dirty = true;
+        this.requestFrame();
+      });
     } else {
       stats.model = dec.hash;
       stats.ready = true;
     }
+    // The digit classifier (MNIST models only): it reads the decoded digit in the page.
+    const rd = data.reader;
+    this.reader = rd ? decoders.get(rd.hash) || null : null;
+    if (!rd) this.readingLine.textContent = "";
+    if (rd && !this.reader) {
+      this.whenLoaded(rd, 784, (r) => {
+        if (!this.data.reader || this.data.reader.hash !== rd.hash) return;
+        this.reader = r;
+        this.readPending = true;
+        this.requestFrame();
+      });
+    }
+    this.readPending = true;  // a new class or model: read again
+  }
+
+  // Build the Decoder of a spec blob once it has arrived (kept per hash), then call done.
+  whenLoaded(ref, inputs, done) {
+    const p = fetchBlob(ref);
+    if (!p) return;
+    p.then((buf) => {
+      if (!decoders.has(ref.hash)) {
+        decoders.set(ref.hash, new Decoder(ref.spec, new Float32Array(buf), inputs));
+      }
+      done(decoders.get(ref.hash));
+    }).catch(() => {});
+  }
+
+  // The classifier's reading of the digit on show, at most every READ_EVERY_MS during a drag
+  // (the decode keeps every frame); the last position is always read once the drag stops.
+  read() {
+    if (!this.reader || !this.readPending) return false;
+    const now = performance.now();
+    if (this.dragging && now - (this.readAt || 0) < READ_EVERY_MS) return true;  // later
+    this.readPending = false;
+    this.readAt = now;
+    const logits = this.reader.decode(this.pixels, this.logits || (this.logits = new Float32Array(10)));
+    record(stats.readMs, performance.now() - now);
+    let k = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[k]) k = i;
+    let sum = 0;
+    for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - logits[k]);
+    const p = 1 / sum;
+    stats.reads += 1;
+    stats.reading = { label: k, p: Math.round(p * 1000) / 1000 };
+    const wanted = this.label !== null && k !== this.label ? ", not the class you picked" : "";
+    this.readingLine.textContent = `the digit classifier reads ${k} (${Math.round(p * 100)}%)${wanted}`;
+    return false;
   }
 
   // A blob this page lacks and Python thought it had (or whose URL expired): ask once.
@@ -377,12 +421,15 @@ class Pad {
       if (!this.pixels.every((v, i) => v === this.shown[i])) {
         stats.digitChanges += 1;
         this.shown.set(this.pixels);
+        this.readPending = true;
       }
       stats.z = this.z.slice();
       this.drawDigit();
       this.say(`decoded in your browser in ${ms.toFixed(1)} ms`);
     }
     this.drawReadout();
+    const readLater = this.decoder && this.read();
+    if (readLater) this.requestFrame();
     if (this.plane) {
       const more = this.decoder && this.showManifold && this.growManifold();
       this.drawPlane();
