@@ -55,12 +55,14 @@ def check_port_free(port: int, address: str = "0.0.0.0") -> None:
                               "uses it or choose other ports with --port") from None
 
 
-def render_config(port: int, bind: str, replicas: list[tuple[str, int]],
-                  maxconn: int = 2000) -> str:
-    """HAProxy's config for `replicas` ((name, local port), ...) behind bind:port."""
-    servers = "\n".join(f"    server {n} 127.0.0.1:{p} cookie {n}" for n, p in replicas)
+def render_config(port: int, bind: str, replicas: list[tuple[str, int | str]],
+                  maxconn: int = 2000, cookie: str = "LXREPLICA") -> str:
+    """HAProxy's config for `replicas` ((name, local port or "host:port"), ...) behind
+    bind:port, sticky by the cookie `cookie`."""
+    servers = "\n".join(f"    server {n} {f'127.0.0.1:{a}' if isinstance(a, int) else a} "
+                         f"cookie {n}" for n, a in replicas)
     return Template(TEMPLATE.read_text()).substitute(port=port, bind=bind, servers=servers,
-                                                     maxconn=maxconn)
+                                                     maxconn=maxconn, cookie=cookie)
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec

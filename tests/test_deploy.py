@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 
 from bench.loadtest import run_async
-from deploy import Launcher, alive, healthy, launched, proxy_sees_up, render_config
+from deploy import (
+    Launcher,
+    alive,
+    free_port_block,
+    healthy,
+    launched,
+    proxy_sees_up,
+    render_config,
+)
 from vae_core import (
     ConfigError,
     ModelConfig,
@@ -177,6 +185,11 @@ def _digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
+def picker(c) -> list[str]:
+    """The sidebar model picker's options as a protocol client (bench.st_client) sees them."""
+    return [o for n in c.find("selectbox", "Active model", area=1) for o in n.body.options]
+
+
 async def _drive(url: str, run_dir: Path, models: Path) -> None:
     from bench.loadtest import Stats
     from bench.loadtest_ws import slider_action
@@ -188,9 +201,6 @@ async def _drive(url: str, run_dir: Path, models: Path) -> None:
         await c.connect("sliders")
         assert not c.take_errors() and not c.problems()
         return c
-
-    def picker(c: StClient) -> list[str]:
-        return [o for n in c.find("selectbox", "Active model", area=1) for o in n.body.options]
 
     clients = [await session() for _ in range(6)]
     on = {name: [c for c in clients if c.cookies.get("LXREPLICA") == name] for name in
@@ -263,3 +273,50 @@ def test_one_replica_behind_the_proxy_with_proxy_flag(tmp_path: Path) -> None:
         pids = run.pids()
     assert run.proc.returncode == 0 and "1 replicas behind HAProxy" in run.output()
     assert len(pids) == 2 and not [p for p in pids if alive(p)]
+
+
+async def _through_front(url: str, png: bytes) -> None:
+    from bench.loadtest import Stats
+    from bench.loadtest_ws import slider_action, upload_action
+    from bench.st_client import StClient
+
+    clients = []
+    for _ in range(4):  # one after the other: leastconn alternates machines, then replicas
+        clients.append(StClient(url, 120))
+        await clients[-1].connect("sliders")
+    where = {(c.cookies.get("LXMACHINE"), c.cookies.get("LXREPLICA")) for c in clients}
+    assert {m for m, _ in where} == {"m1", "m2"} and len(where) == 4, where
+    for i, c in enumerate(clients):
+        await slider_action(c, 1, Stats())
+        assert "saved-before (yours)" in picker(c)  # the shared user-models folder
+        await c.goto("reconstruct")
+        await upload_action(c, png, f"digit-{i}.png", Stats())
+        assert not c.take_errors() and not c.problems()
+        assert (c.cookies["LXMACHINE"], c.cookies["LXREPLICA"]) in where  # stayed put
+        await c.close()
+
+
+@pytest.mark.slow
+def test_two_machines_behind_a_front_proxy(tmp_path: Path) -> None:
+    """The README's recipe for several machines, played on one: two launchers of 2 replicas
+    sharing the user-models folder and the cookie secret, behind a front HAProxy rendered from
+    the same template with a cookie of its own (LXMACHINE)."""
+    from bench.loadtest import digit_pngs
+
+    models = tmp_path / "user"
+    shutil.copytree(REPO / "checkpoints" / "mnist-mlp-2d", models / "saved-before")
+    env = {"VAE_USER_MODELS_DIR": str(models), "STREAMLIT_SERVER_COOKIE_SECRET": "a-class"}
+    with launched(2, tmp_path / "m1", env=env) as m1, launched(2, tmp_path / "m2", env=env) as m2:
+        port = free_port_block(1)
+        cfg = tmp_path / "front.cfg"
+        cfg.write_text(render_config(port, "127.0.0.1", [("m1", f"127.0.0.1:{m1.port}"),
+                                                         ("m2", f"127.0.0.1:{m2.port}")],
+                                     cookie="LXMACHINE"))
+        front = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.STDOUT)
+        try:
+            _wait(lambda: healthy(port), 30, "the front proxy")
+            run_async(_through_front(f"http://127.0.0.1:{port}", digit_pngs(1)[0]))
+        finally:
+            front.terminate()
+            front.wait(10)
