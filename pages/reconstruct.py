@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from ui import classes, derived, figures, readings
+from ui.class_maps import digit_model
 from ui.digit_input import upload_or_drawing
 from ui.figures import item_noun, with_article
 from ui.latent_view import test_code_plane
@@ -23,18 +24,18 @@ img = upload_or_drawing(noun)
 # --- its label, for a conditional model ---------------------------------------------------
 y = None
 if classes.is_conditional(ck):
-    if readings.reads_digits(ck):
-        k, p = readings.reading(img)
-        classes.suggest("reconstruct_label", img, k)
+    read = readings.reading(img) if digit_model(ck) else None
+    if read is not None:
+        classes.suggest("reconstruct_label", img, read[0])
     pick, note = st.columns([1, 3], vertical_alignment="bottom")
     y = classes.class_picker(
         ck, names, "reconstruct_label", f"Your {noun}'s label", container=pick,
         help=f"{ck.name} is a conditional VAE: it encodes your {noun} given this label, so "
              "its code z keeps only the style (slant, width, stroke).")
-    note.caption(f"The reference digit classifier reads your {noun} as **{names[k]}** ({p:.0%} "
-               "sure), the label picked for you; change it if it is wrong."
-               if readings.reads_digits(ck) else
-               f"Pick the class of your {noun}: the model needs it to encode the style.")
+    note.caption(f"The reference digit classifier reads your {noun} as **{names[read[0]]}** "
+                 f"({read[1]:.0%} sure), the label picked for you; change it if it is wrong."
+                 if read is not None else
+                 f"Pick the class of your {noun}: the model needs it to encode the style.")
 
 # --- what the model makes of it ------------------------------------------------------------
 binarized = ck.train_config.binarize != "none"

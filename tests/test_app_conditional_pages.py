@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from ui import classes, generation
 from ui.state import BUNDLED_DIR, ENV_USER_DIR, MODEL_KEY, get_model
 from ui.state import test_set as load_test_set
-from vae_core import classify, read_digit
+from vae_core import CheckpointError, classify, read_digit
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 CVAE, MLP, CONV16, UPLOAD = (str(BUNDLED_DIR / n) for n in (
@@ -110,6 +110,23 @@ def test_reconstruct_shows_no_upload_model_beside_a_large_latent(model: str) -> 
     caps = captions(at)
     assert not [c for c in caps if c.startswith("mnist-conv-upload")], caps
     assert any(c.startswith("reconstruction") and " · reads " in c for c in caps), caps
+
+
+def test_reconstruct_without_the_classifier_goes_on_without_readings(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing or damaged classifier costs the readings, not the page."""
+    import ui.readings
+
+    def broken(*_: object) -> None:
+        raise CheckpointError("classifier.safetensors is missing")
+
+    monkeypatch.setattr(ui.readings, "read_digit", broken)
+    at = upload(run_page("reconstruct", CVAE), 0)
+    assert at.selectbox(key="reconstruct_label").value == 0, "no suggestion: the first class"
+    assert any("Pick the class of your digit" in c.value for c in at.caption)
+    caps = captions(at)
+    assert len([c for c in caps if c.startswith("as ")]) == 10
+    assert all("no classifier reading" in c for c in caps if c.startswith(("as ", "recon")))
 
 
 def test_reconstruct_conditional_drawing_waits_for_ink() -> None:
