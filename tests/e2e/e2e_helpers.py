@@ -319,3 +319,17 @@ def pick_model(page, label: str, timeout: float = 120.0) -> None:
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name=label, exact=True).click()
     wait_for_app(page, timeout=timeout, expect_rerun=True)
+
+
+def box_select(page, chart, at: float, size: float, timeout: float = 120.0) -> None:
+    """Drag Plotly's box-select tool over `chart` from (at, at) of its plot area (fractions of
+    its width and height) by `size` pixels each way, and wait for the rerun it causes."""
+    chart.hover()
+    chart.locator('.modebar-btn[data-title="Box Select"]').click()
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    x0, y0 = area["x"] + area["width"] * at, area["y"] + area["height"] * at
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + size, y0 + size, steps=8)
+    page.mouse.up()
+    wait_for_app(page, expect_rerun=True, timeout=timeout)

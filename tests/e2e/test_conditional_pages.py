@@ -3,8 +3,8 @@ style codes can be selected and come back reconstructed under their own labels, 
 Generate's class picker changes the digits drawn."""
 
 import pytest
-from e2e_helpers import (assert_healthy, goto, image_bytes, main_images, pick_model,
-                         screenshot, wait_for_app)
+from e2e_helpers import (assert_healthy, box_select, goto, image_bytes, main_images,
+                         pick_model, screenshot, wait_for_app)
 
 pytestmark = pytest.mark.e2e
 
@@ -14,16 +14,7 @@ def test_scatter_selection_of_style_codes(page):
     pick_model(page, "mnist-cvae-2d (bundled)", timeout=180)
     main = page.locator('[data-testid="stMain"]')
     assert "label has left z" in main.inner_text()
-    chart = main.locator('[data-testid="stPlotlyChart"]').first
-    chart.hover()
-    chart.locator('.modebar-btn[data-title="Box Select"]').click()
-    area = chart.locator(".nsewdrag").first.bounding_box()
-    x0, y0 = area["x"] + area["width"] * 0.45, area["y"] + area["height"] * 0.45
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x0 + 40, y0 + 40, steps=8)
-    page.mouse.up()
-    wait_for_app(page, expect_rerun=True, timeout=120)
+    box_select(page, main.locator('[data-testid="stPlotlyChart"]').first, 0.45, 40)
     assert_healthy(page, "scatter selection, mnist-cvae-2d")
     heads = main.locator("h3").all_inner_texts()
     assert [h for h in heads if "selected" in h], heads

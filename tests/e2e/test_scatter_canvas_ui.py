@@ -2,7 +2,7 @@
 hidden classes, and the drawing canvas's toolbar no longer covers the "Input" choice."""
 
 import pytest
-from e2e_helpers import assert_healthy, goto, screenshot, wait_for_app
+from e2e_helpers import assert_healthy, box_select, goto, screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -27,15 +27,7 @@ def test_manifold_underlay_keeps_selection_and_hidden_classes(page):
         page.wait_for_timeout(500)
         if page.evaluate(_CHART_STATE_JS)["hidden"] == ["1"]:
             break
-    chart.hover()
-    chart.locator('.modebar-btn[data-title="Box Select"]').click()
-    area = chart.locator(".nsewdrag").first.bounding_box()
-    x0, y0 = area["x"] + area["width"] * 0.55, area["y"] + area["height"] * 0.55
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x0 + 60, y0 + 60, steps=8)
-    page.mouse.up()
-    wait_for_app(page, expect_rerun=True, timeout=120)
+    box_select(page, chart, 0.55, 60)
     selected = [h for h in subheaders(page) if "selected" in h]
     assert selected, subheaders(page)
     before = page.evaluate(_CHART_STATE_JS)
