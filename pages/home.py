@@ -1,14 +1,16 @@
-"""How a VAE works, told with the active model's own numbers on one test digit."""
+"""How a VAE works: a guided tour, then one test digit through the active model, told with
+the model's own numbers."""
 
 import pandas as pd
 import streamlit as st
 
 from ui.derived import ELBO_SEED, estimator_note
 from ui.figures import item_noun, with_article
-from ui.figures_a import digit_anatomy, model_key, png, posterior_figure
+from ui.figures_a import png, posterior_figure
 from ui.state import active_model, test_set_or_stop
+from ui.tour import anatomy, digit_of, tour
 
-ck = active_model()
+ck = active_model(conditional_ok=True)
 cfg, tcfg = ck.model_config, ck.train_config
 noun = item_noun(tcfg.dataset)  # "digit", or "item" for Fashion-MNIST
 
@@ -22,6 +24,9 @@ st.markdown(
     f"prior gives a plausible {noun}. Follow one test {noun} through the active model below.")
 
 images, labels, classes = test_set_or_stop(tcfg.dataset)
+# The tour follows the digit and seed chosen below (their values from the previous run).
+tour(ck, digit_of(int(st.session_state.get("home_digit", 0)), images, labels, classes,
+                  int(st.session_state.get("home_seed", ELBO_SEED))))
 c1, c2 = st.columns(2)
 idx = c1.number_input(f"Test {noun} #", 0, len(images) - 1, 0, key="home_digit",
                       help=f"index into the {tcfg.dataset} test set ({len(images):,} images)")
@@ -29,7 +34,7 @@ seed = c2.number_input("Seed of ε", 0, 2**31 - 1, ELBO_SEED, key="home_seed",
                        help="the noise ε ~ N(0, I) of the reparameterization uses this seed; "
                             f"{ELBO_SEED}, the default, is the seed the Reconstruct page and "
                             f"the test-set scores use, so this {noun} gets the same −ELBO there")
-a = digit_anatomy(*model_key(ck), images[idx], tcfg.binarize, int(seed), ck.model)
+a = anatomy(ck, images[idx], int(seed), int(labels[idx]) if cfg.conditional else None)
 
 st.subheader("1 · Encode, sample, decode")
 cols = st.columns([1, 2.2, 1, 1], vertical_alignment="center")
