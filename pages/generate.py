@@ -17,11 +17,9 @@ cond = classes.is_conditional(ck)
 label = classes.class_picker(
     ck, names, "gen_class", "Class", allow_all=True,
     help=f"{ck.name} is a conditional VAE: z holds the style, the label the class.",
-) if cond else None
-if cond:
-    st.caption("Prior samples, interpolations and traversals are drawn in this class; under "
-               "*all classes*, prior samples get one row per class and the rest follow their "
-               f"{noun}s' own labels (posterior samples always do).")
+    note="Prior samples, interpolations and traversals are drawn in this class; under *all "
+         "classes*, prior samples get one row per class and the rest follow their "
+         f"{noun}s' own labels (posterior samples always do).") if cond else None
 
 prior_tab, post_tab, interp_tab, trav_tab = st.tabs(
     ["Prior samples", "Posterior predictive", "Interpolation", "Traversal"])

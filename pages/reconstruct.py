@@ -27,15 +27,14 @@ if classes.is_conditional(ck):
     read = readings.reading(img) if digit_model(ck) else None
     if read is not None:
         classes.suggest("reconstruct_label", img, read[0])
-    pick, note = st.columns([1, 3], vertical_alignment="bottom")
     y = classes.class_picker(
-        ck, names, "reconstruct_label", f"Your {noun}'s label", container=pick,
+        ck, names, "reconstruct_label", f"Your {noun}'s label",
         help=f"{ck.name} is a conditional VAE: it encodes your {noun} given this label, so "
-             "its code z keeps only the style (slant, width, stroke).")
-    note.caption(f"The reference digit classifier reads your {noun} as **{names[read[0]]}** "
-                 f"({read[1]:.0%} sure), the label picked for you; change it if it is wrong."
-                 if read is not None else
-                 f"Pick the class of your {noun}: the model needs it to encode the style.")
+             "its code z keeps only the style (slant, width, stroke).",
+        note=f"The reference digit classifier reads your {noun} as **{names[read[0]]}** "
+             f"({read[1]:.0%} sure), the label picked for you; change it if it is wrong."
+             if read is not None else
+             f"Pick the class of your {noun}: the model needs it to encode the style.")
 
 # --- what the model makes of it ------------------------------------------------------------
 binarized = ck.train_config.binarize != "none"

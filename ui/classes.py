@@ -20,13 +20,18 @@ def is_conditional(ck: Checkpoint) -> bool:
 
 
 def class_picker(ck: Checkpoint, names: Sequence[str], key: str, label: str = "Class", *,
-                 allow_all: bool = False, help: str | None = None, container: Any = st
-                 ) -> int | None:
-    """A selectbox of the model's classes (with "all classes" first when `allow_all`).
-    Returns the chosen class index, or None for all classes."""
+                 allow_all: bool = False, help: str | None = None, note: str | None = None,
+                 container: Any = st) -> int | None:
+    """A selectbox of the model's classes (with "all classes" first when `allow_all`), in a
+    narrow column with the caption `note` beside it when one is given. Returns the chosen
+    class index, or None for all classes."""
     options = ([ALL] if allow_all else []) + list(range(ck.model_config.n_classes))
-    k = container.selectbox(label, options, key=key, help=help,
-                            format_func=lambda c: "all classes" if c == ALL else str(names[c]))
+    where = container
+    if note is not None:
+        where, beside = container.columns([1, 3], vertical_alignment="bottom")
+        beside.caption(note)
+    k = where.selectbox(label, options, key=key, help=help,
+                        format_func=lambda c: "all classes" if c == ALL else str(names[c]))
     return None if k == ALL else int(k)
 
 
