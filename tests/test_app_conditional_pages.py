@@ -19,7 +19,8 @@ from streamlit.testing.v1 import AppTest
 from ui import classes, generation
 from ui.state import BUNDLED_DIR, ENV_USER_DIR, MODEL_KEY, get_model
 from ui.state import test_set as load_test_set
-from vae_core import CheckpointError, classify, read_digit
+from vae_core import (CheckpointError, ModelConfig, TrainConfig, build_model, classify,
+                      read_digit, save_checkpoint)
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 CVAE, MLP, CONV16, UPLOAD = (str(BUNDLED_DIR / n) for n in (
@@ -237,3 +238,40 @@ def test_path_labels_blend_from_one_end_to_the_other() -> None:
     assert generation.path_labels(get_model(MLP), 5, None, [7, 2]) is None
     _, frames = generation.interpolation(ck, np.zeros(2), np.zeros(2), 5, y)
     assert read_digit(frames["linear"][0])[0] == 7 and read_digit(frames["linear"][-1])[0] == 2
+
+
+# --- other conditional models: a 16-D conv one (PCA views), a Fashion-MNIST one --------------
+@pytest.fixture(scope="module")
+def conditional_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Untrained conditional models: conv with a 16-D latent (MNIST), MLP 2-D (Fashion)."""
+    root = tmp_path_factory.mktemp("conditional-models")
+    torch.manual_seed(0)
+    for name, cfg, dataset in (
+            ("cconv16", ModelConfig(arch="conv", latent_dim=16, channels=[8, 16],
+                                    conditional=True), "mnist"),
+            ("cfashion", ModelConfig(hidden=[32], latent_dim=2, conditional=True),
+             "fashion-mnist")):
+        save_checkpoint(root / name, build_model(cfg), TrainConfig(epochs=1, dataset=dataset),
+                        {"epochs": 0})
+    return root
+
+
+@pytest.mark.parametrize("page", ["reconstruct", "scatter", "compare", "generate"])
+@pytest.mark.parametrize("name", ["cconv16", "cfashion"])
+def test_pages_take_other_conditional_models(conditional_models: Path, name: str, page: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_USER_DIR, str(conditional_models))
+    at = run_page(page, str(conditional_models / name))
+    assert not at.error, [e.value for e in at.error]
+    if page == "reconstruct":
+        upload(at, 3)
+        caps = captions(at)
+        assert len([c for c in caps if c.startswith("as ")]) == 10
+        if name == "cfashion":  # the digit classifier does not read clothes
+            assert not [c for c in caps if "reads" in c], caps
+            assert at.selectbox(key="reconstruct_label").value == 0
+        else:
+            assert any("principal directions" in c.value for c in at.caption)
+    if page == "generate":
+        at.selectbox(key="gen_class").set_value(2).run()
+        assert not at.exception and not at.error
