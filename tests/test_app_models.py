@@ -91,7 +91,8 @@ def test_download_zip_round_trips_to_equal_tensors(tmp_path: Path) -> None:
     dest = tmp_path / "back"
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert sorted(zf.namelist()) == [f"mnist-mlp-2d/{f}" for f in
-                                         ("config.json", "metrics.json", "model.safetensors")]
+                                         ("config.json", "metrics.json", "model.safetensors",
+                                          "replay.safetensors")]
     uploader(at).upload("mnist-mlp-2d.zip", data, "application/zip")
     at.run()
     assert not at.exception and not at.sidebar.error

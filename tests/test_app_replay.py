@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui.replay_figures import (_ellipses, cloud_extent, kl_dims_bars, posterior_clouds,
                                project_frame, replay_curves, replay_plane)
-from ui.state import ENV_USER_DIR, MODEL_KEY
+from ui.state import BUNDLED_DIR, ENV_USER_DIR, MODEL_KEY
 from vae_core import REPLAY, ModelConfig, ReplayRecorder, TrainConfig, Trainer, load_replay
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -99,6 +99,12 @@ def test_broken_replay_is_an_error_not_a_crash(models: Path) -> None:
     at = run_page(str(models / "broken-replay"))
     assert not at.exception
     assert any("cannot be shown" in e.value and REPLAY in e.value for e in at.error)
+
+
+def test_bundled_default_model_replays() -> None:
+    at = run_page(str(BUNDLED_DIR / "mnist-mlp-2d"))
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.slider(key="rp_frame").max >= 40
 
 
 # --- the pure figure builders ----------------------------------------------------------------

@@ -174,3 +174,7 @@ def test_bundled_replays_load_and_are_small(folder: Path) -> None:
     r = load_replay(folder, ck.model_config.latent_dim)
     assert r.epoch[-1] == ck.metrics["epochs"] and r.epoch_end[-1]
     assert len(r.index) == 500 and len(r) >= 40
+
+
+def test_default_model_ships_a_replay() -> None:
+    assert (ROOT / "checkpoints" / "mnist-mlp-2d" / REPLAY).is_file()

@@ -116,8 +116,10 @@ def replay_curves(replay: Replay, i: int, height: int = 300) -> go.Figure:
         fig.update_yaxes(range=[lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)], secondary_y=False)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="nats / image", secondary_y=False)
+    kl = replay.kl[np.isfinite(replay.kl)]
+    top = float(kl.max()) * 1.1 if len(kl) else 1.0  # autorange clipped the KL's plateau
     fig.update_yaxes(title_text="KL", secondary_y=True, showgrid=False, tickmode="auto",
-                     nticks=6)
+                     nticks=6, range=[0, max(top, 1e-3)])
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       legend={"orientation": "h", "y": 1.15}, uirevision="replay")
     return fig
