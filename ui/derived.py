@@ -14,9 +14,8 @@ import streamlit as st
 import torch
 
 from ui.state import encoded, test_set
-from vae_core import (ACTIVE_THRESHOLD, Checkpoint, Labels, latent_stats, manifold, pca,
-                      weights_mtime)
-from vae_core.metrics import EVAL_SEED, elbo_terms, eval_targets
+from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, Checkpoint, Labels, elbo_terms, eval_targets,
+                      latent_stats, manifold, pca, weights_mtime)
 
 TSNE_DEFAULT_POINTS = 2000
 

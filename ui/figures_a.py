@@ -18,11 +18,10 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
-from ui.derived import image_elbo
+from ui.derived import image_elbo, key
 from ui.figures import nice_ticks, tick_text
-from vae_core import VAE, Checkpoint, compose_grid, decode_batch, manifold, pca, to_png_bytes
-from vae_core.checkpoint import WEIGHTS
-from vae_core.losses import kl_per_dim
+from vae_core import (VAE, Checkpoint, compose_grid, decode_batch, kl_per_dim, manifold, pca,
+                      to_png_bytes)
 
 MAP_MARGIN = (30, 20)  # pixels left of and under the latent map's plane, for its ticks
 # Plotly's default qualitative palette, one colour per class.
@@ -31,9 +30,9 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def model_key(ck: Checkpoint) -> tuple[str, str]:
-    """(path, weights mtime) as strings: the cache key of everything derived from a model."""
-    w = ck.path / WEIGHTS
-    return str(ck.path), str(w.stat().st_mtime if w.exists() else 0.0)
+    """(path, weights mtime) as strings: the cache key of everything derived from a model
+    (ui.derived.key, the one way the pages build it)."""
+    return key(ck)
 
 
 def png(img: np.ndarray | torch.Tensor, scale: int = 1) -> bytes:

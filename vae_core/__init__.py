@@ -16,8 +16,9 @@ from .errors import (CheckpointError, ConfigError, DataNotFoundError, ExportErro
 from .export import decode_with_spec, export_classifier, export_decoder, run_spec
 from .latent import (compose_grid, decode_batch, encode_dataset, grid_values, interpolate_codes,
                      manifold, pca, plane_codes, traversal_codes)
-from .losses import kl_normal, recon_nll
-from .metrics import ACTIVE_THRESHOLD, evaluate_elbo, importance_sampled_nll, latent_stats
+from .losses import kl_normal, kl_per_dim, recon_nll
+from .metrics import (ACTIVE_THRESHOLD, EVAL_SEED, elbo_terms, eval_targets, evaluate_elbo,
+                      importance_sampled_nll, latent_stats)
 from .model import (VAE, Labels, VAEOutput, batch_labels, build_model, count_params,
                     one_hot_labels)
 from .preprocess import preprocess_image, to_gray, to_mnist, to_png_bytes
@@ -46,6 +47,7 @@ __all__ = [
     "CLASS_COLOURS", "UPLOAD_MODEL_DIR", "class_consistency", "classify", "load_classifier",
     "read_digit", "read_grid", "tint_grid",
     "Labels", "batch_labels", "one_hot_labels",
+    "EVAL_SEED", "elbo_terms", "eval_targets", "kl_per_dim",
     "ENV_MAX_TRAINING", "SlotHolder", "TrainingSlot", "acquire_training_slot",
     "max_training_runs", "slot_holders",
     "MAX_REPLAY_BYTES", "REPLAY", "Replay", "ReplayRecorder", "follow_set", "has_replay",
