@@ -10,7 +10,8 @@ replica that had to be restarted.
 
 Writes bench/results/loadtest_proxy.json: for every (replicas, sessions) p50/p95 and their
 ratios to one user, actions/s, CPU and errors; the ratios R replicas / 1 replica of actions/s
-and p95 at each session count; the machine's load average before and after each case.
+and p95 at each session count; per case the CPU of each replica (how evenly the sessions were
+spread), their resident memory, and the machine's load average before and after.
 
     python -m bench.loadtest_proxy --replicas 1 2 --sessions 20 40 --duration 45
     python -m bench.loadtest_proxy --replicas 1 2 --sessions 20 --duration 10    # short
@@ -43,6 +44,14 @@ def _proc_cpu_s(pid: int) -> float:
     return _proc_cpu(pid, os.sysconf("SC_CLK_TCK"))
 
 
+def _rss_mb(pid: int) -> int:
+    """Resident memory of a process in MB (/proc/PID/status VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
 def measure(replicas: int, sessions: list[int], duration: float, baseline_duration: float,
             warmup: float, timeout: float, pngs: list[bytes],
             log: Callable[[str], None]) -> dict[str, Any]:
@@ -59,14 +68,19 @@ def measure(replicas: int, sessions: list[int], duration: float, baseline_durati
             run_async(run_phase(f"http://127.0.0.1:{r['port']}", 1, warmup, timeout * 3, pngs))
         proxy0 = _proc_cpu_s(state["proxy_pid"])
         for n in [1, *sessions]:
+            each0 = [_proc_cpu_s(p) for p in pids]
             res = run_async(run_phase(run.url, n, baseline_duration if n == 1 else duration,
                                       timeout, pngs, pids))
+            # per replica, setup included: how evenly the proxy spread the sessions
+            res["replica_cpu_s"] = [round(_proc_cpu_s(p) - c, 1) for p, c in zip(pids, each0,
+                                                                                 strict=True)]
             log(f"  {replicas} replica(s), {n} session(s): {res['actions']} actions "
                 f"({res['actions_per_s']}/s), {res['errors']} errors, p50 {res['p50_ms']} ms, "
                 f"p95 {res['p95_ms']} ms, server CPU {res['cpu'].get('server_s')} s, "
                 f"load {_load()}")
             out[f"{n}_sessions"] = res
         out["proxy_cpu_s"] = round(_proc_cpu_s(state["proxy_pid"]) - proxy0, 1)
+        out["replica_rss_mb"] = [_rss_mb(p) for p in pids]
         out["restarts"] = sum(r["restarts"] for r in run.state()["replicas"])
     out["load_average_after"] = _load()
     return out
