@@ -37,6 +37,10 @@ BUNDLED_DIR = ROOT / "checkpoints"
 DEFAULT_MODEL = "mnist-mlp-2d"
 ENV_USER_DIR = "VAE_USER_MODELS_DIR"
 MODEL_KEY = "active_model_path"
+# The same path under a key no widget owns. After a fragment rerun (a latent pad release, a
+# button in the Sliders explorer) Streamlit 1.67 drops the sidebar selectbox's key on the next
+# page switch, which silently reset the model to the default; a plain key survives.
+CHOICE_KEY = "active_model_choice"
 
 
 def user_dir() -> Path:
@@ -211,7 +215,7 @@ def active_model(conditional_ok: bool = False) -> Checkpoint:
             st.error("No checkpoints found in checkpoints/. Train one on the Train page.")
             st.stop()
         paths = list(models.values())
-        current = st.session_state.get(MODEL_KEY)
+        current = st.session_state.get(MODEL_KEY) or st.session_state.get(CHOICE_KEY)
         if current not in paths:
             default = str(BUNDLED_DIR / DEFAULT_MODEL)
             current = default if default in paths else paths[0]
@@ -220,6 +224,7 @@ def active_model(conditional_ok: bool = False) -> Checkpoint:
         st.session_state[MODEL_KEY] = current
         labels = {v: k for k, v in models.items()}
         st.selectbox("Active model", paths, key=MODEL_KEY, format_func=labels.get)
+        st.session_state[CHOICE_KEY] = st.session_state[MODEL_KEY]
         with st.expander("Upload a model"):
             _upload_widget()
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from e2e_helpers import assert_healthy, screenshot, wait_for_app
+from e2e_helpers import assert_healthy, nav_to, screenshot, wait_for_app
 from test_pad_browser import open_pad, plane_point, stats
 
 from vae_core import read_digit
@@ -102,3 +102,14 @@ def test_the_page_reads_the_digit_during_a_drag(page) -> None:
     with torch.no_grad():
         want = read_digit(vae.decode(torch.tensor([end["z"]], dtype=torch.float32)))
     assert end["reading"]["label"] == want[0]  # the last position is read once the drag stops
+
+
+def test_the_model_survives_a_fragment_rerun_and_a_page_switch(page) -> None:
+    """A class pick (a rerun of the Sliders explorer fragment only) and then another page:
+    the sidebar's model stayed mnist-cvae-2d (it fell back to the default before)."""
+    open_pad(page, CVAE)
+    pick_class(page, "3")
+    nav_to(page, "manifold")
+    card = page.locator('[data-testid="stSidebar"]').inner_text()
+    assert "mnist-cvae-2d · MLP" in card, card
+    page.get_by_text("manifold of one class").wait_for(state="visible")
