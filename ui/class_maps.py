@@ -138,11 +138,12 @@ def style_figure(grid: np.ndarray, codes: np.ndarray, classes: list[str]) -> go.
     fig = go.Figure(go.Image(source=src, hoverinfo="skip"))
     fig.update_xaxes(tickvals=[28 * c + 13.5 for c in range(cols)], ticktext=classes,
                      side="top", showgrid=False, title="class")
-    shown = [", ".join(f"{v:.1f}" for v in z[:3]) + (", …" if len(z) > 3 else "")
-             for z in codes]
+    # round, then add 0.0: -0.04 shows as "0.0", not "-0.0"
+    shown = [", ".join(f"{round(float(v), 1) + 0.0:.1f}" for v in z[:3])
+             + (", …" if len(z) > 3 else "") for z in codes]
     fig.update_yaxes(tickvals=[28 * r + 13.5 for r in range(rows)],
                      ticktext=[f"z = ({s})" for s in shown], showgrid=False,
                      title="style (one z per row)")
-    fig.update_layout(height=max(260, 46 * rows + 80),
+    fig.update_layout(height=min(900, 80 * rows + 110),  # tiles about 80 px high
                       margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig
