@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from ui.class_maps import (class_counts, class_labels, class_map, class_radio, digit_model,
-                           style_codes, style_figure, style_grid)
-from ui.figures_a import class_legend, manifold_figure, manifold_grid, model_key, pca_plane, png
+from ui.class_maps import (class_labels, class_radio, digit_model, shown_class_map, style_codes,
+                           style_figure, style_grid)
+from ui.figures_a import manifold_figure, manifold_grid, model_key, pca_plane, png
 from ui.state import active_model, encoded
 from vae_core import compose_grid, decode_batch, grid_values
 
@@ -13,15 +13,6 @@ zdim = ck.model_config.latent_dim
 st.title("Manifold")
 st.caption("Each tile is the decoder's mean image at one point of a 2-D plane of the latent "
            "space; the axes give the coordinates of the tile centres.")
-DIGITS = [str(d) for d in range(10)]  # the reference classifier's classes
-
-
-def class_map_legend(read) -> None:
-    """Legend and tally of a class map's readings (the map itself is drawn by the caller)."""
-    st.image(class_legend(tuple(DIGITS), 600), output_format="PNG")
-    st.caption(f"Class map: each tile's ink in the colour of the digit the reference classifier "
-               f"reads there, grey where it is unsure. {class_counts(read, DIGITS)}.")
-
 
 y, view = None, "manifold"
 if ck.model_config.conditional:
@@ -52,10 +43,11 @@ if view == "style":
     codes = style_codes(zdim, rows, how, knob, knob)
     grid = style_grid(*model_key(ck), codes, ck.model)
     if tinted:
-        grid, read = class_map(grid, rows, len(names))
-        hits = int((read == list(range(len(names)))).sum())
-        class_map_legend(read)
-        st.caption(f"The classifier reads each column's class in {hits} of {read.size} tiles.")
+        grid, read = shown_class_map(grid, rows, len(names))
+        if read is not None:
+            hits = int((read == list(range(len(names)))).sum())
+            st.caption(f"The classifier reads each column's class in {hits} of {read.size} "
+                       "tiles.")
     st.caption("Each row is one style code z decoded under every class: the same handwriting "
                "in every digit.")
     st.plotly_chart(style_figure(grid, codes, names), key="mf_style_figure",
@@ -79,8 +71,7 @@ if zdim == 1:  # one axis only: a single strip of n tiles
     vals = grid_values(n, spacing, lim)
     strip = compose_grid(decode_batch(ck.model, vals[:, None], y), nrow=n).numpy()
     if tinted:
-        strip, read = class_map(strip, 1, n)
-        class_map_legend(read)
+        strip, _ = shown_class_map(strip, 1, n)
     st.image(png(strip, 2), caption="z0 = " + ", ".join(f"{v:.2f}" for v in vals.tolist()),
              output_format="PNG")
     st.download_button("Download PNG", png(strip), f"{ck.name}-strip-{n}.png", "image/png",
@@ -123,8 +114,7 @@ if zdim > 2:
 grid, vals = manifold_grid(*model_key(ck), n, spacing, float(lim), dims, base, directions,
                            ck.model, y)
 if tinted:
-    grid, read = class_map(grid, n, n)
-    class_map_legend(read)
+    grid, _ = shown_class_map(grid, n, n)
 st.plotly_chart(manifold_figure(grid, vals, xlabel, ylabel), key="mf_figure",
                 config={"displayModeBar": False})
 st.download_button("Download PNG", png(grid), f"{ck.name}-manifold-{n}x{n}.png", "image/png",

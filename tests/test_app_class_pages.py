@@ -163,3 +163,18 @@ def test_manifold_unconditional_model_unchanged_and_class_map() -> None:
     fashion = open_page("manifold", "fashion-mlp-2d")
     fashion.toggle(key="mf_class_map").set_value(True).run()
     assert not fashion.exception and "reads handwritten digits" in fashion.warning[0].value
+
+
+def test_a_missing_classifier_is_a_note_not_a_crash(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import vae_core.classifier
+
+    monkeypatch.setattr(vae_core.classifier, "DEFAULT_DIR", tmp_path)  # no classifier files
+    at = open_page("sliders", CVAE)
+    assert pad_data(at)["reader"] is None  # the page reads nothing live either
+    assert any(m.value.startswith("No classifier reading:") for m in at.markdown)
+    mf = open_page("manifold", MLP)
+    mf.slider(key="mf_n").set_value(7).run()  # a grid no other test has read (cache)
+    mf.toggle(key="mf_class_map").set_value(True).run()
+    assert not mf.exception and mf.warning[0].value.startswith("No class map:")
+    assert len(figure_image(mf, "mf_figure").shape) == 2  # the plain grey grid

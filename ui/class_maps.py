@@ -17,11 +17,12 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ui.figures_a import png
+from ui.figures_a import class_legend, png
 from vae_core import (Checkpoint, VAEError, class_names, classify, compose_grid, decode_batch,
                       read_digit, tint_grid)
 
 UNSURE = 0.5  # below this probability a reading is called unsure
+DIGITS = [str(d) for d in range(10)]  # the reference classifier's classes
 
 
 def class_labels(ck: Checkpoint) -> list[str]:
@@ -93,6 +94,22 @@ def class_map(grid: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.nd
     conf = probs[np.arange(len(labels)), labels]
     shape = (rows, cols)
     return tint_grid(grid, labels.reshape(shape), conf.reshape(shape)), labels.reshape(shape)
+
+
+def shown_class_map(grid: np.ndarray, rows: int, cols: int
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The class map of a grid with its legend and tally drawn above it: (tinted grid,
+    readings [rows, cols]). Without a usable classifier a warning says why and the grid
+    comes back as it was, with None."""
+    try:
+        tinted, read = class_map(grid, rows, cols)
+    except VAEError as e:
+        st.warning(f"No class map: {e}")
+        return grid, None
+    st.image(class_legend(tuple(DIGITS), 600), output_format="PNG")
+    st.caption("Class map: each tile's ink in the colour of the digit the reference classifier "
+               f"reads there, fading to grey where it is unsure. {class_counts(read, DIGITS)}.")
+    return tinted, read
 
 
 def class_counts(labels: np.ndarray, names: list[str]) -> str:
