@@ -7,6 +7,7 @@ import streamlit as st
 from ui.derived import ELBO_SEED, estimator_note
 from ui.figures import item_noun, with_article
 from ui.figures_a import png, posterior_figure
+from ui.share import shown
 from ui.state import active_model, test_set_or_stop
 from ui.tour import anatomy, digit_of, tour
 
@@ -98,9 +99,10 @@ links = [
     ("pages/generate.py", "Generate", ":material/auto_awesome:",
      "sample from the prior, interpolate"),
     ("pages/compare.py", "Compare", ":material/compare:", "models side by side"),
+    ("pages/replay.py", "Training replay", ":material/history:", "watch a model learn"),
 ]
 cols = st.columns(4)
-for i, (page, label, icon, text) in enumerate(links):
+for i, (page, label, icon, text) in enumerate(p for p in links if shown(p[0])):
     with cols[i % 4]:
         st.page_link(page, label=label, icon=icon)
         st.caption(text)

@@ -29,9 +29,13 @@ PAGES = [  # (file, title, icon); the first is the default page
 
 
 def pages() -> list:
-    """The st.Page objects of the app, in menu order."""
+    """The st.Page objects of the app, in menu order, less those a lesson link hides
+    (`?hide=train`, see ui/share.py; the home page always stays)."""
+    from ui.share import hidden  # here: ui.share imports the pages' modules, which import this
+
+    hide = hidden()
     return [st.Page(str(ROOT / f), title=t, icon=i, default=n == 0)
-            for n, (f, t, i) in enumerate(PAGES)]
+            for n, (f, t, i) in enumerate(PAGES) if n == 0 or Path(f).stem not in hide]
 
 
 def app_navigation():

@@ -225,8 +225,11 @@ def active_model(conditional_ok: bool = False) -> Checkpoint:
         labels = {v: k for k, v in models.items()}
         st.selectbox("Active model", paths, key=MODEL_KEY, format_func=labels.get)
         st.session_state[CHOICE_KEY] = st.session_state[MODEL_KEY]
-        with st.expander("Upload a model"):
-            _upload_widget()
+        from ui.share import hidden  # here: ui.share imports modules that import this one
+
+        if "upload" not in hidden():  # a lesson link (?hide=upload) leaves it out
+            with st.expander("Upload a model"):
+                _upload_widget()
         try:
             ck = get_model(st.session_state[MODEL_KEY])
         except VAEError as e:

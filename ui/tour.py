@@ -18,6 +18,7 @@ from ui.derived import (decode, key, manifold_image, pca_of_test_codes, posterio
                         prior_samples, project_cov, score_image, subsample)
 from ui.figures import add_posterior, item_noun, latent_scatter, pad_2d, tile, with_article
 from ui.figures_a import png
+from ui.share import shown
 from ui.state import BUNDLED_DIR, MODEL_KEY, encoded, test_set
 from vae_core import Checkpoint, VAEError, class_names, has_replay, load_replay
 
@@ -269,7 +270,8 @@ def tour(ck: Checkpoint, digit: Digit) -> None:
         with left:
             st.markdown(f"**Guided tour · step {i + 1} of {len(STEPS)}: {title}**")
             st.markdown(text)
-            st.page_link(page, label="Open the full view", icon=":material/open_in_new:")
+            if shown(page):
+                st.page_link(page, label="Open the full view", icon=":material/open_in_new:")
             b, n, _ = st.columns([1, 1, 3])
             b.button("Back", key="tour_back", on_click=_move, args=(-1,), disabled=i == 0,
                      icon=":material/arrow_back:", width="stretch")

@@ -1,0 +1,79 @@
+"""Shareable state (ui/share.py): query parameters in and out, and the Sliders page restored
+from a URL (AppTest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.share import find_model, link, parse, query
+from ui.state import ENV_USER_DIR
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def test_parse_reads_every_parameter() -> None:
+    s = parse({"model": "mnist-mlp-2d", "z": "1.23,-0.77", "digit": "7", "seed": "42",
+               "label": "3", "hide": "train,Upload"})
+    assert (s.model, s.z, s.digit, s.seed, s.label) == ("mnist-mlp-2d", [1.23, -0.77], 7, 42,
+                                                          "3")
+    assert s.hide == {"train", "upload"} and not s.problems
+
+
+@pytest.mark.parametrize("params,needle", [
+    ({"z": "1,abc"}, "not a list of numbers"), ({"z": "nan,1"}, "finite"),
+    ({"z": ",".join(["0"] * 513)}, "1 to 512"), ({"digit": "-1"}, "out of range"),
+    ({"seed": "x"}, "not a whole number"), ({"hide": "train,everything"}, "everything"),
+])
+def test_parse_explains_what_it_cannot_read(params: dict, needle: str) -> None:
+    s = parse(params)
+    assert any(needle in p for p in s.problems), s.problems
+    assert s.z is None and s.digit is None and s.seed is None
+
+
+def test_query_round_trips_through_parse() -> None:
+    q = query("mnist-cvae-2d", [1.234, -0.0001, 3], digit=5, seed=9, label="7",
+              hide=["upload", "train"])
+    assert q == {"model": "mnist-cvae-2d", "z": "1.23,0.00,3.00", "digit": "5", "seed": "9",
+                 "label": "7", "hide": "train,upload"}
+    s = parse(q)
+    assert s.z == [1.23, 0.0, 3.0] and s.hide == {"train", "upload"} and s.label == "7"
+
+
+def test_link_is_plain_and_readable() -> None:
+    url = link("http://127.0.0.1:8501/sliders?old=1", "sliders",
+               query("mnist-mlp-2d", [1.23, -0.77]))
+    assert url == "http://127.0.0.1:8501/sliders?model=mnist-mlp-2d&z=1.23,-0.77"
+    assert link("http://h:1/", "/replay", {}) == "http://h:1/replay"
+
+
+def test_find_model_prefers_the_bundled_one() -> None:
+    models = {"a (yours)": "/u/a", "a (bundled)": "/c/a", "b (uploaded)": "/t/b"}
+    assert find_model("a", models) == "/c/a"
+    assert find_model("b", models) == "/t/b"
+    assert find_model("c", models) is None
+    assert Path(find_model("a", {"a (yours)": "/u/a"})).name == "a"
+
+
+# --- the app, opened from a link ---------------------------------------------------------------
+@pytest.fixture
+def no_user_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_USER_DIR, str(tmp_path))
+
+
+def open_link(page: str, **params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(params)
+    if page != "home":
+        at.switch_page(f"pages/{page}.py")
+    return at.run()
+
+
+def test_lesson_flags_hide_the_upload(no_user_models) -> None:
+    at = open_link("home", hide="upload,train")
+    assert not at.exception
+    assert not [e for e in at.sidebar.expander if e.label == "Upload a model"]
+    plain = open_link("home")
+    assert [e for e in plain.sidebar.expander if e.label == "Upload a model"]

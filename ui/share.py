@@ -1,0 +1,220 @@
+"""Shareable state: a page's URL query parameters restore what it shows, and a "Copy link"
+button hands out the current view.
+
+Plain, readable parameters, e.g. `/sliders?model=mnist-mlp-2d&z=1.23,-0.77`:
+
+    model  a model's folder name (bundled first, then yours); left out: the default model
+    z      the latent code, comma-separated, one number per dimension
+    digit  a test-set index (a page that takes one starts from it)
+    seed   an integer seed, for the pages that draw at random
+    label  a class, by index or name, for a conditional model
+    hide   lesson flags, comma-separated: a page's name (e.g. train) leaves it out of the
+           menu; upload hides the model upload
+
+A session applies a URL once, on its first run of that page with that query: after that the
+controls are the user's. A parameter that cannot be used is named in a warning; the page
+still opens. The lesson flags last for the whole session.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import streamlit as st
+
+from ui.class_maps import class_labels
+from ui.navigation import ensure_entry
+from vae_core import Checkpoint
+
+MAX_DIMS = 512  # a longer z is refused (no model of this app has more dimensions)
+HIDE_KEY = "share_hide"  # the session's lesson flags
+APPLIED_KEY = "share_applied"  # page -> the query this session has applied there
+HIDE_FLAGS = {"train", "sliders", "manifold", "scatter", "reconstruct", "generate", "compare",
+              "replay", "upload"}
+
+
+@dataclass
+class Shared:
+    """What a URL asks for; `problems` names the parameters that could not be read."""
+
+    model: str | None = None
+    z: list[float] | None = None
+    digit: int | None = None
+    seed: int | None = None
+    label: str | None = None
+    hide: frozenset[str] = frozenset()
+    problems: list[str] = field(default_factory=list)
+
+
+def parse(params: Mapping[str, str]) -> Shared:
+    """Read query parameters (pure: no Streamlit); a bad value is left out and explained."""
+    s = Shared()
+    if params.get("model"):
+        s.model = str(params["model"]).strip()
+    if params.get("z"):
+        try:
+            z = [float(v) for v in str(params["z"]).split(",")]
+        except ValueError:
+            s.problems.append(f"z={params['z']!r} is not a list of numbers")
+        else:
+            if not 0 < len(z) <= MAX_DIMS or not all(math.isfinite(v) for v in z):
+                s.problems.append(f"z needs 1 to {MAX_DIMS} finite numbers")
+            else:
+                s.z = z
+    for name in ("digit", "seed"):
+        if params.get(name):
+            try:
+                v = int(str(params[name]))
+            except ValueError:
+                s.problems.append(f"{name}={params[name]!r} is not a whole number")
+                continue
+            if v < 0 or v > 2**31 - 1:
+                s.problems.append(f"{name}={v} is out of range")
+            else:
+                setattr(s, name, v)
+    if params.get("label"):
+        s.label = str(params["label"]).strip()
+    flags = {f.strip().lower() for f in str(params.get("hide", "")).split(",") if f.strip()}
+    unknown = sorted(flags - HIDE_FLAGS)
+    if unknown:
+        s.problems.append(f"hide={','.join(unknown)} is not a flag here (known: "
+                          f"{', '.join(sorted(HIDE_FLAGS))})")
+    s.hide = frozenset(flags & HIDE_FLAGS)
+    return s
+
+
+def query(model: str | None = None, z: Sequence[float] | None = None,
+          digit: int | None = None, seed: int | None = None, label: str | None = None,
+          hide: Sequence[str] = ()) -> dict[str, str]:
+    """Query parameters for a view (what `parse` reads back); z is rounded to 2 decimals,
+    as the sliders step."""
+    q: dict[str, str] = {}
+    if model:
+        q["model"] = model
+    if z is not None:
+        q["z"] = ",".join(f"{float(v):.2f}".replace("-0.00", "0.00") for v in z)
+    for k, v in (("digit", digit), ("seed", seed), ("label", label)):
+        if v is not None:
+            q[k] = str(v)
+    if hide:
+        q["hide"] = ",".join(sorted(hide))
+    return q
+
+
+def link(base_url: str, page: str, params: Mapping[str, str]) -> str:
+    """The absolute URL of `page` (a URL path such as "sliders") on the server of
+    `base_url` with `params`."""
+    parts = urlsplit(base_url)
+    root = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+    return f"{root}/{page.strip('/')}" + (f"?{urlencode(params, safe=',')}" if params else "")
+
+
+def find_model(name: str, models: Mapping[str, str]) -> str | None:
+    """The checkpoint folder called `name` among the picker's models (label -> path), a
+    bundled one first."""
+    hits = sorted((("(bundled)" not in label), p) for label, p in models.items()
+                  if Path(p).name == name)
+    return hits[0][1] if hits else None
+
+
+def incoming(page: str) -> Shared | None:
+    """This page's URL state, the first time this session runs the page with this query
+    (None afterwards, and when there is no query). Lesson flags are kept for the session."""
+    ensure_entry()  # a deep link first reruns through app.py: apply the query after that
+    params = st.query_params.to_dict()
+    if not params:
+        return None
+    done = st.session_state.setdefault(APPLIED_KEY, {})
+    sig = sorted(params.items())
+    if done.get(page) == sig:
+        return None
+    done[page] = sig
+    shared = parse(params)
+    st.session_state[HIDE_KEY] = sorted(set(st.session_state.get(HIDE_KEY, [])) | shared.hide)
+    return shared
+
+
+def hidden() -> frozenset[str]:
+    """The session's lesson flags (from the first URL that set them)."""
+    flags = st.session_state.get(HIDE_KEY)
+    if flags is None and st.query_params.get("hide"):  # app.py runs before any page
+        flags = sorted(parse({"hide": st.query_params["hide"]}).hide)
+        st.session_state[HIDE_KEY] = flags
+    return frozenset(flags or [])
+
+
+def shown(page: str) -> bool:
+    """Whether a page file (e.g. "pages/train.py") is in the menu, i.e. not hidden by a
+    lesson flag: a link to a hidden page would fail."""
+    return Path(page).stem not in hidden()
+
+
+def apply_model(shared: Shared | None, models: Mapping[str, str], key: str) -> None:
+    """Make the URL's model the active one (before the picker is drawn); a name that is not
+    among the models is added to `shared.problems`."""
+    if shared is None or not shared.model:
+        return
+    path = find_model(shared.model, models)
+    if path is None:
+        shared.problems.append(f"no model called {shared.model!r} here; the default is shown")
+    else:
+        st.session_state[key] = path
+
+
+def warn(shared: Shared | None) -> None:
+    """One warning naming what the URL asked for and this page could not use."""
+    if shared is not None and shared.problems:
+        st.warning("This link could not be followed in full: " + "; ".join(shared.problems)
+                   + ".", icon=":material/link_off:")
+
+
+def copy_link(page: str, params: Mapping[str, str], key: str) -> str:
+    """A "Copy link" popover holding this view's URL (the code box has a copy button);
+    returns the URL."""
+    url = link(st.context.url or "", page, params)
+    with st.popover("Copy link", icon=":material/link:", key=key):
+        st.code(url, language=None, wrap_lines=True)
+        st.caption("Copy it with the icon at the box's right. Whoever opens it sees this "
+                   "view: the same model and the same point. Add `&hide=train,upload` to "
+                   "hand out a focused lesson view.")
+    return url
+
+
+def class_index(label: str, names: Sequence[str]) -> int | None:
+    """A class given by name ('7', 'Sandal') or by index; None if it is neither."""
+    lowered = [n.lower() for n in names]
+    if label.lower() in lowered:
+        return lowered.index(label.lower())
+    return int(label) if label.isdigit() and int(label) < len(names) else None
+
+
+def restore_latent(shared: Shared | None, ck: Checkpoint,
+                   set_code: Callable[[Sequence[float]], None],
+                   posterior_mean: Callable[[int], Sequence[float]], class_key: str) -> None:
+    """Give a page the link's z (or the posterior mean of its test digit) through the page's
+    `set_code`, and its class to the class radio `class_key`, before they are drawn; then
+    warn about whatever could not be used."""
+    if shared is None:
+        return
+    zdim, cond = ck.model_config.latent_dim, ck.model_config.conditional
+    if shared.z is not None and len(shared.z) != zdim:
+        shared.problems.append(f"z has {len(shared.z)} numbers, {ck.name} needs {zdim}")
+    elif shared.z is not None:
+        set_code(shared.z)
+    elif shared.digit is not None:
+        try:
+            set_code(posterior_mean(shared.digit))
+        except IndexError:
+            shared.problems.append(f"there is no test image #{shared.digit}")
+    if shared.label is not None:
+        k = class_index(shared.label, class_labels(ck)) if cond else None
+        if k is None:
+            shared.problems.append(f"label={shared.label!r} is not a class of {ck.name}"
+                                   if cond else f"{ck.name} takes no class label")
+        else:
+            st.session_state[class_key] = k
+    warn(shared)
