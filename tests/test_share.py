@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ui.share import find_model, link, parse, query
-from ui.state import ENV_USER_DIR
+from ui.state import BUNDLED_DIR, DEFAULT_MODEL, ENV_USER_DIR, MODEL_KEY, encoded, get_model
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -77,3 +77,47 @@ def test_lesson_flags_hide_the_upload(no_user_models) -> None:
     assert not [e for e in at.sidebar.expander if e.label == "Upload a model"]
     plain = open_link("home")
     assert [e for e in plain.sidebar.expander if e.label == "Upload a model"]
+
+
+def server_z(at: AppTest) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("z on the server"))
+
+
+def test_sliders_link_restores_model_and_z(no_user_models) -> None:
+    at = open_link("sliders", model="mnist-conv-2d", z="1.23,-0.77")
+    assert not at.exception, [e.value for e in at.exception]
+    assert Path(at.session_state[MODEL_KEY]).name == "mnist-conv-2d"
+    assert (at.session_state["z_0"], at.session_state["z_1"]) == (1.23, -0.77)
+    assert "(1.23, -0.77)" in server_z(at) and not at.warning
+    at.run()  # applied once: the controls are the user's afterwards
+    at.session_state["z_0"] = 0.5
+    at.run()
+    assert "(0.50, -0.77)" in server_z(at)
+
+
+def test_sliders_link_without_model_uses_the_default_and_a_digit(no_user_models) -> None:
+    at = open_link("sliders", digit="3", seed="1")
+    assert not at.exception
+    assert Path(at.session_state[MODEL_KEY]).name == DEFAULT_MODEL
+    mu, _ = encoded(get_model(str(BUNDLED_DIR / DEFAULT_MODEL)))
+    assert at.session_state["z_0"] == round(float(mu[3, 0]), 2)
+
+
+def test_sliders_link_sets_the_class_of_a_conditional_model(no_user_models) -> None:
+    at = open_link("sliders", model="mnist-cvae-2d", z="0.5,0.5", label="3")
+    assert not at.exception and at.session_state["sl_class"] == 3 and not at.warning
+
+
+@pytest.mark.parametrize("params,needle", [
+    ({"model": "no-such-model"}, "no model called 'no-such-model'"),
+    ({"z": "1,2,3"}, "z has 3 numbers, mnist-mlp-2d needs 2"),
+    ({"z": "1,x"}, "not a list of numbers"),
+    ({"label": "3"}, "takes no class label"),
+    ({"model": "mnist-cvae-2d", "label": "eleven"}, "not a class"),
+    ({"digit": "99999"}, "no test image #99999"),
+])
+def test_bad_links_open_the_page_with_a_warning(no_user_models, params: dict,
+                                                needle: str) -> None:
+    at = open_link("sliders", **params)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(needle in w.value for w in at.warning), [w.value for w in at.warning]

@@ -40,8 +40,12 @@ def pages() -> list:
 
 def app_navigation():
     """app.py's navigation (marks the session as entered through app.py)."""
+    from ui.share import follow_link  # here: ui.share imports modules that import this one
+
     st.session_state[ENTRY_KEY] = True
-    return st.navigation(pages())
+    page = st.navigation(pages())
+    follow_link(page.url_path or "home")  # a shared link's model and state, once
+    return page
 
 
 def ensure_entry() -> None:

@@ -11,15 +11,15 @@ Plain, readable parameters, e.g. `/sliders?model=mnist-mlp-2d&z=1.23,-0.77`:
     hide   lesson flags, comma-separated: a page's name (e.g. train) leaves it out of the
            menu; upload hides the model upload
 
-A session applies a URL once, on its first run of that page with that query: after that the
-controls are the user's. A parameter that cannot be used is named in a warning; the page
+app.py follows a URL once per session and page (`follow_link`): after that the controls are
+the user's. A parameter that cannot be used is named in a warning; the page
 still opens. The lesson flags last for the whole session.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -27,9 +27,10 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 from ui.class_maps import class_labels
-from ui.navigation import ensure_entry
-from vae_core import Checkpoint
+from ui.state import BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, encoded, get_model
+from vae_core import Checkpoint, VAEError
 
+SLIDER_RANGE = 10.0  # the Latent sliders page's widest range
 MAX_DIMS = 512  # a longer z is refused (no model of this app has more dimensions)
 HIDE_KEY = "share_hide"  # the session's lesson flags
 APPLIED_KEY = "share_applied"  # page -> the query this session has applied there
@@ -121,23 +122,6 @@ def find_model(name: str, models: Mapping[str, str]) -> str | None:
     return hits[0][1] if hits else None
 
 
-def incoming(page: str) -> Shared | None:
-    """This page's URL state, the first time this session runs the page with this query
-    (None afterwards, and when there is no query). Lesson flags are kept for the session."""
-    ensure_entry()  # a deep link first reruns through app.py: apply the query after that
-    params = st.query_params.to_dict()
-    if not params:
-        return None
-    done = st.session_state.setdefault(APPLIED_KEY, {})
-    sig = sorted(params.items())
-    if done.get(page) == sig:
-        return None
-    done[page] = sig
-    shared = parse(params)
-    st.session_state[HIDE_KEY] = sorted(set(st.session_state.get(HIDE_KEY, [])) | shared.hide)
-    return shared
-
-
 def hidden() -> frozenset[str]:
     """The session's lesson flags (from the first URL that set them)."""
     flags = st.session_state.get(HIDE_KEY)
@@ -151,18 +135,6 @@ def shown(page: str) -> bool:
     """Whether a page file (e.g. "pages/train.py") is in the menu, i.e. not hidden by a
     lesson flag: a link to a hidden page would fail."""
     return Path(page).stem not in hidden()
-
-
-def apply_model(shared: Shared | None, models: Mapping[str, str], key: str) -> None:
-    """Make the URL's model the active one (before the picker is drawn); a name that is not
-    among the models is added to `shared.problems`."""
-    if shared is None or not shared.model:
-        return
-    path = find_model(shared.model, models)
-    if path is None:
-        shared.problems.append(f"no model called {shared.model!r} here; the default is shown")
-    else:
-        st.session_state[key] = path
 
 
 def warn(shared: Shared | None) -> None:
@@ -192,29 +164,72 @@ def class_index(label: str, names: Sequence[str]) -> int | None:
     return int(label) if label.isdigit() and int(label) < len(names) else None
 
 
-def restore_latent(shared: Shared | None, ck: Checkpoint,
-                   set_code: Callable[[Sequence[float]], None],
-                   posterior_mean: Callable[[int], Sequence[float]], class_key: str) -> None:
-    """Give a page the link's z (or the posterior mean of its test digit) through the page's
-    `set_code`, and its class to the class radio `class_key`, before they are drawn; then
-    warn about whatever could not be used."""
-    if shared is None:
-        return
-    zdim, cond = ck.model_config.latent_dim, ck.model_config.conditional
-    if shared.z is not None and len(shared.z) != zdim:
+def _z_for(shared: Shared, ck: Checkpoint) -> list[float] | None:
+    """The link's z for this model (or its test digit's posterior mean), else None."""
+    zdim = ck.model_config.latent_dim
+    if shared.z is not None:
+        if len(shared.z) == zdim:
+            return shared.z
         shared.problems.append(f"z has {len(shared.z)} numbers, {ck.name} needs {zdim}")
-    elif shared.z is not None:
-        set_code(shared.z)
     elif shared.digit is not None:
-        try:
-            set_code(posterior_mean(shared.digit))
-        except IndexError:
-            shared.problems.append(f"there is no test image #{shared.digit}")
+        mu, _ = encoded(ck)
+        if shared.digit < len(mu):
+            return [float(v) for v in mu[shared.digit]]
+        shared.problems.append(f"there is no test image #{shared.digit}")
+    return None
+
+
+def _to_sliders(shared: Shared, ck: Checkpoint) -> None:
+    """The Latent sliders page's state from a link: its z keys, range and class radio."""
+    z = _z_for(shared, ck)
+    if z is not None:
+        z = [round(v, 2) for v in z]
+        need = max(abs(v) for v in z)
+        st.session_state["sl_range"] = max(3.0, min(float(math.ceil(need)), SLIDER_RANGE))
+        st.session_state["sl_code"] = z  # the page seeds its slider keys from it
+        for i, v in enumerate(z):
+            st.session_state[f"z_{i}"] = v
     if shared.label is not None:
+        cond = ck.model_config.conditional
         k = class_index(shared.label, class_labels(ck)) if cond else None
         if k is None:
             shared.problems.append(f"label={shared.label!r} is not a class of {ck.name}"
                                    if cond else f"{ck.name} takes no class label")
         else:
-            st.session_state[class_key] = k
+            st.session_state["sl_class"] = k
+
+
+def sliders_z(zdim: int) -> list[float]:
+    """The Latent sliders page's current z (its slider keys), for its link."""
+    return [float(st.session_state.get(f"z_{i}", 0.0)) for i in range(zdim)]
+
+
+def follow_link(page: str) -> None:
+    """Called by app.py before `page` runs: the first time this session opens `page` with a
+    query, make its model the active one and give the page its state (Latent sliders: z or
+    a test digit's code, and the class); one warning names what could not be used."""
+    params = st.query_params.to_dict()
+    if not params:
+        return
+    done = st.session_state.setdefault(APPLIED_KEY, {})
+    sig = sorted(params.items())
+    if done.get(page) == sig:
+        return
+    done[page] = sig
+    shared = parse(params)
+    st.session_state[HIDE_KEY] = sorted(set(st.session_state.get(HIDE_KEY, [])) | shared.hide)
+    models = available_models()
+    path = find_model(shared.model, models) if shared.model else None
+    if shared.model and path is None:
+        shared.problems.append(f"no model called {shared.model!r} here; the default is shown")
+    if path is not None:
+        st.session_state[MODEL_KEY] = path
+    current = st.session_state.get(MODEL_KEY) or str(BUNDLED_DIR / DEFAULT_MODEL)
+    try:
+        ck = get_model(current)
+    except VAEError as e:  # the page's own picker says so too
+        shared.problems.append(f"the model cannot be loaded ({e})")
+        ck = None
+    if ck is not None and page == "sliders":
+        _to_sliders(shared, ck)
     warn(shared)
