@@ -89,6 +89,8 @@ def test_sliders_link_restores_model_and_z(no_user_models) -> None:
     assert Path(at.session_state[MODEL_KEY]).name == "mnist-conv-2d"
     assert (at.session_state["z_0"], at.session_state["z_1"]) == (1.23, -0.77)
     assert "(1.23, -0.77)" in server_z(at) and not at.warning
+    assert not open_link("home", model="mnist-conv-2d").warning
+    assert "z is not used" in open_link("home", z="1,2").warning[0].value
     at.run()  # applied once: the controls are the user's afterwards
     at.session_state["z_0"] = 0.5
     at.run()
@@ -96,7 +98,7 @@ def test_sliders_link_restores_model_and_z(no_user_models) -> None:
 
 
 def test_sliders_link_without_model_uses_the_default_and_a_digit(no_user_models) -> None:
-    at = open_link("sliders", digit="3", seed="1")
+    at = open_link("sliders", digit="3")
     assert not at.exception
     assert Path(at.session_state[MODEL_KEY]).name == DEFAULT_MODEL
     mu, _ = encoded(get_model(str(BUNDLED_DIR / DEFAULT_MODEL)))
@@ -115,6 +117,7 @@ def test_sliders_link_sets_the_class_of_a_conditional_model(no_user_models) -> N
     ({"label": "3"}, "takes no class label"),
     ({"model": "mnist-cvae-2d", "label": "eleven"}, "not a class"),
     ({"digit": "99999"}, "no test image #99999"),
+    ({"seed": "4", "foo": "1"}, "foo, seed are not used by this page"),
 ])
 def test_bad_links_open_the_page_with_a_warning(no_user_models, params: dict,
                                                 needle: str) -> None:

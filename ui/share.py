@@ -5,8 +5,8 @@ Plain, readable parameters, e.g. `/sliders?model=mnist-mlp-2d&z=1.23,-0.77`:
 
     model  a model's folder name (bundled first, then yours); left out: the default model
     z      the latent code, comma-separated, one number per dimension
-    digit  a test-set index (a page that takes one starts from it)
-    seed   an integer seed, for the pages that draw at random
+    digit  a test-set index: Latent sliders starts from its posterior mean when z is absent
+    seed   an integer seed, for the pages that draw at random (none reads it yet)
     label  a class, by index or name, for a conditional model
     hide   lesson flags, comma-separated: a page's name (e.g. train) leaves it out of the
            menu; upload hides the model upload
@@ -34,6 +34,7 @@ SLIDER_RANGE = 10.0  # the Latent sliders page's widest range
 MAX_DIMS = 512  # a longer z is refused (no model of this app has more dimensions)
 HIDE_KEY = "share_hide"  # the session's lesson flags
 APPLIED_KEY = "share_applied"  # page -> the query this session has applied there
+PAGE_PARAMS = {"sliders": {"z", "digit", "label"}}  # besides model and hide, on every page
 HIDE_FLAGS = {"train", "sliders", "manifold", "scatter", "reconstruct", "generate", "compare",
               "replay", "upload"}
 
@@ -232,4 +233,8 @@ def follow_link(page: str) -> None:
         ck = None
     if ck is not None and page == "sliders":
         _to_sliders(shared, ck)
+    unused = sorted(set(params) - {"model", "hide"} - PAGE_PARAMS.get(page, set()))
+    if unused:
+        shared.problems.append(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} "
+                               "not used by this page")
     warn(shared)
