@@ -18,6 +18,8 @@ from ui.derived import (decode, key, manifold_image, pca_of_test_codes, posterio
                         prior_samples, project_cov, score_image, subsample)
 from ui.figures import add_posterior, item_noun, latent_scatter, pad_2d, tile, with_article
 from ui.figures_a import png
+from ui.replay_figures import cloud_extent, posterior_clouds, project_frame, replay_plane
+from ui.replay_view import replay_classes
 from ui.share import shown
 from ui.state import BUNDLED_DIR, MODEL_KEY, encoded, test_set
 from vae_core import Checkpoint, VAEError, class_names, has_replay, load_replay
@@ -243,11 +245,20 @@ def _replay(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]
         return ("Watch it learn", f"The training replay of {ck.name} cannot be read: {e}",
                 "pages/replay.py")
     spread = np.exp(0.5 * r.logvar[[0, -1]]).mean(axis=(1, 2))
+    mean, dirs, titles = replay_plane(r)
+    xy, covs = project_frame(r, len(r) - 1, mean, dirs)
+    fig = posterior_clouds(xy, covs, r.labels, replay_classes(r.dataset, r.labels),
+                           cloud_extent(r, mean, dirs), titles, height=320)
+    fig.update_layout(showlegend=False)  # the column is narrow; colours are the scatter's
+    st.plotly_chart(fig, key="tour_fig_replay", config={"displayModeBar": False})
+    how = ("as the style codes spread over the prior" if ck.model_config.conditional
+           else "as the classes pulled apart")
     return ("Watch it learn", f"All of this was learnt. {ck.name}'s replay followed "
             f"{len(r.index)} test images through {len(r)} snapshots over "
             f"{r.epoch[-1]:g} epochs: their mean σ went from {spread[0]:.2f} to "
             f"{spread[1]:.3f} and the KL per image from {r.kl_dims[0].sum():.2f} to "
-            f"{r.kl_dims[-1].sum():.2f} nats as the classes pulled apart.", "pages/replay.py")
+            f"{r.kl_dims[-1].sum():.2f} nats {how}. On the right, where they ended; the "
+            "replay page plays the whole run.", "pages/replay.py")
 
 
 STEPS: list[Step] = [_encoder, _reparam, _kl, _decoder, _manifold, _holes_step, _style,
