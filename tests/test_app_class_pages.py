@@ -178,3 +178,19 @@ def test_a_missing_classifier_is_a_note_not_a_crash(tmp_path: Path,
     mf.toggle(key="mf_class_map").set_value(True).run()
     assert not mf.exception and mf.warning[0].value.startswith("No class map:")
     assert len(figure_image(mf, "mf_figure").shape) == 2  # the plain grey grid
+
+
+def test_set_from_a_digit_takes_its_style_and_keeps_the_class() -> None:
+    """'Can I write a 3 in the style of this 7?': the digit's style code (encoded with its
+    own label), drawn in the class picked."""
+    from ui.state import encoded, get_model, test_set
+
+    at = open_page("sliders", CVAE)
+    at.radio(key="sl_class").set_value(3).run()
+    _, labels, _ = test_set("mnist")
+    seven = int(np.flatnonzero(labels == 7)[0])
+    at.number_input(key="sl_digit").set_value(seven)
+    at.button(key="sl_from_digit").click().run()
+    mu = encoded(get_model(str(ROOT / "checkpoints" / CVAE)))[0][seven]
+    assert pad_data(at)["z"] == [round(float(v), 2) for v in mu]
+    assert pad_data(at)["label"] == 3 and "**3**" in readings(at)[0]
