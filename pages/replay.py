@@ -19,4 +19,4 @@ st.markdown(
     f"were encoded {len(replay)} times, every {replay.every} steps and at each epoch end. "
     "Each dot is one image's posterior mean μ, each ellipse its 1σ spread; the grey circles "
     f"are the prior N(0, I) that the KL term pulls every posterior towards. {watch}")
-replay_view(replay, replay_classes(replay.dataset, replay.labels), key="rp")
+replay_view(replay, replay_classes(replay.dataset, replay.labels), key="rp", link=ck.name)

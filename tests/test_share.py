@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from ui.share import find_model, link, parse, query
 from ui.state import BUNDLED_DIR, DEFAULT_MODEL, ENV_USER_DIR, MODEL_KEY, encoded, get_model
+from vae_core import load_replay
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -124,3 +125,17 @@ def test_bad_links_open_the_page_with_a_warning(no_user_models, params: dict,
     at = open_link("sliders", **params)
     assert not at.exception, [e.value for e in at.exception]
     assert any(needle in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def copied_link(at: AppTest) -> str:
+    return next(c.value for c in at.get("code"))
+
+
+def test_replay_link_opens_at_a_step_and_copies_the_step_shown(no_user_models) -> None:
+    at = open_link("replay", model="mnist-mlp-2d", step="560")
+    assert not at.exception and not at.warning
+    steps = load_replay(BUNDLED_DIR / "mnist-mlp-2d").step
+    assert steps[at.slider(key="rp_frame").value] == 550  # the nearest snapshot
+    assert copied_link(at).endswith("/replay?model=mnist-mlp-2d&step=550")
+    at.slider(key="rp_frame").set_value(0).run()
+    assert copied_link(at).endswith("/replay?model=mnist-mlp-2d&step=0")

@@ -15,6 +15,7 @@ import streamlit as st
 
 from ui.replay_figures import (COLLAPSED_NATS, cloud_extent, kl_dims_bars, posterior_clouds,
                                project_frame, replay_curves, replay_plane)
+from ui.share import copy_link, query
 from vae_core import (REPLAY, Checkpoint, Replay, ReplayRecorder, VAEError, class_names,
                       has_replay, load_replay)
 
@@ -95,7 +96,8 @@ def _toggle_play(key: str, n: int) -> None:
         st.session_state[f"{key}_frame"] = 0  # play from the start once at the end
 
 
-def _timeline(replay: Replay, classes: list[str], key: str, playing: bool) -> None:
+def _timeline(replay: Replay, classes: list[str], key: str, playing: bool,
+              link: str | None) -> None:
     n = len(replay)
     frame_key = f"{key}_frame"
     if playing and st.session_state.get(f"{key}_playing"):  # a tick: the next frame
@@ -110,21 +112,26 @@ def _timeline(replay: Replay, classes: list[str], key: str, playing: bool) -> No
               on_click=_toggle_play, args=(key, n), width="stretch")
     i = c2.slider("Training timeline (snapshot)", 0, n - 1, key=frame_key,
                   help="drag to scrub through training; each snapshot is one point in time")
-    st.caption(frame_caption(replay, i))
+    cap, share = st.columns([5, 1], vertical_alignment="center")
+    cap.caption(frame_caption(replay, i))
+    if link is not None:  # a link to this moment of this model's training
+        with share:
+            copy_link("replay", query(link, step=int(replay.step[i])), key=f"{key}_link")
     draw_frame(replay, i, classes, key)
     if now_playing != playing:  # started or stopped: the timer must start or stop too
         st.rerun()
 
 
-def replay_view(replay: Replay, classes: list[str], key: str) -> None:
-    """Scrubber, play button and the frame's figures; widget keys start with `key`."""
+def replay_view(replay: Replay, classes: list[str], key: str, link: str | None = None) -> None:
+    """Scrubber, play button and the frame's figures; widget keys start with `key`. With
+    `link` (a saved model's name), a "Copy link" to the snapshot shown."""
     n = len(replay)
     frame_key = f"{key}_frame"
     if st.session_state.get(frame_key, n - 1) > n - 1 or frame_key not in st.session_state:
         st.session_state[frame_key] = n - 1  # open at the trained model
     playing = bool(st.session_state.get(f"{key}_playing", False))
     st.fragment(run_every=PLAY_SECONDS if playing else None)(_timeline)(
-        replay, classes, key, playing)
+        replay, classes, key, playing, link)
 
 
 def run_replay(recorder: ReplayRecorder | None, dataset: str, live: bool) -> None:

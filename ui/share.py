@@ -6,6 +6,7 @@ Plain, readable parameters, e.g. `/sliders?model=mnist-mlp-2d&z=1.23,-0.77`:
     model  a model's folder name (bundled first, then yours); left out: the default model
     z      the latent code, comma-separated, one number per dimension
     digit  a test-set index: Latent sliders starts from its posterior mean when z is absent
+    step   a training step: Training replay opens at the snapshot nearest to it
     seed   an integer seed, for the pages that draw at random (none reads it yet)
     label  a class, by index or name, for a conditional model
     hide   lesson flags, comma-separated: a page's name (e.g. train) leaves it out of the
@@ -24,17 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import numpy as np
 import streamlit as st
 
 from ui.class_maps import class_labels
 from ui.state import BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, encoded, get_model
-from vae_core import Checkpoint, VAEError
+from vae_core import Checkpoint, VAEError, load_replay
 
 SLIDER_RANGE = 10.0  # the Latent sliders page's widest range
 MAX_DIMS = 512  # a longer z is refused (no model of this app has more dimensions)
 HIDE_KEY = "share_hide"  # the session's lesson flags
 APPLIED_KEY = "share_applied"  # page -> the query this session has applied there
-PAGE_PARAMS = {"sliders": {"z", "digit", "label"}}  # besides model and hide, on every page
+# What each page reads from a link besides model and hide (which every page takes).
+PAGE_PARAMS = {"sliders": {"z", "digit", "label"}, "replay": {"step"}}
 HIDE_FLAGS = {"train", "sliders", "manifold", "scatter", "reconstruct", "generate", "compare",
               "replay", "upload"}
 
@@ -46,6 +49,7 @@ class Shared:
     model: str | None = None
     z: list[float] | None = None
     digit: int | None = None
+    step: int | None = None
     seed: int | None = None
     label: str | None = None
     hide: frozenset[str] = frozenset()
@@ -67,7 +71,7 @@ def parse(params: Mapping[str, str]) -> Shared:
                 s.problems.append(f"z needs 1 to {MAX_DIMS} finite numbers")
             else:
                 s.z = z
-    for name in ("digit", "seed"):
+    for name in ("digit", "step", "seed"):
         if params.get(name):
             try:
                 v = int(str(params[name]))
@@ -91,6 +95,7 @@ def parse(params: Mapping[str, str]) -> Shared:
 
 def query(model: str | None = None, z: Sequence[float] | None = None,
           digit: int | None = None, seed: int | None = None, label: str | None = None,
+          step: int | None = None,
           hide: Sequence[str] = ()) -> dict[str, str]:
     """Query parameters for a view (what `parse` reads back); z is rounded to 2 decimals,
     as the sliders step."""
@@ -99,7 +104,7 @@ def query(model: str | None = None, z: Sequence[float] | None = None,
         q["model"] = model
     if z is not None:
         q["z"] = ",".join(f"{float(v):.2f}".replace("-0.00", "0.00") for v in z)
-    for k, v in (("digit", digit), ("seed", seed), ("label", label)):
+    for k, v in (("digit", digit), ("step", step), ("seed", seed), ("label", label)):
         if v is not None:
             q[k] = str(v)
     if hide:
@@ -200,6 +205,16 @@ def _to_sliders(shared: Shared, ck: Checkpoint) -> None:
             st.session_state["sl_class"] = k
 
 
+def _to_replay(shared: Shared, ck: Checkpoint) -> None:
+    """The Training replay page's timeline at the snapshot nearest to the link's step."""
+    try:
+        replay = load_replay(ck.path, ck.model_config.latent_dim)
+    except VAEError as e:  # the page itself explains a missing or broken replay
+        shared.problems.append(f"no replay to open at step {shared.step} ({e})")
+        return
+    st.session_state["rp_frame"] = int(np.abs(replay.step - shared.step).argmin())
+
+
 def sliders_z(zdim: int) -> list[float]:
     """The Latent sliders page's current z (its slider keys), for its link."""
     return [float(st.session_state.get(f"z_{i}", 0.0)) for i in range(zdim)]
@@ -233,6 +248,8 @@ def follow_link(page: str) -> None:
         ck = None
     if ck is not None and page == "sliders":
         _to_sliders(shared, ck)
+    if ck is not None and page == "replay" and shared.step is not None:
+        _to_replay(shared, ck)
     unused = sorted(set(params) - {"model", "hide"} - PAGE_PARAMS.get(page, set()))
     if unused:
         shared.problems.append(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} "
