@@ -139,3 +139,14 @@ def test_replay_link_opens_at_a_step_and_copies_the_step_shown(no_user_models) -
     assert copied_link(at).endswith("/replay?model=mnist-mlp-2d&step=550")
     at.slider(key="rp_frame").set_value(0).run()
     assert copied_link(at).endswith("/replay?model=mnist-mlp-2d&step=0")
+
+
+def test_home_link_sets_digit_and_seed(no_user_models) -> None:
+    at = open_link("home", model="mnist-conv-16d", digit="5", seed="7")
+    assert not at.exception and not at.warning
+    assert at.number_input(key="home_digit").value == 5
+    assert at.number_input(key="home_seed").value == 7
+    assert "test digit #5" in " ".join(m.value for m in at.markdown)  # the tour follows it
+    assert copied_link(at).endswith("/?model=mnist-conv-16d&digit=5&seed=7")
+    bad = open_link("home", digit="10000")
+    assert "no test image #10000 (of 10,000)" in bad.warning[0].value

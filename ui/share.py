@@ -5,9 +5,10 @@ Plain, readable parameters, e.g. `/sliders?model=mnist-mlp-2d&z=1.23,-0.77`:
 
     model  a model's folder name (bundled first, then yours); left out: the default model
     z      the latent code, comma-separated, one number per dimension
-    digit  a test-set index: Latent sliders starts from its posterior mean when z is absent
+    digit  a test-set index: the home page follows it; Latent sliders starts from its
+           posterior mean when z is absent
     step   a training step: Training replay opens at the snapshot nearest to it
-    seed   an integer seed, for the pages that draw at random (none reads it yet)
+    seed   an integer seed: the home page's seed of ε
     label  a class, by index or name, for a conditional model
     hide   lesson flags, comma-separated: a page's name (e.g. train) leaves it out of the
            menu; upload hides the model upload
@@ -29,7 +30,8 @@ import numpy as np
 import streamlit as st
 
 from ui.class_maps import class_labels
-from ui.state import BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, encoded, get_model
+from ui.state import (BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, encoded,
+                      get_model, test_set)
 from vae_core import Checkpoint, VAEError, load_replay
 
 SLIDER_RANGE = 10.0  # the Latent sliders page's widest range
@@ -37,7 +39,8 @@ MAX_DIMS = 512  # a longer z is refused (no model of this app has more dimension
 HIDE_KEY = "share_hide"  # the session's lesson flags
 APPLIED_KEY = "share_applied"  # page -> the query this session has applied there
 # What each page reads from a link besides model and hide (which every page takes).
-PAGE_PARAMS = {"sliders": {"z", "digit", "label"}, "replay": {"step"}}
+PAGE_PARAMS = {"home": {"digit", "seed"}, "sliders": {"z", "digit", "label"},
+               "replay": {"step"}}
 HIDE_FLAGS = {"train", "sliders", "manifold", "scatter", "reconstruct", "generate", "compare",
               "replay", "upload"}
 
@@ -205,6 +208,18 @@ def _to_sliders(shared: Shared, ck: Checkpoint) -> None:
             st.session_state["sl_class"] = k
 
 
+def _to_home(shared: Shared, ck: Checkpoint) -> None:
+    """The home page's test image and seed of ε (the tour follows them too)."""
+    if shared.digit is not None:
+        n = len(test_set(ck.train_config.dataset)[0])
+        if shared.digit < n:
+            st.session_state["home_digit"] = shared.digit
+        else:
+            shared.problems.append(f"there is no test image #{shared.digit} (of {n:,})")
+    if shared.seed is not None:
+        st.session_state["home_seed"] = shared.seed
+
+
 def _to_replay(shared: Shared, ck: Checkpoint) -> None:
     """The Training replay page's timeline at the snapshot nearest to the link's step."""
     try:
@@ -250,6 +265,8 @@ def follow_link(page: str) -> None:
         _to_sliders(shared, ck)
     if ck is not None and page == "replay" and shared.step is not None:
         _to_replay(shared, ck)
+    if ck is not None and page == "home":
+        _to_home(shared, ck)
     unused = sorted(set(params) - {"model", "hide"} - PAGE_PARAMS.get(page, set()))
     if unused:
         shared.problems.append(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} "
