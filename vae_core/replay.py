@@ -229,7 +229,7 @@ class ReplayRecorder(Callback):
             self._continue_from(Path(trainer.resume), start, trainer.model_cfg.latent_dim)
         self.labels = trainer.test_data.labels[self.index].long()
         self._x = trainer.x_test[self.index]
-        self._y = self.labels if getattr(trainer.model_cfg, "conditional", False) else None
+        self._y = self.labels if trainer.model_cfg.conditional else None
         self._capacity = capacity(len(self.index), trainer.model_cfg.latent_dim, self.budget)
         if not self._rows or self._rows[-1]["step"] < start:
             self._snapshot(trainer, start, trainer.start_epoch, epoch_end=bool(start))
