@@ -21,6 +21,9 @@ from .metrics import (ACTIVE_THRESHOLD, EVAL_SEED, elbo_terms, eval_targets, eva
                       importance_sampled_nll, latent_stats)
 from .model import (VAE, Labels, VAEOutput, batch_labels, build_model, count_params,
                     one_hot_labels)
+from .plane_maps import (MIXTURE_CODES, decoded_cost, grid_centres, hole_gap, hole_map,
+                         log_aggregate_posterior, log_prior, mixture_subsample, pixel_cost,
+                         round_trip, round_trip_field)
 from .preprocess import preprocess_image, to_gray, to_mnist, to_png_bytes
 from .replay import (MAX_REPLAY_BYTES, REPLAY, Replay, ReplayRecorder, follow_set, has_replay,
                      load_replay, save_replay)
@@ -52,4 +55,7 @@ __all__ = [
     "max_training_runs", "slot_holders",
     "MAX_REPLAY_BYTES", "REPLAY", "Replay", "ReplayRecorder", "follow_set", "has_replay",
     "load_replay", "save_replay",
+    "MIXTURE_CODES", "decoded_cost", "grid_centres", "hole_gap", "hole_map",
+    "log_aggregate_posterior", "log_prior", "mixture_subsample", "pixel_cost", "round_trip",
+    "round_trip_field",
 ]
