@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from ui import classes, comparison, derived, figures
-from ui.figures import item_noun
 from ui.state import MODEL_KEY, active_model, available_models, get_model, test_set_or_stop
+from ui.wording import item_noun
 from vae_core import VAEError
 
 STATS_KEY = "compare_stats_on"

@@ -4,8 +4,8 @@ import numpy as np
 import streamlit as st
 
 from ui import classes, derived, figures, generation
-from ui.figures import item_noun
 from ui.state import active_model, encoded, test_set_or_stop
+from ui.wording import item_noun
 
 ck = active_model(conditional_ok=True)
 st.title("Generate")

@@ -5,11 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from ui.derived import ELBO_SEED, estimator_note
-from ui.figures import item_noun, with_article
-from ui.figures_a import png, posterior_figure
+from ui.figures import png, posterior_figure
 from ui.share import copy_link, query, shown
 from ui.state import active_model, test_set_or_stop
 from ui.tour import anatomy, digit_of, tour
+from ui.wording import item_noun, with_article
 
 ck = active_model(conditional_ok=True)
 cfg, tcfg = ck.model_config, ck.train_config

@@ -4,8 +4,10 @@ import streamlit as st
 
 from ui.class_maps import (class_labels, class_radio, digit_model, shown_class_map, style_codes,
                            style_figure, style_grid)
-from ui.figures_a import manifold_figure, manifold_grid, model_key, pca_plane, png
-from ui.state import active_model, encoded
+from ui.derived import key, manifold_image, pca_of_test_codes
+from ui.figures import png
+from ui.latent_map import manifold_figure
+from ui.state import active_model
 from vae_core import compose_grid, decode_batch, grid_values
 
 ck = active_model(conditional_ok=True)
@@ -41,7 +43,7 @@ if view == "style":
     else:
         knob = s3.number_input("Radius", 0.1, 4.0, 1.5, 0.25, key="mf_radius")
     codes = style_codes(zdim, rows, how, knob, knob)
-    grid = style_grid(*model_key(ck), codes, ck.model)
+    grid = style_grid(*key(ck), codes, ck.model)
     if tinted:
         grid, read = shown_class_map(grid, rows, len(names))
         if read is not None:
@@ -103,7 +105,8 @@ if zdim > 2:
                 base[d] = cols[j % 4].slider(f"z{d}", -3.0, 3.0, 0.0, 0.1, key=f"mf_base_{d}")
             base = tuple(base)
     else:
-        mean, dirs, std = pca_plane(*model_key(ck), encoded(ck)[0])
+        mean, dirs, proj = pca_of_test_codes(ck)
+        std = proj.std(0, ddof=1)
         # Scaled directions: a coordinate of ±L is ±L standard deviations along that direction.
         base = tuple(mean.tolist())
         directions = tuple(tuple((dirs[k] * std[k]).tolist()) for k in range(2))
@@ -111,8 +114,7 @@ if zdim > 2:
         st.caption(f"The plane passes through the mean code; the test codes' standard deviation "
                    f"is {std[0]:.2f} along PC1 and {std[1]:.2f} along PC2.")
 
-grid, vals = manifold_grid(*model_key(ck), n, spacing, float(lim), dims, base, directions,
-                           ck.model, y)
+grid, vals = manifold_image(ck, n, lim, base, directions, y, spacing, dims)
 if tinted:
     grid, _ = shown_class_map(grid, n, n)
 st.plotly_chart(manifold_figure(grid, vals, xlabel, ylabel), key="mf_figure",

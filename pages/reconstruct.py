@@ -6,9 +6,9 @@ import streamlit as st
 from ui import classes, derived, figures, readings
 from ui.class_maps import digit_model
 from ui.digit_input import upload_or_drawing
-from ui.figures import item_noun, with_article
 from ui.latent_view import test_code_plane
 from ui.state import active_model, test_set_or_stop
+from ui.wording import item_noun, with_article
 
 N_SAMPLES = 8
 SCALE = 6  # 28 px -> 168 px on screen, nearest neighbour

@@ -4,9 +4,9 @@ import numpy as np
 import streamlit as st
 
 from ui import derived, figures
-from ui.figures import item_noun
 from ui.latent_view import test_code_plane
 from ui.state import active_model, encoded, test_set_or_stop
+from ui.wording import item_noun
 
 MAX_SHOWN = 32  # selected images drawn at most
 PER_ROW = 16

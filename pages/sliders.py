@@ -10,9 +10,9 @@ import torch
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from ui.class_maps import class_labels, class_radio, decoded_reading
-from ui.derived import dim_labels
-from ui.figures_a import (class_legend, click_to_latent, decode_one, latent_map_base, map_extent,
-                          mark_point, model_key, png)
+from ui.derived import decode, dim_labels, latent_map
+from ui.figures import png
+from ui.latent_map import class_legend, click_to_latent, map_extent, mark_point
 from ui.latent_pad import latent_pad
 from ui.latent_pad import unavailable as pad_unavailable
 from ui.state import active_model, encoded, test_set_or_stop
@@ -128,16 +128,14 @@ def explorer() -> None:
             image_box = st.container()
     if zdim != 2:
         image_box = right
-    img = decode_one(ck.model, z, y)
+    img = decode(ck, [z], y)[0]
     shown = ", ".join(f"{v:.2f}" for v in z[:6]) + (", …" if zdim > 6 else "")
     image_box.image(png(img, 8), caption=f"decoded mean image at z = ({shown})",
                     output_format="PNG")
     image_box.markdown(decoded_reading(ck, z, y))
     if zdim == 2:
         with right:
-            mu, _ = encoded(ck)
-            base = latent_map_base(*model_key(ck), r, MAP_TILES, MAP_SIZE, mu, labels, ck.model,
-                                   y=y)
+            base = latent_map(ck, r, MAP_TILES, MAP_SIZE, y)
             streamlit_image_coordinates(mark_point(base, z[0], z[1], map_extent(r, MAP_TILES)),
                                         key="sl_map", on_click=on_map_click, cursor="crosshair")
             st.image(class_legend(tuple(classes), MAP_SIZE), output_format="PNG")

@@ -149,12 +149,13 @@ def test_style_grid_draws_each_z_in_every_class() -> None:
 
 
 def test_manifold_unconditional_model_unchanged_and_class_map() -> None:
-    from ui.figures_a import manifold_grid, model_key, png
+    from ui.derived import manifold_image
+    from ui.figures import png
 
     at = open_page("manifold", MLP)
     assert not [r for r in at.radio if r.key in ("mf_view", "mf_class")]
     ck = load_checkpoint(ROOT / "checkpoints" / MLP)
-    grid, _ = manifold_grid(*model_key(ck), 20, "linear", 3.0, (0, 1), None, None, ck.model)
+    grid, _ = manifold_image(ck, 20, 3.0)
     want = np.asarray(Image.open(io.BytesIO(png(grid))))
     assert np.array_equal(figure_image(at, "mf_figure"), want)
     at.toggle(key="mf_class_map").set_value(True).run()

@@ -19,7 +19,7 @@ from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from ui.figures_a import latent_to_px, px_to_latent
+from ui.latent_map import latent_to_px, px_to_latent
 from apptest_helpers import fill_form, wait_until_idle
 from ui.state import MODEL_KEY
 from vae_core import ModelConfig, TrainConfig, build_model, load_checkpoint, save_checkpoint
@@ -317,7 +317,7 @@ FASHION = str(Path(BUNDLED).parent / "fashion-mlp-2d")
 def test_manifold_ticks_are_round_and_cover_both_ends(spacing: str, lim: float) -> None:
     """The ticks read −2.37, 0.16 ... with the last tile unlabelled; now round values placed
     at their true positions, the outermost within one tick step of each edge."""
-    from ui.figures_a import manifold_figure
+    from ui.latent_map import manifold_figure
     from vae_core import grid_values
 
     n = 20
@@ -370,7 +370,7 @@ def fake_training_snapshot(epochs: int = 3, spe: int = 200) -> dict:
 def test_training_chart_is_readable_after_the_first_steps() -> None:
     """The per-step chart was scaled to the first-step spike and the KL axis had ticks such as
     7.92 and 6.14 (synced to the left axis's grid)."""
-    from ui.figures_a import training_figure
+    from ui.training_figures import training_figure
 
     snap = fake_training_snapshot()
     fig = training_figure(snap)
@@ -422,7 +422,7 @@ def test_home_speaks_of_items_for_fashion_mnist() -> None:
 
 
 def test_with_article_and_item_noun() -> None:
-    from ui.figures import item_noun, with_article
+    from ui.wording import item_noun, with_article
 
     assert [with_article(c) for c in ("7", "8", "11", "18", "80", "T-shirt/top", "Ankle boot",
                                       "Bag")] == \

@@ -12,7 +12,7 @@ import pytest
 from latent_pad_helpers import pad, pad_data, release
 from streamlit.testing.v1 import AppTest
 
-from ui.figures_a import MAP_MARGIN, click_to_latent, latent_to_px
+from ui.latent_map import MAP_MARGIN, click_to_latent, latent_to_px
 from ui.state import MODEL_KEY
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,8 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ui.figures_a import class_legend, png
+from ui.figures import png
+from ui.latent_map import class_legend
 from vae_core import (Checkpoint, VAEError, class_names, classify, compose_grid, decode_batch,
                       read_digit, tint_grid)
 

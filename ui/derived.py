@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ui.latent_map import draw_latent_map
 from ui.state import encoded, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, Checkpoint, Labels, elbo_terms, eval_targets,
                       latent_stats, manifold, pca, weights_mtime)
@@ -94,10 +95,10 @@ def tsne_of_test_codes(ck: Checkpoint, n: int, perplexity: float = 30.0, seed: i
 # --- decoded pictures -----------------------------------------------------------------------
 @st.cache_data(show_spinner="Decoding the manifold...", max_entries=32)
 def _manifold(path: str, mtime: str, n: int, lim: float, base: tuple[float, ...] | None,
-              directions: tuple[tuple[float, ...], ...] | None, y: int | None, _model: Any
-              ) -> tuple[np.ndarray, np.ndarray]:
+              directions: tuple[tuple[float, ...], ...] | None, y: int | None, spacing: str,
+              dims: tuple[int, int], _model: Any) -> tuple[np.ndarray, np.ndarray]:
     with torch.no_grad():
-        img, vals = manifold(_model, n, "linear", lim,
+        img, vals = manifold(_model, n, spacing, lim, dims=dims,
                              base=None if base is None else torch.tensor(base),
                              directions=None if directions is None else torch.tensor(directions),
                              y=y)
@@ -106,13 +107,32 @@ def _manifold(path: str, mtime: str, n: int, lim: float, base: tuple[float, ...]
 
 def manifold_image(ck: Checkpoint, n: int = 20, lim: float = 3.0,
                    base: np.ndarray | None = None, directions: np.ndarray | None = None,
-                   y: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Decoded n x n grid over [-lim, lim]^2 (dims 0, 1, or a plane through `base` spanned by
-    `directions`; every code under class y if the model is conditional):
-    (image [28n, 28n], axis values [n])."""
+                   y: int | None = None, spacing: str = "linear",
+                   dims: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded n x n grid over [-lim, lim]^2 (`spacing` "linear", or "gaussian" quantiles) on
+    latent dims `dims`, or on a plane through `base` spanned by `directions`; every code under
+    class y if the model is conditional: (image [28n, 28n], axis values [n])."""
     b = None if base is None else tuple(float(v) for v in base)
     d = None if directions is None else tuple(tuple(float(v) for v in r) for r in directions)
-    return _manifold(*key(ck), n, lim, b, d, None if y is None else int(y), ck.model)
+    return _manifold(*key(ck), n, float(lim), b, d, None if y is None else int(y), spacing,
+                     tuple(int(i) for i in dims), ck.model)
+
+
+@st.cache_data(max_entries=16)
+def _latent_map(path: str, mtime: str, r: float, n: int, size: int, y: int | None,
+                _mu: np.ndarray, _labels: np.ndarray, _ck: Checkpoint) -> np.ndarray:
+    grid, _ = manifold_image(_ck, n, r, y=y)
+    return draw_latent_map(grid, r, n, size, _mu, _labels)
+
+
+def latent_map(ck: Checkpoint, r: float, n: int, size: int, y: int | None = None
+               ) -> np.ndarray:
+    """The Sliders fallback's RGB map of a 2-D model's plane over [-r, r]: its n x n decoded
+    manifold (under class y if conditional) with the test codes by class (ui.latent_map)."""
+    mu, _ = encoded(ck)
+    _, labels, _ = test_set(ck.train_config.dataset)
+    return _latent_map(*key(ck), float(r), int(n), int(size), None if y is None else int(y),
+                       mu, labels, ck)
 
 
 # --- -ELBO per image -------------------------------------------------------------------------

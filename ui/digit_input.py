@@ -8,7 +8,7 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from ui.figures import with_article
+from ui.wording import with_article
 from vae_core import ImageError, preprocess_image, to_gray, to_mnist
 
 UPLOAD, DRAW = "Upload an image", "Draw a digit"

@@ -26,30 +26,6 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 MODEL_COLORS = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692"]
 
 
-# What one image of a dataset is called on the pages: "Test digit #" is wrong for clothing.
-ITEM_NOUNS = {"mnist": "digit", "fashion-mnist": "item"}
-
-
-def item_noun(dataset: str, plural: bool = False) -> str:
-    """'digit' for MNIST, 'item' for Fashion-MNIST, 'image' for anything else (+s if plural)."""
-    word = ITEM_NOUNS.get(dataset, "image")
-    return word + "s" if plural else word
-
-
-def with_article(name: str) -> str:
-    """A class name with its indefinite article, in running text: 'a 7', 'an 8', 'an ankle
-    boot', 'a T-shirt/top' (acronym-like names such as 'T-shirt' keep their capital)."""
-    name = str(name).strip()
-    if not name:
-        return name
-    if name.isdigit():  # read aloud: "eight", "eleven", "eighteen" take "an"
-        vowel = name.startswith("8") or (len(name) in (2, 5) and name[:2] in ("11", "18"))
-        return f"{'an' if vowel else 'a'} {name}"
-    if len(name) > 1 and name[1].islower():
-        name = name[0].lower() + name[1:]
-    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
-
-
 # --- images ---------------------------------------------------------------------------------
 def as_images(x: Any) -> np.ndarray:
     """A batch of images as float32 [N, H, W] (from a tensor or array, [N,1,H,W] or [N,H,W])."""
@@ -70,10 +46,20 @@ def tile(images: Any, ncol: int, pad: int = 2, pad_value: float = 1.0) -> np.nda
                         pad_value).numpy()
 
 
-def png(img: np.ndarray, scale: int = 1) -> bytes:
-    """PNG bytes of one [H, W] picture, enlarged `scale` times with nearest neighbour (crisp
-    pixels: browsers blur small images when they scale them up)."""
-    return to_png_bytes(np.asarray(img), scale)
+def png(img: Any, scale: int = 1) -> bytes:
+    """PNG bytes of one grey [H, W] or RGB [H, W, 3] picture in [0, 1] (or RGB uint8),
+    enlarged `scale` times with nearest neighbour (crisp pixels: browsers blur small images
+    when they scale them up)."""
+    a = img.detach().cpu().numpy() if isinstance(img, torch.Tensor) else np.asarray(img)
+    if a.ndim == 2:
+        return to_png_bytes(a, scale)
+    if a.dtype != np.uint8:
+        a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
+    pil = Image.fromarray(a, "RGB")
+    pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def data_uri(img: np.ndarray, scale: int = 1) -> str:
@@ -335,3 +321,17 @@ def codes_table(indices: np.ndarray, labels: np.ndarray, class_names: Sequence[s
     mus = pd.DataFrame(mu, columns=[f"mu_{d}" for d in range(z)])
     lvs = pd.DataFrame(logvar, columns=[f"logvar_{d}" for d in range(z)])
     return pd.concat([df, mus, lvs], axis=1)
+
+
+def posterior_figure(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray) -> go.Figure:
+    """Bars of mu with +-sigma error bars per latent dim, and the sampled z as dots."""
+    dims = [f"z{i}" for i in range(len(mu))]
+    fig = go.Figure(go.Bar(x=dims, y=mu, name="μ ± σ", marker_color="#9ecae1",
+                           error_y={"type": "data", "array": sigma, "color": "#3182bd"}))
+    fig.add_trace(go.Scatter(x=dims, y=z, mode="markers", name="z = μ + σ·ε",
+                             marker={"color": "#d62728", "size": 9, "symbol": "diamond"}))
+    fig.add_hline(y=0, line_color="#999", line_width=1)
+    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      title="posterior q(z|x) per latent dimension", yaxis_title="value",
+                      legend={"orientation": "h", "y": -0.2}, bargap=0.4)
+    return fig

@@ -23,7 +23,8 @@ MODULES = (
     "ui.state",
     "ui.derived",
     "ui.figures",
-    "ui.figures_a",
+    "ui.latent_map",
+    "ui.tour",
     "ui.latent_pad",
 )
 

@@ -16,12 +16,12 @@ import torch
 
 from ui.derived import (decode, key, manifold_image, pca_of_test_codes, posterior_samples,
                         prior_samples, project_cov, score_image, subsample)
-from ui.figures import add_posterior, item_noun, latent_scatter, pad_2d, tile, with_article
-from ui.figures_a import png
+from ui.figures import add_posterior, latent_scatter, pad_2d, png, tile
 from ui.replay_figures import cloud_extent, posterior_clouds, project_frame, replay_plane
 from ui.replay_view import replay_classes
 from ui.share import shown
 from ui.state import BUNDLED_DIR, MODEL_KEY, encoded, test_set
+from ui.wording import item_noun, with_article
 from vae_core import Checkpoint, VAEError, class_names, has_replay, load_replay
 
 STEP_KEY = "tour_step"

@@ -9,9 +9,9 @@ import uuid
 
 import streamlit as st
 
-from ui.figures_a import recon_strip, training_figure
 from ui.replay_view import run_replay
 from ui.state import MODEL_KEY
+from ui.training_figures import recon_strip, training_figure
 from ui.training import (
     DIVERGED,
     FAILED,
