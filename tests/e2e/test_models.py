@@ -67,8 +67,9 @@ def test_downloaded_model_uploads_back(page):
     data = Path(dl.value.path()).read_bytes()
     assert dl.value.suggested_filename == "mnist-mlp-2d.zip"
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    # The bundled default model ships with its training replay; the export keeps it.
     assert sorted(names) == ["mnist-mlp-2d/config.json", "mnist-mlp-2d/metrics.json",
-                             "mnist-mlp-2d/model.safetensors"]
+                             "mnist-mlp-2d/model.safetensors", "mnist-mlp-2d/replay.safetensors"]
     open_upload(page)
     upload(page, dl.value.suggested_filename, data)
     assert_healthy(page, "sliders after uploading the downloaded model")
