@@ -22,11 +22,12 @@ from ui.replay_view import replay_classes
 from ui.share import shown
 from ui.state import BUNDLED_DIR, MODEL_KEY, encoded, test_set
 from ui.wording import item_noun, with_article
-from vae_core import Checkpoint, VAEError, class_names, has_replay, load_replay
+from vae_core import (MIXTURE_CODES, Checkpoint, VAEError, class_names, has_replay, hole_gap,
+                      load_replay, mixture_subsample)
 
 STEP_KEY = "tour_step"
 HOLE_RATIO = 10.0  # a prior sample is in a hole when p(z) exceeds q(z) this many times
-HOLE_SAMPLES, MIXTURE_CODES = 2000, 3000
+HOLE_SAMPLES = 2000
 CVAE = "mnist-cvae-2d"
 
 
@@ -63,17 +64,9 @@ def _holes(path: str, mtime: str, _mu: np.ndarray, _logvar: np.ndarray, y: int |
            _ck: Checkpoint) -> dict[str, Any]:
     g = torch.Generator().manual_seed(0)
     z = torch.randn(HOLE_SAMPLES, _mu.shape[1], generator=g, dtype=torch.float64)
-    pick = torch.randperm(len(_mu), generator=g)[:MIXTURE_CODES]
-    mu = torch.from_numpy(np.asarray(_mu)[pick.numpy()]).double()
-    logvar = torch.from_numpy(np.asarray(_logvar)[pick.numpy()]).double()
-    inv = (-logvar).exp()
-    log_2pi = _mu.shape[1] * math.log(2 * math.pi)
-    log_p = -0.5 * ((z ** 2).sum(1) + log_2pi)
-    # The aggregate posterior, a mixture of the encoder's Gaussians; sum_d (z - mu)^2 / var
-    # expanded into matrix products, so no [samples, codes, dims] tensor is ever built.
-    sq = (z ** 2) @ inv.T - 2 * z @ (mu * inv).T + (mu ** 2 * inv).sum(1)
-    log_q = torch.logsumexp(-0.5 * (sq + logvar.sum(1) + log_2pi), 1) - math.log(len(mu))
-    gap = (log_p - log_q).numpy()
+    pick = mixture_subsample(len(_mu), MIXTURE_CODES, g).numpy()
+    gap = hole_gap(z, torch.from_numpy(np.asarray(_mu)[pick]),
+                   torch.from_numpy(np.asarray(_logvar)[pick])).numpy()
     order = np.argsort(gap)
     show = np.concatenate([order[:6], order[-6:]])
     return {"share": float((gap > math.log(HOLE_RATIO)).mean()),
