@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import derived, figures
+from ui import derived, figures, plane_layers
 from ui.latent_view import test_code_plane
 from ui.state import active_model, encoded, test_set_or_stop
 from ui.wording import item_noun
@@ -54,6 +54,7 @@ if can_underlay:
                "grid of codes covering every point; for PCA, the plane through the mean code "
                "spanned by the two principal directions), without losing your selection.")
 
+holes_on, field_on, field_class = plane_layers.scatter_controls(ck)
 pca_mean = pca_dirs = None
 if method == "t-SNE":
     idx, xy = derived.tsne_of_test_codes(ck, n)
@@ -83,6 +84,10 @@ if can_underlay:
     figures.add_image_background(fig, 1.0 - img, (-half, half), (-half, half), opacity=0.5,
                                  visible=False)
     figures.add_background_toggle(fig)
+said = plane_layers.scatter_layers(ck, fig, figures.symmetric_extent(all_xy), holes_on,
+                                   field_on, field_class) if z_dim == 2 else None
+if said:
+    st.caption(said)
 event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"),
                         key="scatter_chart", config={"scrollZoom": True})
 

@@ -9,6 +9,7 @@ import streamlit as st
 import torch
 from streamlit_image_coordinates import streamlit_image_coordinates
 
+from ui import plane_layers
 from ui.class_maps import class_labels, class_radio, decoded_reading
 from ui.derived import decode, dim_labels, latent_map
 from ui.figures import png
@@ -85,11 +86,9 @@ def explorer() -> None:
     y = class_radio(ck, "sl_class")  # None for an unconditional model
     c = st.columns([1, 1, 1, 1.1, 1], vertical_alignment="bottom")
     c[0].button("Random draw", icon=":material/casino:", key="sl_random", on_click=draw_prior,
-                width="stretch",
-                help="z ~ N(0, I), seeded by a counter (each click is the next seed)")
+                width="stretch", help="z ~ N(0, I), seeded by a counter (a new seed per click)")
     c[1].button("Reset to 0", icon=":material/restart_alt:", key="sl_reset", on_click=set_code,
-                args=([0.0] * zdim,),
-                width="stretch")
+                args=([0.0] * zdim,), width="stretch")
     c[2].number_input("Test digit #", 0, len(images) - 1, 0, key="sl_digit")
     c[3].button("Set from this digit", key="sl_from_digit", on_click=from_digit,
                 width="stretch", help="the posterior mean μ of that test digit")
@@ -105,19 +104,22 @@ def explorer() -> None:
     if not server_only:
         z = [st.session_state[f"z_{i}"] for i in range(zdim)]
         st.session_state["sl_code"] = z
-        latent_pad(ck, z, r, dim_labels(ck), on_release=set_code, label=y)
+        layers = plane_layers.pad_controls(ck)
+        latent_pad(ck, z, r, dim_labels(ck), on_release=set_code, label=y, layers=layers)
         shown = ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if zdim > 16 else "")
         what = "the red ring or a slider" if zdim == 2 else "a slider"
         st.markdown(decoded_reading(ck, z, y))
         st.caption(f"z on the server: ({shown}). Drag {what}: your browser decodes every "
                    "frame, and z comes back here when you let go.")
+        plane_layers.pad_readout(ck, z, y, layers)
         if y is not None and zdim == 2:
             st.caption(f"The plane's background is the decoder's **{class_labels(ck)[y]}** "
                        "at every style; the dots are the test digits' style codes (each "
                        "encoded with its own label), coloured by label. They overlap: the "
                        "label has left z. Drag onto a dot to write this class in its style.")
         return
-    st.caption(f"Decoded on the server (each move is a round trip): {server_only}.")
+    st.caption(f"Decoded on the server (each move is a round trip): {server_only}. The "
+               "hole map, round-trip field and per-pixel cost need the in-browser pad.")
     left, right = st.columns([1, 1], gap="large")
     with left:
         box = st.container(height=420) if zdim > 8 else st.container()

@@ -36,6 +36,8 @@ import numpy as np
 import streamlit as st
 from plotly.colors import qualitative
 
+from ui.plane_layers import (HOLE_CELLS, HOLE_FULL, HOLE_RATIO, PadLayers, cost_target,
+                             pad_arrays)
 from ui.state import encoded, test_set
 from vae_core import (VAE, Checkpoint, ExportError, VAEError, export_classifier, export_decoder,
                       load_classifier, weights_mtime)
@@ -122,6 +124,13 @@ def _images(dataset: str) -> Blob:
     return Blob.of(np.round(images[:POINTS] * 255).astype(np.uint8).tobytes())
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _layers(path: str, mtime: float, r: float, y: int | None, _ck: Checkpoint) -> Blob:
+    """The hole map and the round-trip field for this model, range and class (see
+    ui.plane_layers.pad_arrays)."""
+    return Blob.of(pad_arrays(_ck, r, TILES, y))
+
+
 def unavailable(ck: Checkpoint) -> str | None:
     """Why this model cannot be decoded in the browser (None when it can)."""
     zdim = ck.model_config.latent_dim
@@ -177,13 +186,16 @@ def payload_sizes(ck: Checkpoint) -> dict[str, int]:
 
 
 def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
-               on_release: Callable[[list[float]], None], label: int | None = None) -> None:
+               on_release: Callable[[list[float]], None], label: int | None = None,
+               layers: PadLayers | None = None) -> None:
     """Draw the pad for model `ck` at code z (sliders over [-r, r], labelled `dims`).
 
     `on_release(z)` runs as a callback, before the script, when the user lets go. Call
     `unavailable(ck)` first: this assumes the decoder exports. A conditional model needs the
     class `label`: the browser decodes the digit and the plane's manifold with its one-hot
     (the plane's test digits are then their style codes, encoded under their own labels).
+    `layers`: the hole map and round-trip field to draw on a 2-D plane, and the test digit
+    whose per-pixel cost the page computes against the decoded digit.
     """
     n_labels = ck.model.n_labels
     if n_labels and (label is None or not 0 <= label < n_labels):
@@ -199,7 +211,11 @@ def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
         "decoder": _ref(weights, "the decoder", "decoder", {"spec": spec}),
         "points": None, "images": None, "classes": [], "colors": qualitative.D3,
         "label": None if label is None else int(label), "reader": None,
+        "layers": None, "cost": None,
     }
+    layers = layers or PadLayers()
+    if layers.cost_index is not None:
+        data["cost"] = cost_target(ck, layers.cost_index)
     reader = _reader(ck)
     if reader:
         data["reader"] = _ref(reader[1], "the digit classifier", "reader", {"spec": reader[0]})
@@ -210,5 +226,11 @@ def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
         data["points"] = _ref(points, "the test digits", "points", {"n": min(POINTS, len(labels))})
         data["images"] = _ref(_images(dataset), "their images", "images")
         data["classes"] = list(classes)
+        if layers.holes or layers.field:
+            blob = _layers(path, mtime, float(r), data["label"], ck)
+            data["layers"] = {
+                "holes": layers.holes, "field": layers.field, "cells": HOLE_CELLS,
+                "from": math.log(HOLE_RATIO), "to": math.log(HOLE_FULL),
+                "arrays": _ref(blob, "the hole map and round-trip field", "layers")}
     _mount(key=KEY, data=data, on_release_change=partial(_released, on_release, len(z)),
            on_need_change=_needed)

@@ -143,8 +143,10 @@ class Decoder {
   }
 
   /** Decode z (array-like of zdim numbers) into out (Float32Array of 784 values in [0,1]);
-   *  a conditional decoder also takes the class index `label` (0..classes-1). */
-  decode(z, out, label = null) {
+   *  a conditional decoder also takes the class index `label` (0..classes-1). `logits`, if
+   *  given, receives the values before the output sigmoid (the per-pixel cost needs them:
+   *  log(1 - p) from a float32 p near 1 loses what the logit still holds). */
+  decode(z, out, label = null, logits = null) {
     let x = this.input, shape = [this.zdim];
     for (let i = 0; i < this.zdim; i++) x[i] = z[i];
     let next = 0;
@@ -174,6 +176,9 @@ class Decoder {
         }
         x = y;
       } else {
+        if (logits && op === "sigmoid" && L === this.spec[this.spec.length - 1]) {
+          logits.set(x.subarray(0, n));
+        }
         elementwise(op, L, x, n);
       }
       shape = L.shape;

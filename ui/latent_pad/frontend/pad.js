@@ -16,7 +16,8 @@ const pads = new WeakMap();   // parentElement -> Pad
 let current = null;           // the pad updated last (the test hooks use its decoder)
 let commitSeq = 0;
 
-const PLANE = 400, MARGIN_L = 34, MARGIN_B = 22, DIGIT = 224, HOVER_PX = 7;
+const PLANE = 400, MARGIN_L = 34, MARGIN_B = 22, DIGIT = 224, HOVER_PX = 7, COST_PX = 112;
+const HOLE_RGB = [123, 31, 162], FIELD_COLOUR = "#d35400";
 const FRAME_BUDGET_MS = 6;    // manifold tiles decoded per frame, after the live decode
 const READ_EVERY_MS = 100;    // the classifier (~5 ms) reads the digit at most this often
 
@@ -24,6 +25,7 @@ const stats = {
   frames: 0, decodes: 0, digitChanges: 0, commits: 0, decodeMs: [], roundTripMs: [],
   model: null, ready: false, z: [], pythonZ: [], label: null, error: null,
   reads: 0, readMs: [], reading: null,
+  layers: null, cost: null,
 };
 Object.defineProperty(window, "latentPadStats", {
   configurable: true,
@@ -35,6 +37,9 @@ window.latentPadDecode = (z, label) => {
   if (!d) throw new Error("latent pad: no decoder loaded yet");
   return Array.from(d.decode(z, new Float32Array(784), label === undefined ? current.label : label));
 };
+// The per-pixel cost of the digit on show against the chosen test digit (null when off).
+window.latentPadCostPixels = () => (current && current.cost && current.costPx
+  ? Array.from(current.costPx) : null);
 window.latentPadTimeDecodes = (n, seed = 1) => {
   const d = current && current.decoder, out = new Float32Array(784), ms = [];
   if (!d) throw new Error("latent pad: no decoder loaded yet");
@@ -115,6 +120,23 @@ function grayCanvas(pixels, ink) {  // 28x28 canvas; ink maps a value in [0,1] t
   return c;
 }
 
+// -log p(x_i | z) per pixel into out, from the decoder's logits (Bernoulli: BCE with logits,
+// as torch computes it; Gaussian: squared error over 2 var plus the density's constant).
+// Returns the sum: the model's reconstruction term for target x.
+function pixelCost(logits, means, cost, out) {
+  const x = cost.pixels, bern = cost.likelihood === "bernoulli";
+  const half = 0.5 * (Math.log(2 * Math.PI) + Math.log(cost.var));
+  let total = 0;
+  for (let i = 0; i < out.length; i++) {
+    const l = logits[i];
+    const c = bern ? Math.max(l, 0) - l * x[i] + Math.log1p(Math.exp(-Math.abs(l)))
+      : (x[i] - means[i]) ** 2 / (2 * cost.var) + half;
+    out[i] = c;
+    total += c;
+  }
+  return total;
+}
+
 function paintGray(ctx, pixels, ink, x, y) {
   const img = ctx.createImageData(28, 28);
   for (let i = 0; i < 784; i++) {
@@ -153,6 +175,9 @@ class Pad {
     // the plane's manifold at once, from the decoder the page already holds.
     this.label = Number.isInteger(data.label) ? data.label : null;
     stats.label = this.label;
+    this.cost = data.cost || null;  // {index, pixels, name, likelihood, var} or null
+    stats.layers = data.layers ? { holes: data.layers.holes, field: data.layers.field,
+                                   drawn: false } : null;
     for (const s of this.sliders) { s.input.min = -data.range; s.input.max = data.range; }
     this.adopt(data.z, data.ack);
     // Inputs hold z now, not only at the next frame: a new range input starts at its max
@@ -219,6 +244,11 @@ class Pad {
     this.digit = el("canvas", "lp-digit", side);
     this.digit.setAttribute("data-testid", "latent-pad-digit");
     hidpi(this.digit, DIGIT, DIGIT);
+    this.costBox = el("div", "lp-cost", side);
+    this.costCanvas = el("canvas", null, this.costBox);
+    this.costCanvas.setAttribute("data-testid", "latent-pad-cost");
+    this.costText = el("span", null, this.costBox);
+    this.costText.setAttribute("data-testid", "latent-pad-cost-text");
     this.readout = el("div", "lp-readout", side);
     this.readout.setAttribute("data-testid", "latent-pad-z");
     this.readingLine = el("div", "lp-reading", side);
@@ -313,7 +343,8 @@ class Pad {
   }
 
   load(data) {
-    const refs = [data.decoder, data.points, data.images, data.reader].filter(Boolean);
+    const refs = [data.decoder, data.points, data.images, data.reader,
+      data.layers && data.layers.arrays].filter(Boolean);
     for (const ref of refs) {
       const p = fetchBlob(ref);
       if (p) {
@@ -413,8 +444,10 @@ class Pad {
     if (this.decoder && this.dirty) {
       this.dirty = false;
       const t = performance.now();
-      this.decoder.decode(this.z, this.pixels, this.label);
+      this.rawOut = this.rawOut || new Float32Array(784);
+      this.decoder.decode(this.z, this.pixels, this.label, this.cost ? this.rawOut : null);
       const ms = performance.now() - t;
+      this.drawCost();
       record(stats.decodeMs, ms);
       stats.decodes += 1;
       stats.frames += 1;
@@ -435,6 +468,35 @@ class Pad {
       this.drawPlane();
       if (more) this.requestFrame();
     }
+  }
+
+  // The decoded digit's cost against the chosen test digit: a heat map (white: cheap, red:
+  // costly) and the total, recomputed with every decode.
+  drawCost() {
+    this.costBox.style.display = this.cost ? "flex" : "none";
+    if (!this.cost) { stats.cost = null; return; }
+    this.costPx = this.costPx || new Float32Array(784);
+    const total = pixelCost(this.rawOut, this.pixels, this.cost, this.costPx);
+    const bern = this.cost.likelihood === "bernoulli";
+    const floor = bern ? 0 : 0.5 * (Math.log(2 * Math.PI) + Math.log(this.cost.var));
+    const span = bern ? 4 : 1 / (2 * this.cost.var);  // 4 nats: p = 0.02 for an inked pixel
+    const img = new ImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const v = Math.min(1, Math.max(0, (this.costPx[i] - floor) / span));
+      img.data[4 * i] = 255 - Math.round(80 * v);
+      img.data[4 * i + 1] = img.data[4 * i + 2] = Math.round(255 * (1 - v));
+      img.data[4 * i + 3] = 255;
+    }
+    this.costSmall = this.costSmall || document.createElement("canvas");
+    this.costSmall.width = this.costSmall.height = 28;
+    this.costSmall.getContext("2d").putImageData(img, 0, 0);
+    const ctx = hidpi(this.costCanvas, COST_PX, COST_PX);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(this.costSmall, 0, 0, COST_PX, COST_PX);
+    stats.cost = { index: this.cost.index, total: Math.round(total * 1e4) / 1e4,
+                   z: this.z.slice() };
+    this.costText.textContent = `−log p(x|z) = ${total.toFixed(2)} nats, pixel by pixel, ` +
+      `against test #${this.cost.index} (${this.cost.name}); red: costly pixels`;
   }
 
   drawDigit() {
@@ -493,7 +555,7 @@ class Pad {
   base() {
     const data = this.data, key = [data.decoder.hash, this.range, this.label, this.showManifold,
       this.manifold && this.manifold.next, loaded.has(data.points.hash),
-      window.devicePixelRatio].join("|");
+      window.devicePixelRatio, this.layerKey()].join("|");
     if (key === this.baseKey) return this.baseCanvas;
     this.baseKey = key;
     const c = this.baseCanvas || (this.baseCanvas = document.createElement("canvas"));
@@ -504,6 +566,8 @@ class Pad {
       ctx.imageSmoothingEnabled = true;
       ctx.drawImage(this.manifold.canvas, MARGIN_L, 0, PLANE, PLANE);
     }
+    const lay = this.layerArrays();
+    if (lay && data.layers.holes) this.drawHoles(ctx, lay.gap, data.layers);
     const buf = this.pointsBuf;
     if (buf && buf.hash === data.points.hash) {
       const { xy, labels } = buf;
@@ -516,6 +580,8 @@ class Pad {
         ctx.fill();
       }
     }
+    if (lay && data.layers.field) this.drawField(ctx, lay.heads);
+    if (lay && stats.layers) stats.layers.drawn = true;
     ctx.strokeStyle = "#bbb";
     ctx.strokeRect(MARGIN_L + 0.5, 0.5, PLANE - 1, PLANE - 1);
     ctx.fillStyle = "#444";
@@ -530,6 +596,81 @@ class Pad {
       ctx.fillText(label, MARGIN_L - 5, py + 4);
     }
     return c;
+  }
+
+  layerKey() {
+    const L = this.data.layers;
+    return L ? `${L.holes}/${L.field}/${L.arrays.hash}/${!!this.layerArrays()}` : "none";
+  }
+
+  // The layer blob as arrays once it has arrived (else null, and ask to redraw on arrival).
+  layerArrays() {
+    const L = this.data.layers;
+    if (!L) return null;
+    const ref = L.arrays;
+    if (this.layerBuf && this.layerBuf.hash === ref.hash) return this.layerBuf;
+    if (loaded.has(ref.hash) && this.layerWait !== ref.hash) {
+      this.layerWait = ref.hash;
+      blobs.get(ref.hash).then((buf) => {
+        const cells = L.cells * L.cells, t = this.data.tiles;
+        this.layerBuf = { hash: ref.hash, gap: new Float32Array(buf, 0, cells),
+                          heads: new Float32Array(buf, 4 * cells, 2 * t * t) };
+        this.baseKey = null;
+        this.requestFrame();
+      });
+    }
+    return null;
+  }
+
+  // Purple where log p(z) - log q(z) passes L.from (p = 10 q), fully so from L.to.
+  drawHoles(ctx, gap, L) {
+    const n = L.cells, img = new ImageData(n, n);
+    for (let i = 0; i < n * n; i++) {
+      const t = (gap[i] - L.from) / (L.to - L.from);
+      img.data[4 * i] = HOLE_RGB[0];
+      img.data[4 * i + 1] = HOLE_RGB[1];
+      img.data[4 * i + 2] = HOLE_RGB[2];
+      img.data[4 * i + 3] = t < 0 ? 0 : Math.round(255 * (0.15 + 0.45 * Math.min(1, t)));
+    }
+    const c = document.createElement("canvas");
+    c.width = c.height = n;
+    c.getContext("2d").putImageData(img, 0, 0);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(c, MARGIN_L, 0, PLANE, PLANE);
+  }
+
+  // An arrow from each manifold tile centre z to the mean encoding of decode(z).
+  drawField(ctx, heads) {
+    const t = this.data.tiles, r = this.range, e = this.extent();
+    const px = (x) => MARGIN_L + ((x + e) / (2 * e)) * PLANE, py = (y) => ((e - y) / (2 * e)) * PLANE;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(MARGIN_L, 0, PLANE, PLANE);
+    ctx.clip();
+    ctx.strokeStyle = ctx.fillStyle = FIELD_COLOUR;
+    ctx.lineWidth = 1.3;
+    for (let k = 0; k < t * t; k++) {
+      const row = Math.floor(k / t), col = k % t;
+      const x0 = px(-r + (2 * r * col) / (t - 1)), y0 = py(r - (2 * r * row) / (t - 1));
+      const x1 = px(heads[2 * k]), y1 = py(heads[2 * k + 1]);
+      const len = Math.hypot(x1 - x0, y1 - y0);
+      if (len < 1.5) {
+        ctx.fillRect(x0 - 1, y0 - 1, 2, 2);
+        continue;
+      }
+      const ux = (x1 - x0) / len, uy = (y1 - y0) / len, h = Math.min(6, 0.45 * len);
+      ctx.beginPath();
+      ctx.moveTo(x0, y0);
+      ctx.lineTo(x1, y1);
+      ctx.stroke();
+      ctx.beginPath();
+      ctx.moveTo(x1, y1);
+      ctx.lineTo(x1 - h * ux - 0.5 * h * uy, y1 - h * uy + 0.5 * h * ux);
+      ctx.lineTo(x1 - h * ux + 0.5 * h * uy, y1 - h * uy - 0.5 * h * ux);
+      ctx.closePath();
+      ctx.fill();
+    }
+    ctx.restore();
   }
 
   drawPlane() {

@@ -1,0 +1,231 @@
+"""Layers only a VAE has, on the 2-D latent plane (issue 20, item 4): the hole map (where the
+prior N(0, I) is much denser than the aggregate posterior of the test set), the round-trip
+field (an arrow from z to the posterior mean of decode(z)) and a decoded digit's per-pixel
+cost against a chosen test digit. The arrays come from vae_core.plane_maps, cached per model,
+class and range; the Sliders pad draws them in the browser, the Scatter page as Plotly layers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from ui.class_maps import class_labels
+from ui.derived import key
+from ui.state import encoded, test_set
+from ui.wording import with_article
+from vae_core import Checkpoint, decoded_cost, hole_map, round_trip_field
+
+HOLE_CELLS = 48  # hole-map cells per side: smooth enough, 2,304 points cost ~0.1 s
+FIELD_ARROWS = 15  # round-trip arrows per side (the pad's manifold tiles)
+HOLE_RATIO = 10.0  # shaded from p(z) = 10 q(z) on, as in the tour's holes step
+HOLE_FULL = 1e4  # ... up to full shade at p(z) = 10,000 q(z)
+FIELD_COLOUR = "#d35400"
+NEEDS_2D = "The hole map and the round-trip field need a 2-D latent plane; {name} has {dims}."
+
+
+@st.cache_data(max_entries=32, show_spinner="Looking for holes in the latent space...")
+def _holes(path: str, mtime: str, extent: float, n: int, _mu: np.ndarray,
+           _logvar: np.ndarray) -> np.ndarray:
+    return hole_map(torch.from_numpy(np.asarray(_mu)), torch.from_numpy(np.asarray(_logvar)),
+                    n, extent).numpy()
+
+
+def holes(ck: Checkpoint, extent: float, n: int = HOLE_CELLS) -> np.ndarray:
+    """log p(z) - log q_agg(z) [n, n] on the cell centres of [-extent, extent]^2, row 0 at +y.
+    A conditional model's test codes are style codes: one map serves every class."""
+    mu, logvar = encoded(ck)
+    return _holes(*key(ck), round(float(extent), 6), n, mu, logvar)
+
+
+@st.cache_data(max_entries=32, show_spinner="Decoding and encoding the plane...")
+def _field(path: str, mtime: str, n: int, lim: float, y: int | None, _ck: Checkpoint
+           ) -> tuple[np.ndarray, np.ndarray]:
+    z, head = round_trip_field(_ck.model, n, lim, y)
+    return z.numpy(), head.numpy()
+
+
+def field(ck: Checkpoint, lim: float, y: int | None, n: int = FIELD_ARROWS
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """(z [n*n, 2], mu(decode(z)) [n*n, 2]) on an n x n grid over [-lim, lim]^2 (under class
+    y for a conditional model)."""
+    return _field(*key(ck), n, round(float(lim), 6), None if y is None else int(y), ck)
+
+
+def hole_alpha(gap: np.ndarray) -> np.ndarray:
+    """Shade in [0, 1]: 0 below p = HOLE_RATIO q, 1 from p = HOLE_FULL q, linear in log."""
+    lo, hi = math.log(HOLE_RATIO), math.log(HOLE_FULL)
+    return np.clip((np.asarray(gap) - lo) / (hi - lo), 0.0, 1.0)
+
+
+def hole_share(gap: np.ndarray) -> float:
+    """The share of the map's cells that lie in holes (p(z) > HOLE_RATIO q(z))."""
+    return float((np.asarray(gap) > math.log(HOLE_RATIO)).mean())
+
+
+# --- the Sliders pad -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PadLayers:
+    """What the user switched on for the pad, and the test digit the cost is measured on."""
+
+    holes: bool = False
+    field: bool = False
+    cost_index: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.holes or self.field or self.cost_index is not None
+
+
+def pad_controls(ck: Checkpoint) -> PadLayers:
+    """The toggles above the pad (explicit keys); for a model that is not 2-D, one line that
+    says why its plane layers are missing (the per-pixel cost works for any z)."""
+    two_d = ck.model_config.latent_dim == 2
+    n_test = len(test_set(ck.train_config.dataset)[1])
+    c = st.columns([1, 1.2, 1.3, 1], vertical_alignment="bottom")
+    holes_on = two_d and c[0].toggle(
+        "Hole map", key="sl_holes",
+        help=f"Purple where the prior N(0, I) is over {HOLE_RATIO:g}x denser than the "
+             "aggregate posterior (the mixture of the test digits' posteriors): few images "
+             "are encoded there, so the decoder was hardly taught what to draw.")
+    field_on = two_d and c[1].toggle(
+        "Round-trip field", key="sl_field",
+        help="An arrow from each z to the posterior mean of its decoded image: long arrows "
+             "mark codes off the data manifold.")
+    cost_on = c[2].toggle("Per-pixel cost", key="sl_cost",
+                          help="The decoded digit's -log p(x|z), pixel by pixel, against a "
+                               "test digit x: computed in your browser as you drag.")
+    index = c[3].number_input("against test digit #", 0, n_test - 1, 0, key="sl_cost_digit",
+                              disabled=not cost_on)
+    if not two_d:
+        st.caption(NEEDS_2D.format(name=ck.name, dims=f"{ck.model_config.latent_dim} "
+                                                      "dimensions"))
+    return PadLayers(holes_on, field_on, int(index) if cost_on else None)
+
+
+def pad_arrays(ck: Checkpoint, r: float, tiles: int, y: int | None) -> bytes:
+    """The pad's layer blob: float32 hole map [HOLE_CELLS^2] over the plane's extent
+    (r * tiles / (tiles - 1), the manifold's edge), then float32 arrow heads [tiles^2, 2] for
+    the manifold's tile centres over [-r, r] (row-major, row 0 at +y)."""
+    gap = holes(ck, r * tiles / (tiles - 1))
+    _, head = field(ck, r, y, tiles)
+    return (np.ascontiguousarray(gap, dtype="<f4").tobytes()
+            + np.ascontiguousarray(head, dtype="<f4").tobytes())
+
+
+def cost_target(ck: Checkpoint, index: int) -> dict[str, Any]:
+    """The test digit the pad's cost is measured against, as the browser needs it."""
+    images, labels, classes = test_set(ck.train_config.dataset)
+    m = ck.model_config
+    return {"index": int(index), "pixels": [float(v) for v in images[index].reshape(-1)],
+            "name": with_article(classes[int(labels[index])]), "likelihood": m.likelihood,
+            "var": float(m.gaussian_var)}
+
+
+def pad_readout(ck: Checkpoint, z: list[float], y: int | None, layers: PadLayers) -> None:
+    """Under the pad: what the layers' colours mean, and on the server (z as of the last
+    release) the cost's total and the KL per dimension of the decoded digit's posterior,
+    which the browser cannot compute (it has the decoder, not the encoder)."""
+    if layers.holes or layers.field:
+        r = float(st.session_state.get("sl_range", 3.0))
+        said = []
+        if layers.holes:
+            share = hole_share(holes(ck, r * FIELD_ARROWS / (FIELD_ARROWS - 1)))
+            said.append(f"**purple**: holes, where the prior is over {HOLE_RATIO:g}× denser "
+                        f"than the aggregate posterior of the test digits ({share:.0%} of "
+                        "this plane; darker up to 10,000×)")
+        if layers.field:
+            said.append("**orange arrows**: from z to the mean encoding of its decoded digit, "
+                        "μ(x̂(z)); long arrows mark codes off the data manifold")
+        st.caption("On the plane: " + "; ".join(said) + ".")
+    if layers.cost_index is None:
+        return
+    images, _, _ = test_set(ck.train_config.dataset)
+    c = decoded_cost(ck.model, torch.tensor(z), torch.from_numpy(images[layers.cost_index]), y)
+    kl = c["kl_dims"].numpy()
+    dims = ", ".join(f"z{i} {v:.2f}" for i, v in enumerate(kl[:8])) + (", …" if len(kl) > 8
+                                                                        else "")
+    st.caption(f"At the released z: −log p(x|z) = **{float(c['cost'].sum()):.2f} nats** "
+               f"against test digit #{layers.cost_index}; the KL of the *decoded* digit's "
+               f"posterior q(z|x̂) is {float(kl.sum()):.2f} nats ({dims}), computed on the "
+               "server when you let go.")
+
+
+# --- the Scatter page ------------------------------------------------------------------------
+def scatter_controls(ck: Checkpoint) -> tuple[bool, bool, int | None]:
+    """The Scatter page's checkboxes (hole map, round-trip field) and, for a conditional
+    model's field, the class it decodes under; for other than 2-D models, one line why not."""
+    if ck.model_config.latent_dim != 2:
+        st.caption(NEEDS_2D.format(name=ck.name, dims=f"{ck.model_config.latent_dim} "
+                                                      "dimension(s)"))
+        return False, False, None
+    c = st.columns([1, 1, 2], vertical_alignment="center")
+    holes_on = c[0].checkbox("Hole map", key="scatter_holes",
+                             help=f"Shaded where p(z) > {HOLE_RATIO:g} q_agg(z)")
+    field_on = c[1].checkbox("Round-trip field", key="scatter_field",
+                             help="Arrows z → E[z | decode(z)]")
+    y = None
+    if field_on and ck.model_config.conditional:
+        names = class_labels(ck)
+        y = c[2].selectbox("Round trip under class", range(len(names)), key="scatter_field_class",
+                           format_func=names.__getitem__)
+    return holes_on, field_on, y
+
+
+def add_hole_layer(fig: go.Figure, gap: np.ndarray, extent: float) -> None:
+    """The hole map as a heatmap under the points (cells outside holes left transparent)."""
+    n = len(gap)
+    centres = (np.arange(n) + 0.5) * 2 * extent / n - extent
+    shown = np.where(gap > math.log(HOLE_RATIO), np.log10(np.exp(np.minimum(gap, 60))), np.nan)
+    heat = go.Heatmap(x=centres, y=centres[::-1], z=shown, zmin=1, zmax=math.log10(HOLE_FULL),
+                      colorscale=[[0, "rgba(123,31,162,0.1)"], [1, "rgba(123,31,162,0.42)"]],
+                      showscale=False, hoverongaps=False, name="hole map",
+                      hovertemplate="z = (%{x:.2f}, %{y:.2f})<br>p(z) = 10^%{z:.1f} q(z)"
+                                    "<extra>hole</extra>")
+    fig.add_trace(heat)
+    fig.data = (fig.data[-1],) + fig.data[:-1]  # under the points
+
+
+def add_field_layer(fig: go.Figure, z: np.ndarray, head: np.ndarray) -> None:
+    """The round-trip field: one line a grid point, an arrow head at mu(decode(z))."""
+    xs, ys, sizes = [], [], []
+    for (x0, y0), (x1, y1) in zip(z, head, strict=True):
+        xs += [x0, x1, None]
+        ys += [y0, y1, None]
+        sizes += [0, 9, 0]
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="lines+markers", name="round trip z → μ(x̂(z))",
+        line={"color": FIELD_COLOUR, "width": 1}, opacity=0.85, hoverinfo="skip",
+        marker={"symbol": "arrow", "angleref": "previous", "size": sizes,
+                "color": FIELD_COLOUR}))
+
+
+def scatter_layers(ck: Checkpoint, fig: go.Figure, extent: float, holes_on: bool,
+                   field_on: bool, y: int | None) -> str | None:
+    """Add the chosen layers to the scatter over [-extent, extent]^2; a caption, or None."""
+    if not (holes_on or field_on):
+        return None
+    if fig.layout.xaxis.range:  # the decoded manifold's underlay has fixed the axes already
+        extent = float(fig.layout.xaxis.range[1])
+    said = []
+    if holes_on:
+        gap = holes(ck, extent, 60)
+        add_hole_layer(fig, gap, extent)
+        said.append(f"purple: {hole_share(gap):.0%} of this square is in holes, where the "
+                    f"prior is over {HOLE_RATIO:g}× denser than the aggregate posterior")
+    if field_on:
+        z, head = field(ck, extent * (1 - 1 / FIELD_ARROWS), y)
+        add_field_layer(fig, z, head)
+        long = np.linalg.norm(head - z, axis=1)
+        said.append(f"orange arrows: z → mean encoding of decode(z) (median length "
+                    f"{np.median(long):.2f}, longest {long.max():.2f})")
+    fig.update_xaxes(range=[-extent, extent], constrain="domain")
+    fig.update_yaxes(range=[-extent, extent], constrain="domain")
+    text = "; ".join(said)
+    return text[0].upper() + text[1:] + "."
