@@ -4,7 +4,7 @@ Streamlit runs a page script only when a browser connects, so the first visitor 
 for `import torch` (~1.5 s on 2 cores), pandas, Plotly and the test set inside that first run.
 app.py's lifespan hook calls `preload()` while the server starts: health answers only after
 it, and every module is then already in `sys.modules` for the first page, and the default
-model and its test set are in Streamlit's shared resource cache.
+model, its test set and the test set's codes are in Streamlit's shared resource cache.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def preload() -> dict[str, float]:
 
 def _warm_default_model() -> None:
     from vae_core import VAEError
-    from ui.state import BUNDLED_DIR, DEFAULT_MODEL, get_model, test_set
+    from ui.state import BUNDLED_DIR, DEFAULT_MODEL, encoded, get_model, test_set
 
     # Outside a script run, Streamlit warns once per cached call that there is no session.
     quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
@@ -56,6 +56,7 @@ def _warm_default_model() -> None:
     try:
         ck = get_model(str(BUNDLED_DIR / DEFAULT_MODEL))
         test_set(ck.train_config.dataset)
+        encoded(ck)  # the tour's first step places the followed digit among the test codes
     except (VAEError, OSError):
         pass
     finally:
