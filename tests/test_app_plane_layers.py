@@ -35,7 +35,8 @@ def test_pad_layers_follow_the_toggles(model: str) -> None:
     layers = pad_data(at)["layers"]
     assert layers["holes"] and not layers["field"] and layers["cells"] == HOLE_CELLS
     assert layers["arrays"]["bytes"] == LAYER_BYTES
-    assert re.search(r"\*\*purple\*\*: holes, .* \(\d+% of this plane", captions(at))
+    hole = r"\*\*purple\*\*: holes, .* \(\d+% of the plane within \|z\| ≤ 3.5"
+    assert re.search(hole, captions(at))
     at.toggle(key="sl_field").set_value(True).run()
     assert pad_data(at)["layers"]["field"] and "**orange arrows**" in captions(at)
     at.toggle(key="sl_holes").set_value(False).run()
@@ -114,8 +115,9 @@ def test_scatter_layers(model: str) -> None:
     data = traces(at)
     assert len(data) == n + 1 and data[0]["type"] == "heatmap"  # under the points
     z = array(data[0]["z"])
-    assert z.shape == (60, 60) and np.nanmin(z) >= 1  # only holes: p > 10 q, log10 >= 1
-    assert "of this square is in holes" in captions(at)
+    assert z.shape == (90, 90) and np.nanmin(z) >= 1  # only holes: p > 10 q, log10 >= 1
+    assert re.search(r"Purple: \d+% of the plane within \|z\| ≤ 3.5 .* is in holes",
+                     captions(at))
     at.checkbox(key="scatter_field").check().run()
     data = traces(at)
     arrows = [t for t in data if t.get("name", "").startswith("round trip")]

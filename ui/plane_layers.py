@@ -26,6 +26,10 @@ HOLE_CELLS = 48  # hole-map cells per side: smooth enough, 2,304 points cost ~0.
 FIELD_ARROWS = 15  # round-trip arrows per side (the pad's manifold tiles)
 HOLE_RATIO = 10.0  # shaded from p(z) = 10 q(z) on, as in the tour's holes step
 HOLE_FULL = 1e4  # ... up to full shade at p(z) = 10,000 q(z)
+# Holes are looked for where the prior has its mass: |z| <= 3.5 holds 99.8% of N(0, I) in
+# 2-D. Farther out both densities are tiny and their ratio says nothing a learner can use
+# (it shaded 77% of mnist-mlp-2d's +-7.5 scatter, outliers' corners included).
+PRIOR_RADIUS = 3.5
 FIELD_COLOUR = "#d35400"
 NEEDS_2D = "The hole map and the round-trip field need a 2-D latent plane; {name} has {dims}."
 
@@ -33,13 +37,17 @@ NEEDS_2D = "The hole map and the round-trip field need a 2-D latent plane; {name
 @st.cache_data(max_entries=32, show_spinner="Looking for holes in the latent space...")
 def _holes(path: str, mtime: str, extent: float, n: int, _mu: np.ndarray,
            _logvar: np.ndarray) -> np.ndarray:
-    return hole_map(torch.from_numpy(np.asarray(_mu)), torch.from_numpy(np.asarray(_logvar)),
-                    n, extent).numpy()
+    gap = hole_map(torch.from_numpy(np.asarray(_mu)), torch.from_numpy(np.asarray(_logvar)),
+                   n, extent).numpy()
+    c = (np.arange(n) + 0.5) * 2 * extent / n - extent
+    gap[np.hypot(*np.meshgrid(c, c)) > PRIOR_RADIUS] = -np.inf  # not looked at
+    return gap
 
 
 def holes(ck: Checkpoint, extent: float, n: int = HOLE_CELLS) -> np.ndarray:
-    """log p(z) - log q_agg(z) [n, n] on the cell centres of [-extent, extent]^2, row 0 at +y.
-    A conditional model's test codes are style codes: one map serves every class."""
+    """log p(z) - log q_agg(z) [n, n] on the cell centres of [-extent, extent]^2, row 0 at +y;
+    -inf beyond |z| = PRIOR_RADIUS. A conditional model's test codes are style codes: one
+    map serves every class."""
     mu, logvar = encoded(ck)
     return _holes(*key(ck), round(float(extent), 6), n, mu, logvar)
 
@@ -65,8 +73,11 @@ def hole_alpha(gap: np.ndarray) -> np.ndarray:
 
 
 def hole_share(gap: np.ndarray) -> float:
-    """The share of the map's cells that lie in holes (p(z) > HOLE_RATIO q(z))."""
-    return float((np.asarray(gap) > math.log(HOLE_RATIO)).mean())
+    """The share of the map's cells within |z| <= PRIOR_RADIUS that lie in holes
+    (p(z) > HOLE_RATIO q(z))."""
+    gap = np.asarray(gap)
+    looked = np.isfinite(gap)
+    return float((gap[looked] > math.log(HOLE_RATIO)).mean()) if looked.any() else 0.0
 
 
 # --- the Sliders pad -------------------------------------------------------------------------
@@ -139,7 +150,8 @@ def pad_readout(ck: Checkpoint, z: list[float], y: int | None, layers: PadLayers
             share = hole_share(holes(ck, r * FIELD_ARROWS / (FIELD_ARROWS - 1)))
             said.append(f"**purple**: holes, where the prior is over {HOLE_RATIO:g}× denser "
                         f"than the aggregate posterior of the test digits ({share:.0%} of "
-                        "this plane; darker up to 10,000×)")
+                        f"the plane within |z| ≤ {PRIOR_RADIUS:g}, where the prior has its "
+                        "mass; darker up to 10,000×)")
         if layers.field:
             said.append("**orange arrows**: from z to the mean encoding of its decoded digit, "
                         "μ(x̂(z)); long arrows mark codes off the data manifold")
@@ -182,10 +194,10 @@ def add_hole_layer(fig: go.Figure, gap: np.ndarray, extent: float) -> None:
     """The hole map as a heatmap under the points (cells outside holes left transparent)."""
     n = len(gap)
     centres = (np.arange(n) + 0.5) * 2 * extent / n - extent
-    shown = np.where(gap > math.log(HOLE_RATIO), np.log10(np.exp(np.minimum(gap, 60))), np.nan)
+    shown = np.where(gap > math.log(HOLE_RATIO), gap / math.log(10), np.nan)
     heat = go.Heatmap(x=centres, y=centres[::-1], z=shown, zmin=1, zmax=math.log10(HOLE_FULL),
                       colorscale=[[0, "rgba(123,31,162,0.1)"], [1, "rgba(123,31,162,0.42)"]],
-                      showscale=False, hoverongaps=False, name="hole map",
+                      showscale=False, hoverongaps=False, name="hole map", zsmooth="best",
                       hovertemplate="z = (%{x:.2f}, %{y:.2f})<br>p(z) = 10^%{z:.1f} q(z)"
                                     "<extra>hole</extra>")
     fig.add_trace(heat)
@@ -215,16 +227,19 @@ def scatter_layers(ck: Checkpoint, fig: go.Figure, extent: float, holes_on: bool
         extent = float(fig.layout.xaxis.range[1])
     said = []
     if holes_on:
-        gap = holes(ck, extent, 60)
+        gap = holes(ck, extent, 90)
         add_hole_layer(fig, gap, extent)
-        said.append(f"purple: {hole_share(gap):.0%} of this square is in holes, where the "
-                    f"prior is over {HOLE_RATIO:g}× denser than the aggregate posterior")
+        said.append(f"purple: {hole_share(gap):.0%} of the plane within |z| ≤ "
+                    f"{PRIOR_RADIUS:g} (99.8% of the prior's mass) is in holes, where the prior "
+                    f"is over {HOLE_RATIO:g}× denser than the aggregate posterior")
     if field_on:
-        z, head = field(ck, extent * (1 - 1 / FIELD_ARROWS), y)
+        lim = min(extent, PRIOR_RADIUS + 0.5) * (1 - 1 / FIELD_ARROWS)  # where codes are
+        z, head = field(ck, lim, y)
         add_field_layer(fig, z, head)
         long = np.linalg.norm(head - z, axis=1)
-        said.append(f"orange arrows: z → mean encoding of decode(z) (median length "
-                    f"{np.median(long):.2f}, longest {long.max():.2f})")
+        said.append(f"orange arrows: z → mean encoding of decode(z) on a grid over "
+                    f"±{lim:.1f} (median length {np.median(long):.2f}, longest "
+                    f"{long.max():.2f})")
     fig.update_xaxes(range=[-extent, extent], constrain="domain")
     fig.update_yaxes(range=[-extent, extent], constrain="domain")
     text = "; ".join(said)
