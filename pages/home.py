@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from ui.derived import ELBO_SEED, estimator_note
-from ui.figures import png, posterior_figure
+from ui.figures import png
+from ui.latent_map import posterior_svg
 from ui.share import copy_link, query, shown
 from ui.state import active_model, test_set_or_stop
 from ui.tour import anatomy, digit_of, tour
@@ -45,7 +46,8 @@ cols = st.columns([1, 2.2, 1, 1], vertical_alignment="center")
 scored = "as scored (one fixed Bernoulli draw)" if tcfg.binarize != "none" else "grey levels"
 cols[0].image(png(a["x"], 6), caption=f"x: {with_article(classes[labels[idx]])}, {scored}",
               output_format="PNG")
-cols[1].plotly_chart(posterior_figure(a["mu"], a["sigma"], a["z"]), key="home_posterior")
+# Inline SVG (our own markup, numbers only): st.html strips SVG, markdown keeps it.
+cols[1].markdown(posterior_svg(a["mu"], a["sigma"], a["z"]), unsafe_allow_html=True)
 cols[2].image(png(a["x_z"], 6), caption="decoded from the sample z (what the loss scores)",
               output_format="PNG")
 cols[3].image(png(a["x_mu"], 6), caption="decoded from the mean μ (the usual reconstruction)",
@@ -57,8 +59,8 @@ st.latex(r"z = \mu + \sigma \odot \varepsilon, \qquad \varepsilon \sim \mathcal{
 table = pd.DataFrame({"μ": a["mu"], "σ": a["sigma"], "ε (seeded)": a["eps"], "z = μ + σ·ε": a["z"],
                       "KL (nats)": a["kl_dims"]},
                      index=[f"z{i}" for i in range(cfg.latent_dim)])
-st.dataframe(table.style.format("{:.3f}"), height=min(400, 38 + 35 * len(table)),
-             key="home_table")
+# st.table, not st.dataframe: the first page then loads no data-grid code (cold start).
+st.table(table.style.format("{:.3f}"), height=min(400, 38 + 35 * len(table)))
 
 st.subheader(f"2 · The loss of this {noun}: −ELBO = reconstruction + KL")
 st.latex(r"-\mathrm{ELBO}(x) = \underbrace{-\log p(x \mid z)}_{\text{reconstruction}} + "

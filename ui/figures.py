@@ -321,17 +321,3 @@ def codes_table(indices: np.ndarray, labels: np.ndarray, class_names: Sequence[s
     mus = pd.DataFrame(mu, columns=[f"mu_{d}" for d in range(z)])
     lvs = pd.DataFrame(logvar, columns=[f"logvar_{d}" for d in range(z)])
     return pd.concat([df, mus, lvs], axis=1)
-
-
-def posterior_figure(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray) -> go.Figure:
-    """Bars of mu with +-sigma error bars per latent dim, and the sampled z as dots."""
-    dims = [f"z{i}" for i in range(len(mu))]
-    fig = go.Figure(go.Bar(x=dims, y=mu, name="μ ± σ", marker_color="#9ecae1",
-                           error_y={"type": "data", "array": sigma, "color": "#3182bd"}))
-    fig.add_trace(go.Scatter(x=dims, y=z, mode="markers", name="z = μ + σ·ε",
-                             marker={"color": "#d62728", "size": 9, "symbol": "diamond"}))
-    fig.add_hline(y=0, line_color="#999", line_width=1)
-    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      title="posterior q(z|x) per latent dimension", yaxis_title="value",
-                      legend={"orientation": "h", "y": -0.2}, bargap=0.4)
-    return fig

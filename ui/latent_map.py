@@ -1,7 +1,9 @@
-"""Pictures of a 2-D latent plane: the decoded manifold as a Plotly image with ticks at round
-latent values (Manifold page), and the clickable map the Latent sliders page draws with PIL
-when the in-browser pad is unavailable (the decoded plane, the test codes by class, axes), with
-the conversions between its pixels and latent coordinates. Pure: arrays in, pictures out."""
+"""Pictures of latent codes. The decoded manifold as a Plotly image with ticks at round latent
+values (Manifold page); the clickable map the Latent sliders page draws with PIL when the
+in-browser pad is unavailable (the decoded plane, the test codes by class, axes), with the
+conversions between its pixels and latent coordinates; and the first page's pictures, drawn
+without a chart library so that it loads fast: test codes with one posterior, and the posterior
+per dimension as inline SVG. Pure: arrays in, pictures out."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
-from ui.figures import CLASS_COLORS, data_uri, nice_ticks, tick_text
+from ui.figures import CLASS_COLORS, data_uri, ellipse_xy, nice_ticks, tick_text
 
 MAP_MARGIN = (30, 20)  # pixels left of and under the latent map's plane, for its ticks
 
@@ -38,6 +40,34 @@ def draw_latent_map(grid: np.ndarray, r: float, n: int, size: int, mu: np.ndarra
     canvas = Image.new("RGB", (size + MAP_MARGIN[0], size + MAP_MARGIN[1]), "white")
     canvas.paste(bg, (MAP_MARGIN[0], 0))
     draw_axes(ImageDraw.Draw(canvas), r, e, size)
+    return np.asarray(canvas)
+
+
+def draw_codes(xy: np.ndarray, labels: np.ndarray, center: np.ndarray, cov: np.ndarray,
+               size: int = 300) -> np.ndarray:
+    """RGB picture of codes on a plane: dots coloured by class, one posterior's 1-sigma
+    ellipse and centre in red, ticks in the margins. A picture, not a Plotly chart: the home
+    page's tour shows it on the first page, which then needs no chart library (cold start)."""
+    pts = np.asarray(xy, dtype=np.float64)
+    e = float(np.percentile(np.abs(pts), 99.5)) * 1.1 if len(pts) else 1.0
+    ring = ellipse_xy(center, cov)
+    e = max(e, float(np.abs(ring).max()) * 1.05, 0.5)
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+    for (x, y), lab in zip(pts, labels, strict=True):
+        if abs(x) < e and abs(y) < e:
+            px, py = latent_to_px(x, y, e, size)
+            draw.ellipse([px - 1.5, py - 1.5, px + 1.5, py + 1.5],
+                         fill=CLASS_COLORS[int(lab) % len(CLASS_COLORS)])
+    draw.line([latent_to_px(x, y, e, size) for x, y in ring], fill="#e0002a", width=2)
+    cx, cy = latent_to_px(float(center[0]), float(center[1]), e, size)
+    # A ring and cross as on the Sliders map: a small sigma's ellipse hides under the dots.
+    draw.ellipse([cx - 7, cy - 7, cx + 7, cy + 7], outline="#e0002a", width=3)
+    draw.line([cx - 11, cy, cx + 11, cy], fill="#e0002a", width=1)
+    draw.line([cx, cy - 11, cx, cy + 11], fill="#e0002a", width=1)
+    canvas = Image.new("RGB", (size + MAP_MARGIN[0], size + MAP_MARGIN[1]), "white")
+    canvas.paste(img, (MAP_MARGIN[0], 0))
+    draw_axes(ImageDraw.Draw(canvas), e, e, size)
     return np.asarray(canvas)
 
 
@@ -127,3 +157,52 @@ def manifold_figure(grid: np.ndarray, vals: np.ndarray, xlabel: str, ylabel: str
                      showgrid=False)
     fig.update_layout(height=720, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig
+
+
+def posterior_svg(mu, sigma, z, width: int = 460, height: int = 260) -> str:
+    """Inline SVG of the posterior per latent dimension: a bar at mu with a +-sigma whisker
+    and the sampled z as a red diamond; hovering a dimension shows its numbers. SVG rather than
+    Plotly so that the first page needs no chart library (cold start)."""
+    mu, sigma, z = (np.asarray(a, dtype=np.float64) for a in (mu, sigma, z))
+    n = len(mu)
+    left, right, top, bottom = 44, 8, 26, 26
+    w, h = width - left - right, height - top - bottom
+    hi = float(np.max(np.abs(np.concatenate([mu + sigma, mu - sigma, z])))) or 1.0
+    ticks = nice_ticks(-hi, hi, 5)
+    lo_v, hi_v = min(ticks[0], -hi), max(ticks[-1], hi)
+
+    def y(v: float) -> float:
+        return top + (hi_v - v) / (hi_v - lo_v) * h
+
+    cell = w / n
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+           f'width="100%" role="img" aria-label="posterior q(z|x) per latent dimension" '
+           f'style="max-width:{width}px;font:11px sans-serif">',
+           f'<text x="{left}" y="14" font-size="13">posterior q(z|x) per latent dimension</text>']
+    for t in ticks:
+        out.append(f'<line x1="{left}" x2="{left + w}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
+                   f'stroke="{"#999" if t == 0 else "#eee"}"/>'
+                   f'<text x="{left - 4}" y="{y(t) + 4:.1f}" text-anchor="end" fill="#555">'
+                   f'{t:g}</text>')
+    label_every = max(1, int(np.ceil(n / 16)))
+    for i in range(n):
+        cx, bw = left + (i + 0.5) * cell, min(40.0, max(2.0, 0.6 * cell))
+        y0, y1 = sorted((y(0.0), y(mu[i])))
+        out.append(
+            f'<g><title>z{i}: μ = {mu[i]:.3f}, σ = {sigma[i]:.3f}, z = {z[i]:.3f}</title>'
+            f'<rect x="{cx - cell / 2:.1f}" y="{top}" width="{cell:.1f}" height="{h}" '
+            f'fill="transparent"/>'
+            f'<rect x="{cx - bw / 2:.1f}" y="{y0:.1f}" width="{bw:.1f}" '
+            f'height="{max(y1 - y0, 0.5):.1f}" fill="#9ecae1"/>'
+            f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(mu[i] - sigma[i]):.1f}" '
+            f'y2="{y(mu[i] + sigma[i]):.1f}" stroke="#3182bd" stroke-width="1.5"/>'
+            f'<path d="M{cx:.1f},{y(z[i]) - 5:.1f} l5,5 l-5,5 l-5,-5 z" fill="#d62728"/></g>')
+        if i % label_every == 0:
+            out.append(f'<text x="{cx:.1f}" y="{top + h + 14}" text-anchor="middle" '
+                       f'fill="#555">z{i}</text>')
+    lx = left + w - 190
+    out.append(f'<rect x="{lx}" y="4" width="10" height="10" fill="#9ecae1"/>'
+               f'<text x="{lx + 14}" y="13">μ ± σ</text>'
+               f'<path d="M{lx + 75},4 l5,5 l-5,5 l-5,-5 z" fill="#d62728"/>'
+               f'<text x="{lx + 84}" y="13">z = μ + σ·ε</text></svg>')
+    return "".join(out)

@@ -16,13 +16,14 @@ import torch
 
 from ui.derived import (decode, key, manifold_image, pca_of_test_codes, posterior_samples,
                         prior_samples, project_cov, score_image, subsample)
-from ui.figures import add_posterior, latent_scatter, pad_2d, png, tile
+from ui.figures import pad_2d, png, tile
+from ui.latent_map import draw_codes
 from ui.replay_figures import cloud_extent, posterior_clouds, project_frame, replay_plane
 from ui.replay_view import replay_classes
 from ui.share import shown
 from ui.state import BUNDLED_DIR, MODEL_KEY, encoded, test_set
 from ui.wording import item_noun, with_article
-from vae_core import (MIXTURE_CODES, Checkpoint, VAEError, class_names, has_replay, hole_gap,
+from vae_core import (MIXTURE_CODES, Checkpoint, VAEError, has_replay, hole_gap,
                       load_replay, mixture_subsample)
 
 STEP_KEY = "tour_step"
@@ -111,31 +112,29 @@ def _switch_to_cvae() -> None:
 Step = Callable[[Checkpoint, Digit, dict[str, Any]], tuple[str, str, str]]
 
 
-def _where(ck: Checkpoint, d: Digit, a: dict[str, Any], classes: list[str]) -> go.Figure:
-    """2,000 encoded test images and this one's posterior (PCA plane beyond 2-D)."""
+def _where(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[np.ndarray, str]:
+    """2,000 encoded test images and this one's posterior (PCA plane beyond 2-D), as a
+    picture, and the plane's axes."""
     mu, _ = encoded(ck)
     _, labels, _ = test_set(ck.train_config.dataset)
     sel = subsample(len(mu), 2000)
     if ck.model_config.latent_dim <= 2:  # a 1-D model's codes sit on the z₀ axis
         xy, center = pad_2d(mu[sel]), pad_2d(a["mu"][None])[0]
-        cov, axes = np.diag(pad_2d(a["sigma"][None] ** 2)[0]), ("z₀", "z₁")
+        cov, axes = np.diag(pad_2d(a["sigma"][None] ** 2)[0]), "z₀ across, z₁ up"
     else:
         mean, dirs, proj = pca_of_test_codes(ck)
         xy, center, cov = proj[sel], (a["mu"] - mean) @ dirs.T, project_cov(a["logvar"], dirs)
-        axes = ("PC1", "PC2")
-    fig = latent_scatter(xy, labels[sel], sel, classes, axes, marker_size=3, opacity=0.4,
-                         height=320)
-    add_posterior(fig, center, cov, name=f"#{d.index}")
-    fig.update_layout(showlegend=False, margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    return fig
+        axes = "PC1 across, PC2 up"
+    return draw_codes(xy, labels[sel], center, cov), axes
 
 
 def _encoder(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]:
     m = ck.model_config
     c1, c2 = st.columns([1, 3])
     c1.image(png(a["x"], 3), caption="x")
-    c2.plotly_chart(_where(ck, d, a, class_names(ck.train_config.dataset)),
-                    key="tour_fig_encoder", config={"displayModeBar": False})
+    where, axes = _where(ck, d, a)
+    c2.image(png(where), caption=f"2,000 test codes by class and #{d.index}'s cloud (red, "
+             f"1σ); {axes}", width="stretch")
     given = " and its label" if m.conditional else ""
     return ("The encoder", f"The encoder ({m.arch.upper()}) reads the 784 pixels of test "
             f"{item_noun(ck.train_config.dataset)} #{d.index} ({d.name}){given} and answers "
