@@ -19,7 +19,7 @@ import torch
 from ui.class_maps import class_labels
 from ui.derived import key
 from ui.state import encoded, test_set
-from ui.wording import with_article
+from ui.wording import item_noun, with_article
 from vae_core import Checkpoint, decoded_cost, hole_map, round_trip_field
 
 HOLE_CELLS = 48  # hole-map cells per side: smooth enough, 2,304 points cost ~0.1 s
@@ -31,7 +31,6 @@ HOLE_FULL = 1e4  # ... up to full shade at p(z) = 10,000 q(z)
 # (it shaded 77% of mnist-mlp-2d's +-7.5 scatter, outliers' corners included).
 PRIOR_RADIUS = 3.5
 FIELD_COLOUR = "#d35400"
-NEEDS_2D = "The hole map and the round-trip field need a 2-D latent plane; {name} has {dims}."
 
 
 @st.cache_data(max_entries=32, show_spinner="Looking for holes in the latent space...")
@@ -80,6 +79,13 @@ def hole_share(gap: np.ndarray) -> float:
     return float((gap[looked] > math.log(HOLE_RATIO)).mean()) if looked.any() else 0.0
 
 
+def needs_2d(ck: Checkpoint) -> None:
+    """The one line a model that is not 2-D gets instead of the plane's layers."""
+    d = ck.model_config.latent_dim
+    st.caption(f"The hole map and the round-trip field need a 2-D latent plane; {ck.name} has "
+               f"{d} dimension{'s' if d != 1 else ''}.")
+
+
 # --- the Sliders pad -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PadLayers:
@@ -89,17 +95,13 @@ class PadLayers:
     field: bool = False
     cost_index: int | None = None
 
-    @property
-    def any(self) -> bool:
-        return self.holes or self.field or self.cost_index is not None
-
 
 def pad_controls(ck: Checkpoint) -> PadLayers:
     """The toggles above the pad (explicit keys); for a model that is not 2-D, one line that
     says why its plane layers are missing (the per-pixel cost works for any z)."""
     two_d = ck.model_config.latent_dim == 2
     n_test = len(test_set(ck.train_config.dataset)[1])
-    c = st.columns([1, 1.2, 1.3, 1], vertical_alignment="bottom")
+    c = st.columns([1, 1.2, 1.3, 1] if two_d else [1.3, 1, 2.2], vertical_alignment="bottom")
     holes_on = two_d and c[0].toggle(
         "Hole map", key="sl_holes",
         help=f"Purple where the prior N(0, I) is over {HOLE_RATIO:g}x denser than the "
@@ -109,14 +111,15 @@ def pad_controls(ck: Checkpoint) -> PadLayers:
         "Round-trip field", key="sl_field",
         help="An arrow from each z to the posterior mean of its decoded image: long arrows "
              "mark codes off the data manifold.")
-    cost_on = c[2].toggle("Per-pixel cost", key="sl_cost",
-                          help="The decoded digit's -log p(x|z), pixel by pixel, against a "
-                               "test digit x: computed in your browser as you drag.")
-    index = c[3].number_input("against test digit #", 0, n_test - 1, 0, key="sl_cost_digit",
-                              disabled=not cost_on)
+    cost_col, digit_col = (c[2], c[3]) if two_d else (c[0], c[1])
+    cost_on = cost_col.toggle("Per-pixel cost", key="sl_cost",
+                              help="The decoded digit's -log p(x|z), pixel by pixel, against "
+                                   "a test digit x: computed in your browser as you drag.")
+    noun = item_noun(ck.train_config.dataset)
+    index = digit_col.number_input(f"against test {noun} #", 0, n_test - 1, 0,
+                                   key="sl_cost_digit", disabled=not cost_on)
     if not two_d:
-        st.caption(NEEDS_2D.format(name=ck.name, dims=f"{ck.model_config.latent_dim} "
-                                                      "dimensions"))
+        needs_2d(ck)
     return PadLayers(holes_on, field_on, int(index) if cost_on else None)
 
 
@@ -161,10 +164,11 @@ def pad_readout(ck: Checkpoint, z: list[float], y: int | None, layers: PadLayers
     images, _, _ = test_set(ck.train_config.dataset)
     c = decoded_cost(ck.model, torch.tensor(z), torch.from_numpy(images[layers.cost_index]), y)
     kl = c["kl_dims"].numpy()
-    dims = ", ".join(f"z{i} {v:.2f}" for i, v in enumerate(kl[:8])) + (", …" if len(kl) > 8
-                                                                        else "")
+    dims = ", ".join(f"z{i} {v:.2f}" for i, v in enumerate(kl[:8]))
+    dims += ", …" if len(kl) > 8 else ""
+    noun = item_noun(ck.train_config.dataset)
     st.caption(f"At the released z: −log p(x|z) = **{float(c['cost'].sum()):.2f} nats** "
-               f"against test digit #{layers.cost_index}; the KL of the *decoded* digit's "
+               f"against test {noun} #{layers.cost_index}; the KL of the *decoded* {noun}'s "
                f"posterior q(z|x̂) is {float(kl.sum()):.2f} nats ({dims}), computed on the "
                "server when you let go.")
 
@@ -174,8 +178,7 @@ def scatter_controls(ck: Checkpoint) -> tuple[bool, bool, int | None]:
     """The Scatter page's checkboxes (hole map, round-trip field) and, for a conditional
     model's field, the class it decodes under; for other than 2-D models, one line why not."""
     if ck.model_config.latent_dim != 2:
-        st.caption(NEEDS_2D.format(name=ck.name, dims=f"{ck.model_config.latent_dim} "
-                                                      "dimension(s)"))
+        needs_2d(ck)
         return False, False, None
     c = st.columns([1, 1, 2], vertical_alignment="center")
     holes_on = c[0].checkbox("Hole map", key="scatter_holes",
