@@ -65,12 +65,6 @@ def field(ck: Checkpoint, lim: float, y: int | None, n: int = FIELD_ARROWS
     return _field(*key(ck), n, round(float(lim), 6), None if y is None else int(y), ck)
 
 
-def hole_alpha(gap: np.ndarray) -> np.ndarray:
-    """Shade in [0, 1]: 0 below p = HOLE_RATIO q, 1 from p = HOLE_FULL q, linear in log."""
-    lo, hi = math.log(HOLE_RATIO), math.log(HOLE_FULL)
-    return np.clip((np.asarray(gap) - lo) / (hi - lo), 0.0, 1.0)
-
-
 def hole_share(gap: np.ndarray) -> float:
     """The share of the map's cells within |z| <= PRIOR_RADIUS that lie in holes
     (p(z) > HOLE_RATIO q(z))."""

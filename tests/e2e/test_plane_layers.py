@@ -153,6 +153,27 @@ def test_pad_layers_render_and_the_cost_matches_torch(page, model: str) -> None:
     screenshot(page, f"plane-layers-cost-{model}")
 
 
+@pytest.mark.parametrize("likelihood,var", [("bernoulli", 0.5), ("gaussian", 0.5),
+                                            ("gaussian", 0.05)])
+def test_the_browsers_cost_formula_equals_torch(page, likelihood: str, var: float) -> None:
+    """No bundled model is Gaussian: its formula is checked on its own, with logits far out
+    (|logit| up to 30, where p = sigmoid(logit) rounds to 1 in float32)."""
+    open_pad(page, "mnist-mlp-2d")
+    g = torch.Generator().manual_seed(1)
+    logits = (torch.randn(784, generator=g) * 10).clamp(-30, 30)
+    x = torch.rand(784, generator=g)
+    x[:100] = x[:100].round()  # some binary pixels, as in a binarized target
+    means = torch.sigmoid(logits)
+    got = np.array(page.evaluate(
+        "([l, m, c]) => window.latentPadPixelCost(l, m, c)",
+        [logits.tolist(), means.tolist(),
+         {"pixels": x.tolist(), "likelihood": likelihood, "var": var}]))
+    want = pixel_cost(logits, x, likelihood, var).numpy()
+    diff = float(np.abs(got - want).max())
+    print(f"{likelihood} (var {var}): max |browser - torch| = {diff:.2e}")
+    assert diff <= 1e-4
+
+
 def test_scatter_layers_render(page) -> None:
     goto(page, "/scatter")
     for label in ("Hole map", "Round-trip field"):

@@ -40,6 +40,12 @@ window.latentPadDecode = (z, label) => {
 // The per-pixel cost of the digit on show against the chosen test digit (null when off).
 window.latentPadCostPixels = () => (current && current.cost && current.costPx
   ? Array.from(current.costPx) : null);
+// The cost formula alone, for tests: cost = {pixels: x, likelihood, var}.
+window.latentPadPixelCost = (logits, means, cost) => {
+  const out = new Float32Array(logits.length);
+  pixelCost(logits, means, cost, out);
+  return Array.from(out);
+};
 window.latentPadTimeDecodes = (n, seed = 1) => {
   const d = current && current.decoder, out = new Float32Array(784), ms = [];
   if (!d) throw new Error("latent pad: no decoder loaded yet");
