@@ -7,8 +7,10 @@ Python stays the source of truth: buttons that write z make the pad follow on th
 
 How the big payloads travel, and why. A v2 component's `data` is part of the element's delta,
 so it is sent on every rerun (this app also disables Streamlit's message cache). The decoder's
-weights (0.3-2.7 MB for the bundled models), the encoded test digits and their images (4 MB)
-therefore never go in `data`. Each is a blob registered with Streamlit's media file manager,
+weights (0.3-2.7 MB for the bundled models), the encoded test digits and their images (4 MB),
+and the plane layers (hole map and round-trip field, 11 KB, see ui.plane_layers) therefore
+never go in `data`. (The per-pixel cost's target, one test image of 784 numbers, does while
+the cost is on: it changes with the picker, and a blob per image would buy nothing.) Each is a blob registered with Streamlit's media file manager,
 the store behind `st.image` URLs: its bytes are served over HTTP from memory, as
 `application/octet-stream`, with no base64 and no JSON. `data` carries only each blob's
 content hash, size and media URL; the page fetches a hash once and keeps it in module-level

@@ -1,8 +1,9 @@
 // The latent pad: z decoded in the browser on every animation frame while the user drags.
 //
 // Python (ui/latent_pad) sends small JSON each rerun: z, the range, the layer spec and
-// content hashes of three binary blobs (decoder weights, the encoded test digits, their
-// images), with a media URL only for blobs this page has not confirmed. Blobs are fetched
+// content hashes of the binary blobs (decoder weights, the encoded test digits, their
+// images, the digit classifier, and when toggled the hole map and round-trip field), with a
+// media URL only for blobs this page has not confirmed. Blobs are fetched
 // once and kept in module-level maps keyed by hash, so they outlive reruns and remounts.
 // z goes back to Python only on release (setStateValue), never per move: a state change
 // reruns the script.
