@@ -37,6 +37,7 @@ def test_pad_layers_follow_the_toggles(model: str) -> None:
     assert layers["arrays"]["bytes"] == LAYER_BYTES
     hole = r"\*\*purple\*\*: holes, .* \(\d+% of the plane within \|z\| ≤ 3.5"
     assert re.search(hole, captions(at))
+    assert ("the same for every class" in captions(at)) == (model == CVAE)
     at.toggle(key="sl_field").set_value(True).run()
     assert pad_data(at)["layers"]["field"] and "**orange arrows**" in captions(at)
     at.toggle(key="sl_holes").set_value(False).run()

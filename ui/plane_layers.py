@@ -149,6 +149,9 @@ def pad_readout(ck: Checkpoint, z: list[float], y: int | None, layers: PadLayers
                         f"than the aggregate posterior of the test digits ({share:.0%} of "
                         f"the plane within |z| ≤ {PRIOR_RADIUS:g}, where the prior has its "
                         "mass; darker up to 10,000×)")
+            if ck.model_config.conditional:
+                said[-1] += (", the same for every class: the test digits' style codes "
+                             "make the aggregate posterior")
         if layers.field:
             said.append("**orange arrows**: from z to the mean encoding of its decoded digit, "
                         "μ(x̂(z)); long arrows mark codes off the data manifold")
