@@ -150,3 +150,8 @@ def test_home_link_sets_digit_and_seed(no_user_models) -> None:
     assert copied_link(at).endswith("/?model=mnist-conv-16d&digit=5&seed=7")
     bad = open_link("home", digit="10000")
     assert "no test image #10000 (of 10,000)" in bad.warning[0].value
+
+
+def test_sliders_copy_link_holds_model_z_and_class(no_user_models) -> None:
+    at = open_link("sliders", model="mnist-cvae-2d", z="0.5,-1.25", label="3")
+    assert copied_link(at).endswith("/sliders?model=mnist-cvae-2d&z=0.50,-1.25&label=3")

@@ -79,3 +79,22 @@ def test_lesson_flags_hide_pages_and_upload(browser, base_url: str) -> None:
         assert_healthy(page, "home with hide=train,upload")
     finally:
         ctx.close()
+
+
+def test_copy_link_reopens_the_same_view(browser, base_url: str) -> None:
+    ctx, page = open_fresh(browser, base_url, "/sliders?model=mnist-mlp-2d&z=-1.5,0.25")
+    ctx2 = None
+    try:
+        z, _, img = pad_state(page)
+        page.locator('[data-testid="stMain"]').get_by_role("button", name="Copy link").click()
+        code = page.locator('[data-testid="stPopoverBody"] pre code').first
+        code.wait_for(state="visible")
+        url = code.inner_text().strip()
+        assert url == f"{base_url}/sliders?model=mnist-mlp-2d&z=-1.50,0.25", url
+        ctx2, again = open_fresh(browser, base_url, url.removeprefix(base_url))
+        z2, pad2, img2 = pad_state(again)
+        assert z == z2 == pad2 == [-1.5, 0.25] and img2 == img
+    finally:
+        ctx.close()
+        if ctx2 is not None:
+            ctx2.close()
