@@ -111,8 +111,10 @@ def replay_curves(replay: Replay, i: int, height: int = 300) -> go.Figure:
                           secondary_y=k == "kl")
     fig.add_vline(x=float(replay.epoch[i]), line={"color": "black", "width": 1.5})
     finite = [v for k in ("loss", "recon") for v in getattr(replay, k) if np.isfinite(v)]
-    if len(finite) > 4:  # the first snapshots' loss is far above the rest: leave it out
-        lo, hi = np.percentile(finite, [1, 97])
+    if len(finite) > 4:  # the first snapshots' loss is far above the rest: leave it out,
+        lo, hi = np.percentile(finite, [1, 97])  # unless the cursor stands on one of them
+        here = [v for v in (replay.loss[i], replay.recon[i]) if np.isfinite(v)]
+        lo, hi = min([lo, *here]), max([hi, *here])
         fig.update_yaxes(range=[lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)], secondary_y=False)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="nats / image", secondary_y=False)
