@@ -5,11 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from ui import classes, comparison, derived, figures
+from ui.keys import COMPARE_MODELS, STATS_KEY
 from ui.state import MODEL_KEY, active_model, available_models, get_model, test_set_or_stop
 from ui.wording import item_noun
 from vae_core import VAEError
 
-STATS_KEY = "compare_stats_on"
 
 ck = active_model(conditional_ok=True)
 st.title("Compare models")
@@ -21,16 +21,16 @@ if len(paths) < 2:
             "the sidebar) to compare them here.")
     st.stop()
 
-if "compare_models" not in st.session_state:
+if COMPARE_MODELS not in st.session_state:
     # default partners: models of the active model's dataset
-    st.session_state["compare_models"] = comparison.default_choice(
+    st.session_state[COMPARE_MODELS] = comparison.default_choice(
         paths, st.session_state.get(MODEL_KEY, paths[0]), ck.train_config.dataset)
-elif any(p not in paths for p in st.session_state["compare_models"]):
+elif any(p not in paths for p in st.session_state[COMPARE_MODELS]):
     # drop models that have disappeared since; write only then (a write is pushed back to
     # the browser and would undo a choice made while this run was going on)
-    st.session_state["compare_models"] = [p for p in st.session_state["compare_models"]
+    st.session_state[COMPARE_MODELS] = [p for p in st.session_state[COMPARE_MODELS]
                                           if p in paths]
-chosen = st.multiselect("Models", paths, key="compare_models", format_func=labels_of.get)
+chosen = st.multiselect("Models", paths, key=COMPARE_MODELS, format_func=labels_of.get)
 if len(chosen) < 2:
     st.info("Choose two or more models.")
     st.stop()

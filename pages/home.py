@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui.derived import ELBO_SEED, estimator_note
 from ui.figures import png
+from ui.keys import HOME_DIGIT, HOME_SEED
 from ui.latent_map import posterior_svg
 from ui.share import copy_link, query, shown
 from ui.state import active_model, test_set_or_stop
@@ -27,13 +28,13 @@ st.markdown(
 
 images, labels, classes = test_set_or_stop(tcfg.dataset)
 # The tour follows the digit and seed chosen below (their values from the previous run).
-st.session_state.setdefault("home_seed", ELBO_SEED)  # a shared link (?digit=&seed=) may set both
-tour(ck, digit_of(int(st.session_state.get("home_digit", 0)), images, labels, classes,
-                  int(st.session_state["home_seed"])))
+st.session_state.setdefault(HOME_SEED, ELBO_SEED)  # a shared link (?digit=&seed=) may set both
+tour(ck, digit_of(int(st.session_state.get(HOME_DIGIT, 0)), images, labels, classes,
+                  int(st.session_state[HOME_SEED])))
 c1, c2, c3 = st.columns([3, 3, 1], vertical_alignment="bottom")
-idx = c1.number_input(f"Test {noun} #", 0, len(images) - 1, key="home_digit",
+idx = c1.number_input(f"Test {noun} #", 0, len(images) - 1, key=HOME_DIGIT,
                       help=f"index into the {tcfg.dataset} test set ({len(images):,} images)")
-seed = c2.number_input("Seed of ε", 0, 2**31 - 1, key="home_seed",
+seed = c2.number_input("Seed of ε", 0, 2**31 - 1, key=HOME_SEED,
                        help="the noise ε ~ N(0, I) of the reparameterization uses this seed; "
                             f"{ELBO_SEED}, the default, is the seed the Reconstruct page and "
                             f"the test-set scores use, so this {noun} gets the same −ELBO there")

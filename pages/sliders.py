@@ -13,9 +13,9 @@ from ui import plane_layers
 from ui.class_maps import class_labels, class_radio, decoded_reading
 from ui.derived import decode, dim_labels, latent_map
 from ui.figures import png
+from ui.keys import SL_CLASS, SL_CODE, SL_DIGIT, SL_DRAWS, SL_MAP, SL_MAP_DONE, SL_RANGE, z_key
 from ui.latent_map import class_legend, click_to_latent, map_extent, mark_point
-from ui.latent_pad import latent_pad
-from ui.latent_pad import unavailable as pad_unavailable
+from ui.latent_pad import latent_pad, unavailable as pad_unavailable
 from ui.share import copy_link, query, sliders_z
 from ui.state import active_model, encoded, test_set_or_stop
 
@@ -34,77 +34,77 @@ if ck.model_config.conditional:
     st.caption("A **conditional** VAE: pick the class below and z sets only its style "
                "(slant, width, stroke). The same z in another class is the same handwriting.")
 
-last = st.session_state.get("sl_code", [])  # slider keys are dropped while on other pages
+last = st.session_state.get(SL_CODE, [])  # slider keys are dropped while on other pages
 for i in range(zdim):
-    st.session_state.setdefault(f"z_{i}", last[i] if i < len(last) else 0.0)
-st.session_state.setdefault("sl_range", 3.0)
-st.session_state.setdefault("sl_draws", 0)
+    st.session_state.setdefault(z_key(i), last[i] if i < len(last) else 0.0)
+st.session_state.setdefault(SL_RANGE, 3.0)
+st.session_state.setdefault(SL_DRAWS, 0)
 
 
 def set_code(values) -> None:
     """Callback helper: write slider values (and widen the range to fit them) before rendering."""
     values = [round(float(v), 2) for v in values]
     need = max((abs(v) for v in values), default=0.0)
-    if need > st.session_state["sl_range"]:
-        st.session_state["sl_range"] = min(float(math.ceil(need)), MAX_RANGE)
+    if need > st.session_state[SL_RANGE]:
+        st.session_state[SL_RANGE] = min(float(math.ceil(need)), MAX_RANGE)
     for i, v in enumerate(values):
-        st.session_state[f"z_{i}"] = v
+        st.session_state[z_key(i)] = v
 
 
 def keep_code() -> None:
     """Range callback: the sliders' bounds change, their values don't (clipped if they must)."""
-    r = st.session_state["sl_range"]
-    for i, v in enumerate(st.session_state.get("sl_code", [])[:zdim]):
-        st.session_state[f"z_{i}"] = min(max(float(v), -r), r)
+    r = st.session_state[SL_RANGE]
+    for i, v in enumerate(st.session_state.get(SL_CODE, [])[:zdim]):
+        st.session_state[z_key(i)] = min(max(float(v), -r), r)
 
 
 def draw_prior() -> None:
-    st.session_state["sl_draws"] += 1
-    g = torch.Generator().manual_seed(st.session_state["sl_draws"])
-    r = st.session_state["sl_range"]
+    st.session_state[SL_DRAWS] += 1
+    g = torch.Generator().manual_seed(st.session_state[SL_DRAWS])
+    r = st.session_state[SL_RANGE]
     set_code(torch.randn(zdim, generator=g).clamp(-r, r).tolist())
 
 
 def from_digit() -> None:
     mu, _ = encoded(ck)
-    set_code(mu[st.session_state["sl_digit"]])
+    set_code(mu[st.session_state[SL_DIGIT]])
 
 
 def on_map_click() -> None:
-    click = st.session_state.get("sl_map")
-    if not click or click.get("unix_time") == st.session_state.get("sl_map_done"):
+    click = st.session_state.get(SL_MAP)
+    if not click or click.get("unix_time") == st.session_state.get(SL_MAP_DONE):
         return  # a rerun replays the last click: apply each click once
-    st.session_state["sl_map_done"] = click.get("unix_time")
-    e = map_extent(st.session_state["sl_range"], MAP_TILES)
+    st.session_state[SL_MAP_DONE] = click.get("unix_time")
+    e = map_extent(st.session_state[SL_RANGE], MAP_TILES)
     x, y = click_to_latent(click, e, MAP_SIZE)
-    r = st.session_state["sl_range"]
+    r = st.session_state[SL_RANGE]
     set_code([min(max(x, -r), r), min(max(y, -r), r)])
 
 
 @st.fragment
 def explorer() -> None:
     images, labels, classes = test_set_or_stop(ck.train_config.dataset)
-    y = class_radio(ck, "sl_class")  # None for an unconditional model
+    y = class_radio(ck, SL_CLASS)  # None for an unconditional model
     c = st.columns([1, 1, 1, 1.1, 1], vertical_alignment="bottom")
     c[0].button("Random draw", icon=":material/casino:", key="sl_random", on_click=draw_prior,
                 width="stretch", help="z ~ N(0, I), seeded by a counter (a new seed per click)")
     c[1].button("Reset to 0", icon=":material/restart_alt:", key="sl_reset", on_click=set_code,
                 args=([0.0] * zdim,), width="stretch")
-    c[2].number_input("Test digit #", 0, len(images) - 1, 0, key="sl_digit")
+    c[2].number_input("Test digit #", 0, len(images) - 1, 0, key=SL_DIGIT)
     c[3].button("Set from this digit", key="sl_from_digit", on_click=from_digit,
                 width="stretch", help="the posterior mean μ of that test digit")
-    r = c[4].number_input("Slider range ±R", 0.5, MAX_RANGE, step=0.5, key="sl_range",
+    r = c[4].number_input("Slider range ±R", 0.5, MAX_RANGE, step=0.5, key=SL_RANGE,
                           on_change=keep_code)
     for i in range(zdim):  # values outside a smaller range would be refused by st.slider
-        v = st.session_state[f"z_{i}"]
+        v = st.session_state[z_key(i)]
         # Write only a value that must change: a written key is pushed back to the browser,
         # which would undo key presses made while this run was going on.
         if not -r <= v <= r:
-            st.session_state[f"z_{i}"] = min(max(v, -r), r)
+            st.session_state[z_key(i)] = min(max(v, -r), r)
     copy_link("sliders", query(ck.name, sliders_z(zdim), label=y), key="sl_link")
     if not server_only:
-        z = [st.session_state[f"z_{i}"] for i in range(zdim)]
-        st.session_state["sl_code"] = z
+        z = [st.session_state[z_key(i)] for i in range(zdim)]
+        st.session_state[SL_CODE] = z
         layers = plane_layers.pad_controls(ck)
         latent_pad(ck, z, r, dim_labels(ck), on_release=set_code, label=y, layers=layers)
         shown = ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if zdim > 16 else "")
@@ -124,9 +124,9 @@ def explorer() -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
         box = st.container(height=420) if zdim > 8 else st.container()
-        z = [box.slider(label, -r, r, step=0.01, key=f"z_{i}")
+        z = [box.slider(label, -r, r, step=0.01, key=z_key(i))
              for i, label in enumerate(dim_labels(ck))]
-        st.session_state["sl_code"] = z
+        st.session_state[SL_CODE] = z
         if zdim == 2:
             image_box = st.container()
     if zdim != 2:
@@ -140,7 +140,7 @@ def explorer() -> None:
         with right:
             base = latent_map(ck, r, MAP_TILES, MAP_SIZE, y)
             streamlit_image_coordinates(mark_point(base, z[0], z[1], map_extent(r, MAP_TILES)),
-                                        key="sl_map", on_click=on_map_click, cursor="crosshair")
+                                        key=SL_MAP, on_click=on_map_click, cursor="crosshair")
             st.image(class_legend(tuple(classes), MAP_SIZE), output_format="PNG")
             st.caption("The latent plane: the decoder's output on a grid (grey), encoded test "
                        "digits coloured by class, and the current z (red ring); z0 runs "

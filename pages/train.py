@@ -3,13 +3,13 @@
 import streamlit as st
 
 from ui.config_form import configs_from, settings_form
+from ui.keys import MISSING_KEY
 from ui.state import active_model
 from ui.train_panel import run_panel, session_owner
 from ui.training import load_data, manager
 from vae_core import (ConfigError, DataNotFoundError, TrainingBusy, count_params,
                       download_dataset, download_root, missing_data_help)
 
-MISSING_KEY = "tr_missing_data"  # the dataset a Start could not find, until it is found
 
 ck = active_model(conditional_ok=True)
 st.title("Train")

@@ -13,9 +13,9 @@ from typing import Any
 
 import streamlit as st
 
+from ui.keys import FORM_VALUES_KEY
 from vae_core import FieldSpec, ModelConfig, TrainConfig, config_fields, format_ints, parse_ints
 
-FORM_VALUES_KEY = "tr_form_values"  # field name -> last submitted value (survives page visits)
 GROUPS = {  # section title -> fields, four per row
     "Model": [s.name for s in config_fields(ModelConfig)],
     "Objective and optimization": ["beta", "warmup_epochs", "binarize", "iw_samples",

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.keys import ENTRY_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
-ENTRY_KEY = "nav_entry_ran"  # set by app.py on every run of a session
 PAGES = [  # (file, title, icon); the first is the default page
     ("pages/home.py", "How a VAE works", ":material/school:"),
     ("pages/train.py", "Train", ":material/model_training:"),

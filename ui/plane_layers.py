@@ -18,6 +18,7 @@ import torch
 
 from ui.class_maps import class_labels
 from ui.derived import key
+from ui.keys import SL_RANGE
 from ui.state import encoded, test_set
 from ui.wording import item_noun, with_article
 from vae_core import Checkpoint, decoded_cost, hole_map, round_trip_field
@@ -141,7 +142,7 @@ def pad_readout(ck: Checkpoint, z: list[float], y: int | None, layers: PadLayers
     release) the cost's total and the KL per dimension of the decoded digit's posterior,
     which the browser cannot compute (it has the decoder, not the encoder)."""
     if layers.holes or layers.field:
-        r = float(st.session_state.get("sl_range", 3.0))
+        r = float(st.session_state.get(SL_RANGE, 3.0))
         said = []
         if layers.holes:
             share = hole_share(holes(ck, r * FIELD_ARROWS / (FIELD_ARROWS - 1)))

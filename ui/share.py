@@ -30,14 +30,14 @@ import numpy as np
 import streamlit as st
 
 from ui.class_maps import class_labels
+from ui.keys import (APPLIED_KEY, HIDE_KEY, HOME_DIGIT, HOME_SEED, RP_FRAME, SL_CLASS, SL_CODE,
+                     SL_RANGE, z_key)
 from ui.state import (BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, encoded,
                       get_model, test_set)
 from vae_core import Checkpoint, VAEError, load_replay
 
 SLIDER_RANGE = 10.0  # the Latent sliders page's widest range
 MAX_DIMS = 512  # a longer z is refused (no model of this app has more dimensions)
-HIDE_KEY = "share_hide"  # the session's lesson flags
-APPLIED_KEY = "share_applied"  # page -> the query this session has applied there
 # What each page reads from a link besides model and hide (which every page takes).
 PAGE_PARAMS = {"home": {"digit", "seed"}, "sliders": {"z", "digit", "label"},
                "replay": {"step"}}
@@ -194,10 +194,10 @@ def _to_sliders(shared: Shared, ck: Checkpoint) -> None:
     if z is not None:
         z = [round(v, 2) for v in z]
         need = max(abs(v) for v in z)
-        st.session_state["sl_range"] = max(3.0, min(float(math.ceil(need)), SLIDER_RANGE))
-        st.session_state["sl_code"] = z  # the page seeds its slider keys from it
+        st.session_state[SL_RANGE] = max(3.0, min(float(math.ceil(need)), SLIDER_RANGE))
+        st.session_state[SL_CODE] = z  # the page seeds its slider keys from it
         for i, v in enumerate(z):
-            st.session_state[f"z_{i}"] = v
+            st.session_state[z_key(i)] = v
     if shared.label is not None:
         cond = ck.model_config.conditional
         k = class_index(shared.label, class_labels(ck)) if cond else None
@@ -205,7 +205,7 @@ def _to_sliders(shared: Shared, ck: Checkpoint) -> None:
             shared.problems.append(f"label={shared.label!r} is not a class of {ck.name}"
                                    if cond else f"{ck.name} takes no class label")
         else:
-            st.session_state["sl_class"] = k
+            st.session_state[SL_CLASS] = k
 
 
 def _to_home(shared: Shared, ck: Checkpoint) -> None:
@@ -213,11 +213,11 @@ def _to_home(shared: Shared, ck: Checkpoint) -> None:
     if shared.digit is not None:
         n = len(test_set(ck.train_config.dataset)[0])
         if shared.digit < n:
-            st.session_state["home_digit"] = shared.digit
+            st.session_state[HOME_DIGIT] = shared.digit
         else:
             shared.problems.append(f"there is no test image #{shared.digit} (of {n:,})")
     if shared.seed is not None:
-        st.session_state["home_seed"] = shared.seed
+        st.session_state[HOME_SEED] = shared.seed
 
 
 def _to_replay(shared: Shared, ck: Checkpoint) -> None:
@@ -227,12 +227,12 @@ def _to_replay(shared: Shared, ck: Checkpoint) -> None:
     except VAEError as e:  # the page itself explains a missing or broken replay
         shared.problems.append(f"no replay to open at step {shared.step} ({e})")
         return
-    st.session_state["rp_frame"] = int(np.abs(replay.step - shared.step).argmin())
+    st.session_state[RP_FRAME] = int(np.abs(replay.step - shared.step).argmin())
 
 
 def sliders_z(zdim: int) -> list[float]:
     """The Latent sliders page's current z (its slider keys), for its link."""
-    return [float(st.session_state.get(f"z_{i}", 0.0)) for i in range(zdim)]
+    return [float(st.session_state.get(z_key(i), 0.0)) for i in range(zdim)]
 
 
 def follow_link(page: str) -> None:

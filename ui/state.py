@@ -18,6 +18,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ui.keys import CHOICE_KEY, MODEL_KEY, UPLOADS_KEY, UPLOAD_ERROR_KEY, UPLOAD_ROUND_KEY
 from ui.navigation import ensure_entry
 from vae_core import (
     Checkpoint,
@@ -36,11 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DIR = ROOT / "checkpoints"
 DEFAULT_MODEL = "mnist-mlp-2d"
 ENV_USER_DIR = "VAE_USER_MODELS_DIR"
-MODEL_KEY = "active_model_path"
 # The same path under a key no widget owns. After a fragment rerun (a latent pad release, a
 # button in the Sliders explorer) Streamlit 1.67 drops the sidebar selectbox's key on the next
 # page switch, which silently reset the model to the default; a plain key survives.
-CHOICE_KEY = "active_model_choice"
 
 
 def user_dir() -> Path:
@@ -120,9 +119,6 @@ def encoded(ck: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
     return encoded_test_set(str(ck.path), weights_mtime(str(ck.path)), ck.train_config.dataset)
 
 
-UPLOADS_KEY = "uploaded_models"  # label -> folder of the models this session uploaded
-UPLOAD_ERROR_KEY = "ckpt_upload_error"
-UPLOAD_ROUND_KEY = "ckpt_upload_round"  # part of the uploader's key: a new round empties it
 
 
 def _uploader_key() -> str:

@@ -17,6 +17,7 @@ import torch
 from ui.derived import (decode, key, manifold_image, pca_of_test_codes, posterior_samples,
                         prior_samples, project_cov, score_image, subsample)
 from ui.figures import pad_2d, png, tile
+from ui.keys import STEP_KEY
 from ui.latent_map import draw_codes
 from ui.replay_figures import cloud_extent, posterior_clouds, project_frame, replay_plane
 from ui.replay_view import replay_classes
@@ -26,7 +27,6 @@ from ui.wording import item_noun, with_article
 from vae_core import (MIXTURE_CODES, Checkpoint, VAEError, has_replay, hole_gap,
                       load_replay, mixture_subsample)
 
-STEP_KEY = "tour_step"
 HOLE_RATIO = 10.0  # a prior sample is in a hole when p(z) exceeds q(z) this many times
 HOLE_SAMPLES = 2000
 CVAE = "mnist-cvae-2d"

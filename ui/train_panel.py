@@ -9,6 +9,7 @@ import uuid
 
 import streamlit as st
 
+from ui.keys import DISCARD_ERROR, OWNER_KEY
 from ui.replay_view import run_replay
 from ui.state import MODEL_KEY
 from ui.training_figures import recon_strip, training_figure
@@ -24,7 +25,6 @@ from ui.training import (
 )
 from vae_core import CheckpointError
 
-OWNER_KEY = "tr_owner"  # this browser session's id, the owner of the runs it starts
 
 
 def session_owner() -> str:
@@ -69,7 +69,7 @@ def _discard(mgr: TrainingManager, job: TrainingJob) -> None:
     try:
         mgr.discard(job, session_owner())
     except CheckpointError as e:
-        st.session_state["tr_discard_error"] = str(e)
+        st.session_state[DISCARD_ERROR] = str(e)
 
 
 def keep_or_discard(mgr: TrainingManager, job: TrainingJob, key: str,
@@ -165,7 +165,7 @@ def run_panel(mgr: TrainingManager) -> None:
             for j in waiting:
                 st.markdown(f"**{j.id}** · {j.saved_epochs()} epoch(s) · {run_summary(j)}")
                 keep_or_discard(mgr, j, f"tr_keep_{j.id}")
-    if st.session_state.get("tr_discard_error"):
+    if st.session_state.get(DISCARD_ERROR):
         st.error(f"Not discarded: {st.session_state.pop('tr_discard_error')}")
     if mine is None and other is None and not waiting:
         st.info("No training run in this session yet. Choose the settings below and press "

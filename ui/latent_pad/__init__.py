@@ -10,8 +10,9 @@ so it is sent on every rerun (this app also disables Streamlit's message cache).
 weights (0.3-2.7 MB for the bundled models), the encoded test digits and their images (4 MB),
 and the plane layers (hole map and round-trip field, 11 KB, see ui.plane_layers) therefore
 never go in `data`. (The per-pixel cost's target, one test image of 784 numbers, does while
-the cost is on: it changes with the picker, and a blob per image would buy nothing.) Each is a blob registered with Streamlit's media file manager,
-the store behind `st.image` URLs: its bytes are served over HTTP from memory, as
+the cost is on: it changes with the picker, and a blob per image would buy nothing.) Each is
+a blob registered with Streamlit's media file manager, the store behind `st.image` URLs: its
+bytes are served over HTTP from memory, as
 `application/octet-stream`, with no base64 and no JSON. `data` carries only each blob's
 content hash, size and media URL; the page fetches a hash once and keeps it in module-level
 maps, which outlive reruns, remounts and page switches. Each release also reports the hashes
@@ -38,6 +39,7 @@ import numpy as np
 import streamlit as st
 from plotly.colors import qualitative
 
+from ui.keys import ACK_KEY, HAVE_KEY
 from ui.plane_layers import (HOLE_CELLS, HOLE_FULL, HOLE_RATIO, PadLayers, cost_target,
                              pad_arrays)
 from ui.state import encoded, test_set
@@ -47,8 +49,6 @@ from vae_core import (VAE, Checkpoint, ExportError, VAEError, export_classifier,
 FRONTEND = Path(__file__).resolve().parent / "frontend"
 NAME = "latent_explorer.latent_pad"
 KEY = "latent_pad"
-HAVE_KEY = "latent_pad_have"  # hashes of the blobs the page said it holds
-ACK_KEY = "latent_pad_ack"  # id of the last release applied (the page ignores older echoes)
 MAX_DIMS = 64
 MAX_WEIGHT_BYTES = 64 * 2**20  # beyond this the download and the decode would both be slow
 POINTS = 5000  # test digits on the 2-D plane; their images as uint8 are 3.9 MB

@@ -1,0 +1,65 @@
+"""Every `st.session_state` key the code reads or writes, in one place.
+
+A widget's key is also its session-state key. Keys that only name a widget (Streamlit reads
+them, the code never does) stay literals at the widget, prefixed by their page (`mf_`,
+`scatter_`, `gen_`, `rc_`, `tr_`, ...); as soon as code reads or writes one, it moves here.
+
+When a page may write a widget's key (Streamlit raises, or silently drops the value,
+otherwise):
+- before the widget is drawn in this run, or in a callback (`on_click` / `on_change`), which
+  runs before the next run draws it: that is how buttons, shared links and clicks on a map
+  set sliders;
+- never after the widget is drawn in the same run;
+- a widget's key is dropped when a run does not draw it (another page, a hidden branch): a page
+  that must remember a value across pages keeps a plain copy under its own key (`SL_CODE`,
+  `CHOICE_KEY`) and seeds the widget from it;
+- give a widget either a default value or a session-state value, not both.
+
+A part that draws several widgets (the replay view, a class picker, a run's buttons) takes a
+key prefix from its page and derives its keys from it (`<prefix>_frame`, `<prefix>_playing`).
+"""
+
+# The app and its navigation
+ENTRY_KEY = "nav_entry_ran"  # set by app.py on every run of a session
+HIDE_KEY = "share_hide"  # the session's lesson flags (?hide=...)
+APPLIED_KEY = "share_applied"  # page -> the query this session has applied there
+
+# The model picker and uploads (ui.state)
+MODEL_KEY = "active_model_path"  # the sidebar selectbox: the active checkpoint folder
+CHOICE_KEY = "active_model_choice"  # its plain copy, which survives fragment reruns
+UPLOADS_KEY = "uploaded_models"  # label -> folder of the models this session uploaded
+UPLOAD_ERROR_KEY = "ckpt_upload_error"
+UPLOAD_ROUND_KEY = "ckpt_upload_round"  # part of the uploader's key: a new round empties it
+
+# How a VAE works (home) and its tour
+HOME_DIGIT = "home_digit"  # the followed test image (number input)
+HOME_SEED = "home_seed"  # the seed of eps (number input)
+STEP_KEY = "tour_step"
+
+# Train
+FORM_VALUES_KEY = "tr_form_values"  # field name -> last submitted value (survives page visits)
+OWNER_KEY = "tr_owner"  # this browser session's id, the owner of the runs it starts
+MISSING_KEY = "tr_missing_data"  # the dataset a Start could not find, until it is found
+DISCARD_ERROR = "tr_discard_error"  # why discarding a run failed, shown on the next run
+
+# Latent sliders and its pad
+SL_CODE = "sl_code"  # z, a plain copy: slider keys are dropped while on other pages
+SL_RANGE = "sl_range"  # slider range +-R (number input)
+SL_DRAWS = "sl_draws"  # how many random draws so far (the next one's seed)
+SL_DIGIT = "sl_digit"  # test digit to set z from (number input)
+SL_CLASS = "sl_class"  # class of a conditional model (radio)
+SL_MAP = "sl_map"  # the fallback map's last click (image coordinates)
+SL_MAP_DONE = "sl_map_done"  # time of the click already applied
+Z_PREFIX = "z_"  # the server sliders: z_0, z_1, ... (see z_key)
+HAVE_KEY = "latent_pad_have"  # hashes of the blobs the page said it holds
+ACK_KEY = "latent_pad_ack"  # id of the last release applied (the page ignores older echoes)
+
+# Compare and Training replay
+COMPARE_MODELS = "compare_models"  # the models shown side by side (multiselect)
+STATS_KEY = "compare_stats_on"
+RP_FRAME = "rp_frame"  # the replay page's timeline (ui.replay_view names it "<prefix>_frame")
+
+
+def z_key(i: int) -> str:
+    """Session-state key of the server slider for latent dimension i."""
+    return f"{Z_PREFIX}{i}"
