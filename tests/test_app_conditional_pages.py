@@ -1,7 +1,8 @@
 """AppTest for Reconstruct, Latent scatter, Compare and Generate with a conditional model
 (issue 17) and the classifier's readings on Reconstruct (issue 16): "your digit in every
 class", style codes, conditional models beside unconditional ones, samples of a chosen class.
-Unconditional models keep their pages (no class picker; test_app_pages_b.py covers the rest).
+Unconditional models keep their pages (no class picker; the rest is in
+test_app_scatter_reconstruct_generate.py).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ import streamlit as st
 import torch
 
 from vae_core import (
+    ENV_VARS,
     Callback,
     CheckpointError,
     ModelConfig,
@@ -43,6 +44,7 @@ from vae_core import (
     VAEError,
     acquire_training_slot,
     copy_checkpoint,
+    eval_targets,
     is_checkpoint,
     load_checkpoint,
     load_split,
@@ -50,8 +52,6 @@ from vae_core import (
     slot_holders,
     weights_mtime,
 )
-from vae_core.data import ENV_VARS
-from vae_core.metrics import eval_targets
 
 from .state import BUNDLED_DIR, user_dir
 

@@ -9,7 +9,7 @@ from .checkpoint import (Checkpoint, extract_zip, load_checkpoint, read_configs,
 from .classifier import (CLASS_COLOURS, UPLOAD_MODEL_DIR, class_consistency, classify,
                          load_classifier, read_digit, read_grid, tint_grid)
 from .config import ModelConfig, TrainConfig
-from .data import Split, class_names, download_root, load_split, missing_data_help
+from .data import ENV_VARS, Split, class_names, download_root, load_split, missing_data_help
 from .download import download_dataset
 from .errors import (CheckpointError, ConfigError, DataNotFoundError, ExportError,
                      ImageError, TrainingBusy, TrainingDiverged, VAEError)
@@ -37,7 +37,7 @@ __all__ = [
     "ACTIVE_THRESHOLD", "Callback", "Checkpoint", "CheckpointError", "ConfigError",
     "DataNotFoundError", "FieldSpec", "ImageError", "ModelConfig", "Split", "TrainConfig",
     "Trainer", "TrainingBusy", "TrainingDiverged", "VAE", "VAEError", "VAEOutput",
-    "add_config_args", "build_model", "class_names", "compose_grid", "config_fields",
+    "ENV_VARS", "add_config_args", "build_model", "class_names", "compose_grid", "config_fields",
     "config_from_args", "copy_checkpoint", "count_params", "decode_batch", "download_dataset",
     "download_root", "encode_dataset", "evaluate_elbo", "export_zip", "extract_zip",
     "format_ints", "grid_values", "import_upload", "importance_sampled_nll",
