@@ -35,40 +35,44 @@ GOALS_MS = {"slider_p95": 30.0, "manifold_40_median": 150.0, "encode_test_set_me
 
 
 def load_model(path: str | Path = CHECKPOINT_2D) -> Any:
+    """The checkpoint, loaded as the pages load it (vae_core.load_checkpoint)."""
     from vae_core import load_checkpoint
 
-    return load_checkpoint(path).model.eval()
+    return load_checkpoint(path)
 
 
-def slider_decode(model: Any, reps: int = 200, seed: int = 0) -> dict[str, Any]:
-    """p50/p95 of: one new z (as a slider move gives) -> decoded image -> PNG bytes (x8)."""
-    from vae_core import to_png_bytes
+def slider_decode(ck: Any, reps: int = 200, seed: int = 0) -> dict[str, Any]:
+    """p50/p95 of the Sliders page's server path (its fallback when the pad cannot run the
+    decoder): one new z -> ui.derived.decode -> ui.figures.png at the page's scale 8."""
+    from ui.derived import decode
+    from ui.figures import png
 
     rng = np.random.default_rng(seed)
-    zs = torch.from_numpy(rng.uniform(-3, 3, size=(reps + 5, model.cfg.latent_dim))).float()
+    zs = rng.uniform(-3, 3, size=(reps + 5, ck.model_config.latent_dim)).astype(np.float32)
     state = {"i": 0, "bytes": 0}
 
     def one() -> None:
-        z = zs[state["i"] % len(zs)].unsqueeze(0)
+        z = zs[state["i"] % len(zs)]
         state["i"] += 1
-        with torch.no_grad():
-            img = model.decode(z)[0, 0].numpy()
-        state["bytes"] = len(to_png_bytes(img, scale=8))
+        state["bytes"] = len(png(decode(ck, z[None])[0], 8))
 
     res = summary_ms(time_reps(one, reps, warmup=5))
     res["png_bytes"] = state["bytes"]
     return res
 
 
-def manifold_png(model: Any, n: int = 40, reps: int = 10) -> dict[str, Any]:
-    """vae_core.manifold(model, n) + to_png_bytes of the composed [28n, 28n] grid."""
-    from vae_core import manifold, to_png_bytes
+def manifold_png(ck: Any, n: int = 40, reps: int = 10) -> dict[str, Any]:
+    """The Manifold page's work on a cache miss: ui.derived.manifold_image (its st.cache_data
+    cleared before each rep) + ui.figures.png of the [28n, 28n] grid."""
+    from ui import derived
+    from ui.figures import png
 
     state = {"bytes": 0}
 
     def one() -> None:
-        grid, _ = manifold(model, n)
-        state["bytes"] = len(to_png_bytes(grid.numpy()))
+        derived._manifold.clear()  # time the decode, not a cache hit
+        grid, _ = derived.manifold_image(ck, n)
+        state["bytes"] = len(png(grid))
 
     res = summary_ms(time_reps(one, reps, warmup=1))
     res.update(n=n, tiles=n * n, png_bytes=state["bytes"])
@@ -95,19 +99,20 @@ def upload_png(digit: np.ndarray, size: int = 280) -> bytes:
     return buf.getvalue()
 
 
-def reconstruct_upload(model: Any, png: bytes, reps: int = 30) -> dict[str, Any]:
-    """preprocess_image(PNG bytes) + model.reconstruct; and the same + to_png_bytes(x8)."""
-    from vae_core import preprocess_image, to_png_bytes
+def reconstruct_upload(ck: Any, png_bytes: bytes, reps: int = 30) -> dict[str, Any]:
+    """The Reconstruct page's path: vae_core.preprocess_image(PNG bytes) +
+    ui.derived.reconstruct; and the same + ui.figures.png at the page's scale."""
+    from ui.derived import reconstruct
+    from ui.figures import png
+    from vae_core import preprocess_image
 
     def recon() -> np.ndarray:
-        arr = preprocess_image(png)
-        with torch.no_grad():
-            return model.reconstruct(torch.from_numpy(arr)[None, None])[0, 0].numpy()
+        return reconstruct(ck, preprocess_image(png_bytes))[0]
 
     res = summary_ms(time_reps(recon, reps, warmup=2))
-    with_png = summary_ms(time_reps(lambda: to_png_bytes(recon(), scale=8), reps, warmup=1))
-    pre = summary_ms(time_reps(lambda: preprocess_image(png), reps, warmup=1))
-    res.update(upload_bytes=len(png), preprocess_only=pre, with_png_output=with_png)
+    with_png = summary_ms(time_reps(lambda: png(recon(), 8), reps, warmup=1))
+    pre = summary_ms(time_reps(lambda: preprocess_image(png_bytes), reps, warmup=1))
+    res.update(upload_bytes=len(png_bytes), preprocess_only=pre, with_png_output=with_png)
     return res
 
 
@@ -178,22 +183,23 @@ def run_all(data_dir: str | Path | None, reps_slider: int = 200, reps_manifold: 
     from vae_core import load_split
 
     t = time.perf_counter()
-    model = load_model()
+    ck = load_model()
+    model = ck.model
     load_s = time.perf_counter() - t
     test = load_split("mnist", False, data_dir)
     x = test.floats()
     torch.manual_seed(0)
     out: dict[str, Any] = {"checkpoint": CHECKPOINT_2D.name, "checkpoint_load_s": load_s,
                            "torch_threads": torch.get_num_threads()}
-    out["slider_decode"] = slider_decode(model, reps_slider)
+    out["slider_decode"] = slider_decode(ck, reps_slider)
     log(f"slider p50 {out['slider_decode']['p50_ms']:.2f} ms, p95 "
         f"{out['slider_decode']['p95_ms']:.2f} ms")
-    out["manifold_40"] = manifold_png(model, 40, reps_manifold)
+    out["manifold_40"] = manifold_png(ck, 40, reps_manifold)
     log(f"manifold 40x40 median {out['manifold_40']['median_ms']:.1f} ms")
     out["encode_test_set"] = encode_test_set(model, x, reps_encode)
     log(f"encode 10k median {out['encode_test_set']['median_ms']:.1f} ms")
     png = upload_png(x[0, 0].numpy())
-    out["reconstruct_upload"] = reconstruct_upload(model, png, reps_upload)
+    out["reconstruct_upload"] = reconstruct_upload(ck, png, reps_upload)
     log(f"reconstruct upload median {out['reconstruct_upload']['median_ms']:.1f} ms")
     if with_cold_start:
         runs = [cold_start() for _ in range(cold_start_runs)]
