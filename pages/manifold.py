@@ -7,6 +7,7 @@ from ui.class_maps import (class_labels, class_radio, digit_model, shown_class_m
 from ui.derived import key, manifold_image, pca_of_test_codes
 from ui.figures import png
 from ui.latent_map import manifold_figure
+from ui.share import view_link
 from ui.state import active_model
 from vae_core import compose_grid, decode_batch, grid_values
 
@@ -15,6 +16,7 @@ zdim = ck.model_config.latent_dim
 st.title("Manifold")
 st.caption("Each tile is the decoder's mean image at one point of a 2-D plane of the latent "
            "space; the axes give the coordinates of the tile centres.")
+view_link("manifold", ck)  # before the widgets: they take its values, or a link's
 
 y, view = None, "manifold"
 if ck.model_config.conditional:
@@ -34,14 +36,14 @@ if tinted and not digit_model(ck):
 if view == "style":
     names = class_labels(ck)
     s1, s2, s3 = st.columns([2, 2, 1])
-    rows = s1.slider("Styles (rows)", 2, 12, 6, key="mf_rows")
+    rows = s1.slider("Styles (rows)", 2, 12, key="mf_rows")
     how = s2.radio("Style codes", ["even", "random"], horizontal=True, key="mf_style",
                    format_func={"even": "evenly spaced around a circle",
                                 "random": "random draws from N(0, I)"}.get)
     if how == "random":
-        knob = s3.number_input("Seed", 0, 10_000, 0, key="mf_seed")
+        knob = s3.number_input("Seed", 0, 10_000, key="mf_seed")
     else:
-        knob = s3.number_input("Radius", 0.1, 4.0, 1.5, 0.25, key="mf_radius")
+        knob = s3.number_input("Radius", 0.1, 4.0, step=0.25, key="mf_radius")
     codes = style_codes(zdim, rows, how, knob, knob)
     grid = style_grid(*key(ck), codes, ck.model)
     if tinted:
@@ -59,13 +61,13 @@ if view == "style":
     st.stop()
 
 c1, c2, c3 = st.columns([2, 2, 1])
-n = c1.slider("Grid size N (N × N tiles)", 5, 40, 20, key="mf_n")
+n = c1.slider("Grid size N (N × N tiles)", 5, 40, key="mf_n")
 spacing = c2.radio("Spacing", ["linear", "quantile"], horizontal=True, key="mf_spacing",
                    format_func={"linear": "linear in [−L, L]",
                                 "quantile": "Gaussian quantiles"}.get,
                    help="Quantiles of N(0, 1) at evenly spaced probabilities 0.05 … 0.95 "
                         "(Kingma & Welling 2014, Fig. 4): equal prior mass per tile.")
-lim = c3.number_input("Range L", 0.1, 10.0, 3.0, 0.5, key="mf_lim",
+lim = c3.number_input("Range L", 0.1, 10.0, step=0.5, key="mf_lim",
                       disabled=spacing == "quantile")
 
 if zdim == 1:  # one axis only: a single strip of n tiles
@@ -89,9 +91,9 @@ if zdim > 2:
                                          "set"}.get)
     if plane == "axes":
         a1, a2 = st.columns(2)
-        dx = a1.selectbox("Horizontal dimension", range(zdim), 0, key="mf_dx",
+        dx = a1.selectbox("Horizontal dimension", range(zdim), key="mf_dx",
                           format_func=lambda d: f"z{d}")
-        dy = a2.selectbox("Vertical dimension", range(zdim), 1, key="mf_dy",
+        dy = a2.selectbox("Vertical dimension", range(zdim), key="mf_dy",
                           format_func=lambda d: f"z{d}")
         if dx == dy:
             st.info("Pick two different dimensions.")

@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import derived, figures, plane_layers
 from ui.latent_view import test_code_plane
+from ui.share import view_link
 from ui.state import active_model, encoded, test_set_or_stop
 from ui.wording import item_noun
 
@@ -21,6 +22,7 @@ st.caption(f"Each point is the posterior mean E[z|x] of one {ck.train_config.dat
            f"under **{ck.name}** (z has {z_dim} dimension{'s' if z_dim > 1 else ''}). "
            "Click the legend to hide or show a class; select points with the box or lasso "
            f"tool (top right of the chart) to see those {nouns} below.")
+view_link("scatter", ck)  # before the widgets: they take its values, or a link's
 y_test = derived.test_labels(ck.model, labels)  # a conditional model's codes need them
 if y_test is not None:
     st.caption(f"**{ck.name}** is a conditional VAE: each test {nouns[:-1]} is encoded given "
@@ -48,7 +50,7 @@ else:
     n = c1.slider("Points", 500, n_total, n_total, 500, key="scatter_n")
 # A conditional model's plane decodes to a different picture for every class: no underlay.
 can_underlay = method in ("latent axes", "PCA") and z_dim >= 2 and y_test is None
-opacity = c2.slider("Point opacity", 0.1, 1.0, 0.6, 0.1, key="scatter_opacity")
+opacity = c2.slider("Point opacity", 0.1, 1.0, step=0.1, key="scatter_opacity")
 if can_underlay:
     c2.caption("The buttons above the chart draw the decoded manifold under the points (a "
                "grid of codes covering every point; for PCA, the plane through the mean code "

@@ -16,7 +16,7 @@ from ui.figures import png
 from ui.keys import SL_CLASS, SL_CODE, SL_DIGIT, SL_DRAWS, SL_MAP, SL_MAP_DONE, SL_RANGE, z_key
 from ui.latent_map import class_legend, click_to_latent, map_extent, mark_point
 from ui.latent_pad import latent_pad, unavailable as pad_unavailable
-from ui.share import copy_link, query, sliders_z
+from ui.share import copy_link, sliders_query
 from ui.state import active_model, encoded, test_set_or_stop
 
 MAP_TILES, MAP_SIZE = 15, 420  # background manifold of the 2-D map: tiles, pixels
@@ -101,7 +101,7 @@ def explorer() -> None:
         # which would undo key presses made while this run was going on.
         if not -r <= v <= r:
             st.session_state[z_key(i)] = min(max(v, -r), r)
-    copy_link("sliders", query(ck.name, sliders_z(zdim), label=y), key="sl_link")
+    copy_link("sliders", sliders_query(ck, y), key="sl_link")
     if not server_only:
         z = [st.session_state[z_key(i)] for i in range(zdim)]
         st.session_state[SL_CODE] = z

@@ -4,12 +4,14 @@ from a URL (AppTest)."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from ui.share import find_model, link, parse, query
 from ui.state import BUNDLED_DIR, DEFAULT_MODEL, ENV_USER_DIR, MODEL_KEY, encoded, get_model
+from ui.view_links import VIEWS
 from vae_core import load_replay
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -155,3 +157,119 @@ def test_home_link_sets_digit_and_seed(no_user_models) -> None:
 def test_sliders_copy_link_holds_model_z_and_class(no_user_models) -> None:
     at = open_link("sliders", model="mnist-cvae-2d", z="0.5,-1.25", label="3")
     assert copied_link(at).endswith("/sliders?model=mnist-cvae-2d&z=0.50,-1.25&label=3")
+
+
+# --- Manifold, Latent scatter, Generate and the Sliders pad's layers (ui/view_links.py) ------
+@pytest.mark.parametrize("page,params,want", [
+    ("manifold", {"model": "mnist-conv-16d", "grid": "12", "range": "2.5",
+                  "spacing": "quantile", "dim_x": "2", "dim_y": "5", "classmap": "on"},
+     {"mf_n": 12, "mf_lim": 2.5, "mf_spacing": "quantile", "mf_dx": 2, "mf_dy": 5,
+      "mf_class_map": True}),
+    ("manifold", {"model": "mnist-conv-16d", "plane": "pca", "grid": "8"},
+     {"mf_plane": "pca", "mf_n": 8}),
+    ("manifold", {"model": "mnist-cvae-2d", "label": "7", "grid": "10"},
+     {"mf_class": 7, "mf_n": 10}),
+    ("manifold", {"model": "mnist-cvae-2d", "view": "style", "rows": "4", "styles": "random",
+                  "seed": "11"}, {"mf_view": "style", "mf_rows": 4, "mf_style": "random",
+                                  "mf_seed": 11}),
+    ("scatter", {"model": "mnist-mlp-2d", "holes": "on", "field": "on", "opacity": "0.3"},
+     {"scatter_holes": True, "scatter_field": True, "scatter_opacity": 0.3}),
+    ("scatter", {"model": "mnist-cvae-2d", "field": "on", "field_class": "3"},
+     {"scatter_field": True, "scatter_field_class": 3}),
+    ("scatter", {"model": "mnist-mlp-50d", "projection": "pca", "opacity": "1"},
+     {"scatter_projection": "PCA", "scatter_opacity": 1.0}),
+    ("generate", {"model": "mnist-cvae-2d", "tab": "posterior", "digit": "7", "n": "10",
+                  "seed": "3", "label": "4"},
+     {"gen_tab": "Posterior predictive", "gen_post_index": 7, "gen_post_n": 10,
+      "gen_post_seed": 3, "gen_class": 4}),
+    ("generate", {"model": "mnist-mlp-2d", "n": "16", "seed": "5", "per_row": "8"},
+     {"gen_tab": "Prior samples", "gen_prior_n": 16, "gen_prior_seed": 5,
+      "gen_prior_ncol": 8}),
+    ("generate", {"model": "mnist-mlp-2d", "tab": "interpolation", "from": "3", "to": "9",
+                  "steps": "7"},
+     {"gen_tab": "Interpolation", "gen_interp_a": 3, "gen_interp_b": 9,
+      "gen_interp_steps": 7}),
+    ("generate", {"model": "mnist-conv-16d", "tab": "traversal", "around": "digit",
+                  "digit": "12", "steps": "5", "range": "2"},
+     {"gen_tab": "Traversal", "gen_trav_around": "a test digit's mean", "gen_trav_index": 12,
+      "gen_trav_steps": 5, "gen_trav_lim": 2.0}),
+    ("sliders", {"model": "mnist-mlp-2d", "z": "0.5,0.25", "holes": "on", "field": "on",
+                 "cost": "on", "cost_digit": "42"},
+     {"sl_holes": True, "sl_field": True, "sl_cost": True, "sl_cost_digit": 42}),
+])
+def test_a_view_link_sets_the_widgets_and_copy_link_gives_it_back(
+        no_user_models, page: str, params: dict, want: dict) -> None:
+    at = open_link(page, **params)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.warning, [w.value for w in at.warning]
+    assert {k: at.session_state[k] for k in want} == want
+    drawn = {getattr(w, "key", None): w.value for kind in ("slider", "number_input", "radio",
+                                                           "selectbox", "toggle", "checkbox")
+             for w in at.get(kind)}
+    shown = [k for k in want if k in drawn]
+    assert shown and {k: drawn[k] for k in shown} == {k: want[k] for k in shown}
+    url = copied_link(at)
+    assert url.startswith(f"/{page}?model={params['model']}&"), url
+    again = open_link(page, **dict(parse_qsl(urlsplit(url).query)))
+    assert not again.warning and {k: again.session_state[k] for k in want} == want
+    assert copied_link(again) == url
+
+
+@pytest.mark.parametrize("page", ["manifold", "scatter", "generate"])
+def test_a_view_without_link_shows_the_defaults_and_links_only_the_model(
+        no_user_models, page: str) -> None:
+    at = open_link(page)
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    assert copied_link(at) == f"/{page}?model={DEFAULT_MODEL}"
+    defaults = {p.key: p.default for p in VIEWS[page] if p.key in at.session_state}
+    assert {k: at.session_state[k] for k in defaults} == defaults
+
+
+def test_a_view_link_follows_the_users_changes(no_user_models) -> None:
+    at = open_link("manifold", model="mnist-mlp-2d", grid="12")
+    at.slider(key="mf_n").set_value(25).run()
+    at.toggle(key="mf_class_map").set_value(True).run()
+    assert copied_link(at) == "/manifold?model=mnist-mlp-2d&classmap=on&grid=25"
+
+
+@pytest.mark.parametrize("page,params,needles", [
+    ("manifold", {"grid": "99", "spacing": "log"}, ["grid='99' is not in 5..40",
+                                                    "spacing='log' is not one of"]),
+    ("manifold", {"plane": "pca", "view": "style"}, ["plane is not used here "
+                                                     "(mnist-mlp-2d has no other plane)",
+                                                     "view is not used here"]),
+    ("manifold", {"model": "mnist-conv-16d", "dim_x": "16"}, ["dim_x='16' is not in 0..15"]),
+    ("manifold", {"model": "mnist-cvae-2d", "view": "style", "grid": "9"},
+     ["grid is not used by this view"]),
+    ("scatter", {"projection": "umap", "holes": "maybe"}, ["projection is not used here",
+                                                         "holes='maybe' is not one of"]),
+    ("scatter", {"model": "mnist-conv-16d", "holes": "on", "z": "1,2"},
+     ["holes is not used here (mnist-conv-16d is not 2-D)", "z is not used by this page"]),
+    ("generate", {"tab": "bogus", "n": "x", "foo": "1"},
+     ["tab='bogus' is not one of prior", "n='x' is not a whole number",
+      "foo is not used by this page"]),
+    ("generate", {"tab": "posterior", "digit": "10000", "label": "3"},
+     ["digit='10000' is not in 0..9999", "label is not used here"]),
+    ("generate", {"per_row": "8", "tab": "traversal"}, ["per_row is not used by this view"]),
+    ("sliders", {"cost_digit": "-1", "holes": "on", "model": "mnist-conv-16d"},
+     ["cost_digit='-1' is not in 0..9999", "holes is not used here"]),
+])
+def test_bad_view_links_open_the_page_with_one_warning(no_user_models, page: str,
+                                                       params: dict, needles: list) -> None:
+    at = open_link(page, **params)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.warning) == 1, [w.value for w in at.warning]
+    for needle in needles:
+        assert needle in at.warning[0].value, at.warning[0].value
+
+
+def test_every_linked_key_is_a_widget_key_of_its_page() -> None:
+    root = Path(APP).parent
+    sources = {"manifold": ["pages/manifold.py", "ui/class_maps.py"],
+               "scatter": ["pages/scatter.py", "ui/plane_layers.py"],
+               "generate": ["pages/generate.py", "ui/classes.py"],
+               "sliders": ["ui/plane_layers.py"]}
+    for page, params in VIEWS.items():
+        text = "".join((root / f).read_text() for f in sources[page])
+        for p in params:
+            assert f'"{p.key}"' in text, (page, p.key)

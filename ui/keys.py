@@ -59,6 +59,22 @@ COMPARE_MODELS = "compare_models"  # the models shown side by side (multiselect)
 STATS_KEY = "compare_stats_on"
 RP_FRAME = "rp_frame"  # the replay page's timeline (ui.replay_view names it "<prefix>_frame")
 
+# Widgets a shared link sets (ui.view_links seeds them and reads them for "Copy link")
+MF_VIEW, MF_CLASS, MF_CLASS_MAP = "mf_view", "mf_class", "mf_class_map"  # Manifold
+MF_N, MF_LIM, MF_SPACING, MF_PLANE, MF_DX, MF_DY = ("mf_n", "mf_lim", "mf_spacing", "mf_plane",
+                                                    "mf_dx", "mf_dy")
+MF_ROWS, MF_STYLE, MF_SEED, MF_RADIUS = "mf_rows", "mf_style", "mf_seed", "mf_radius"
+SC_PROJECTION, SC_OPACITY = "scatter_projection", "scatter_opacity"  # Latent scatter
+SC_HOLES, SC_FIELD, SC_FIELD_CLASS = "scatter_holes", "scatter_field", "scatter_field_class"
+SL_HOLES, SL_FIELD, SL_COST, SL_COST_DIGIT = "sl_holes", "sl_field", "sl_cost", "sl_cost_digit"
+GEN_TAB, GEN_CLASS = "gen_tab", "gen_class"  # Generate
+GEN_PRIOR_N, GEN_PRIOR_SEED, GEN_PRIOR_NCOL = "gen_prior_n", "gen_prior_seed", "gen_prior_ncol"
+GEN_POST_INDEX, GEN_POST_N, GEN_POST_SEED = "gen_post_index", "gen_post_n", "gen_post_seed"
+GEN_POST_PIXELS = "gen_post_pixels"
+GEN_INTERP_A, GEN_INTERP_B, GEN_INTERP_STEPS = "gen_interp_a", "gen_interp_b", "gen_interp_steps"
+GEN_TRAV_AROUND, GEN_TRAV_INDEX = "gen_trav_around", "gen_trav_index"
+GEN_TRAV_STEPS, GEN_TRAV_LIM = "gen_trav_steps", "gen_trav_lim"
+
 
 def z_key(i: int) -> str:
     """Session-state key of the server slider for latent dimension i."""

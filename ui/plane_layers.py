@@ -111,7 +111,7 @@ def pad_controls(ck: Checkpoint) -> PadLayers:
                               help="The decoded digit's -log p(x|z), pixel by pixel, against "
                                    "a test digit x: computed in your browser as you drag.")
     noun = item_noun(ck.train_config.dataset)
-    index = digit_col.number_input(f"against test {noun} #", 0, n_test - 1, 0,
+    index = digit_col.number_input(f"against test {noun} #", 0, n_test - 1,
                                    key="sl_cost_digit", disabled=not cost_on)
     if not two_d:
         needs_2d(ck)

@@ -13,6 +13,22 @@ Plain, readable parameters, e.g. `/sliders?model=mnist-mlp-2d&z=1.23,-0.77`:
     hide   lesson flags, comma-separated: a page's name (e.g. train) leaves it out of the
            menu; upload hides the model upload
 
+Each view's own controls (ui/view_links.py maps each parameter to its widget); switches
+take on/off, choices the words shown, a class its name or index:
+
+    manifold  view=manifold|style (a conditional model), label (its class), classmap=on|off,
+              grid (N of the N x N tiles), range (L), spacing=linear|quantile,
+              plane=axes|pca and dim_x, dim_y (more than 2 dimensions);
+              style view: rows, styles=even|random, seed, radius
+    scatter   projection=pca|tsne (more than 2 dimensions), opacity,
+              holes=on, field=on, field_class (2-D models; field_class for a conditional one)
+    generate  tab=prior|posterior|interpolation|traversal, label=all or a class (conditional);
+              prior: n, seed, per_row; posterior: digit, n, seed, pixels=on;
+              interpolation: from, to, steps; traversal: around=zero|digit, digit, steps, range
+    sliders   holes=on, field=on (2-D models), cost=on, cost_digit (besides z, digit, label)
+
+"Copy link" writes the model and what differs from a page's values without a link.
+
 app.py follows a URL once per session and page (`follow_link`): after that the controls are
 the user's. A parameter that cannot be used is named in a warning; the page
 still opens. The lesson flags last for the whole session.
@@ -34,6 +50,7 @@ from ui.keys import (APPLIED_KEY, HIDE_KEY, HOME_DIGIT, HOME_SEED, RP_FRAME, SL_
                      SL_RANGE, z_key)
 from ui.state import (BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, encoded,
                       get_model, test_set)
+from ui.view_links import apply, names, seed_widgets, view_query
 from vae_core import Checkpoint, VAEError, load_replay
 
 SLIDER_RANGE = 10.0  # the Latent sliders page's widest range
@@ -165,6 +182,13 @@ def copy_link(page: str, params: Mapping[str, str], key: str) -> str:
     return url
 
 
+def view_link(page: str, ck: Checkpoint) -> str:
+    """Give the page's linkable widgets their values (ui.view_links) and draw its "Copy
+    link"; call it before the page draws those widgets. Returns the URL."""
+    seed_widgets(page, ck)
+    return copy_link(page, {"model": ck.name} | view_query(page, ck), key=f"{page}_link")
+
+
 def class_index(label: str, names: Sequence[str]) -> int | None:
     """A class given by name ('7', 'Sandal') or by index; None if it is neither."""
     lowered = [n.lower() for n in names]
@@ -230,9 +254,10 @@ def _to_replay(shared: Shared, ck: Checkpoint) -> None:
     st.session_state[RP_FRAME] = int(np.abs(replay.step - shared.step).argmin())
 
 
-def sliders_z(zdim: int) -> list[float]:
-    """The Latent sliders page's current z (its slider keys), for its link."""
-    return [float(st.session_state.get(z_key(i), 0.0)) for i in range(zdim)]
+def sliders_query(ck: Checkpoint, label: int | None) -> dict[str, str]:
+    """The Latent sliders page's link: model, z (its slider keys), class and pad layers."""
+    z = [float(st.session_state.get(z_key(i), 0.0)) for i in range(ck.model_config.latent_dim)]
+    return query(ck.name, z, label=label) | view_query("sliders", ck)
 
 
 def follow_link(page: str) -> None:
@@ -247,7 +272,9 @@ def follow_link(page: str) -> None:
     if done.get(page) == sig:
         return
     done[page] = sig
-    shared = parse(params)
+    # On the pages of ui.view_links, digit, seed and label are that view's widgets.
+    own = {"model", "hide"} if page in ("manifold", "scatter", "generate") else set(params)
+    shared = parse({k: v for k, v in params.items() if k in own})
     st.session_state[HIDE_KEY] = sorted(set(st.session_state.get(HIDE_KEY, [])) | shared.hide)
     models = available_models()
     path = find_model(shared.model, models) if shared.model else None
@@ -267,7 +294,10 @@ def follow_link(page: str) -> None:
         _to_replay(shared, ck)
     if ck is not None and page == "home":
         _to_home(shared, ck)
-    unused = sorted(set(params) - {"model", "hide"} - PAGE_PARAMS.get(page, set()))
+    if ck is not None:
+        shared.problems += apply(page, params, ck)
+    unused = sorted(set(params) - {"model", "hide"} - PAGE_PARAMS.get(page, set())
+                    - names(page))
     if unused:
         shared.problems.append(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} "
                                "not used by this page")

@@ -1,0 +1,265 @@
+"""What a link holds on the Manifold, Latent scatter, Generate and Latent sliders pages: one
+URL parameter per widget, its widget key and the value the widget shows without a link.
+
+ui/share.py lists the parameters; VIEWS below is their table.
+
+A parameter that depends on another (the Generate tab, the Manifold view) is read for the
+tab or view the same link asks for, else the one shown. A page calls `seed_widgets` before
+drawing them: the widgets take their values from session state (no default of their own),
+so a link can set them without Streamlit's "default value and Session State" warning.
+Scatter's selected points are not in the link: Streamlit cannot select chart points from
+the server.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from ui import keys as K
+from ui.class_maps import class_labels
+from ui.classes import ALL
+from ui.state import test_set
+from vae_core import Checkpoint
+
+Reader = Callable[[str, Checkpoint], Any]  # URL text -> widget value; ValueError says why
+
+
+def whole(lo: int, hi: int | Callable[[Checkpoint], int]) -> Reader:
+    """An integer in [lo, hi]; `hi` may depend on the model."""
+    def read(text: str, ck: Checkpoint) -> int:
+        top = hi(ck) if callable(hi) else hi
+        try:
+            v = int(text)
+        except ValueError:
+            raise ValueError("is not a whole number") from None
+        if not lo <= v <= top:
+            raise ValueError(f"is not in {lo}..{top}")
+        return v
+    return read
+
+
+def number(lo: float, hi: float) -> Reader:
+    """A finite number in [lo, hi]."""
+    def read(text: str, ck: Checkpoint) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise ValueError("is not a number") from None
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise ValueError(f"is not in {lo:g}..{hi:g}")
+        return v
+    return read
+
+
+def one_of(choices: Mapping[str, Any]) -> Reader:
+    """One of the named choices (URL word -> widget value; the first word of a value is the
+    one links write)."""
+    def read(text: str, ck: Checkpoint) -> Any:
+        if text.lower() not in choices:
+            raise ValueError(f"is not one of {', '.join(choices)}")
+        return choices[text.lower()]
+    return read
+
+
+SWITCH = one_of({"on": True, "off": False, "1": True, "0": False, "true": True,
+                 "false": False})
+
+
+def a_class(allow_all: bool) -> Reader:
+    """A conditional model's class by name or index (`all` for a picker that offers it)."""
+    def read(text: str, ck: Checkpoint) -> int:
+        names = [n.lower() for n in class_labels(ck)]
+        if allow_all and text.lower() == "all":
+            return ALL
+        if text.lower() in names:
+            return names.index(text.lower())
+        if text.isdigit() and int(text) < len(names):
+            return int(text)
+        raise ValueError(f"is not a class of {ck.name}")
+    return read
+
+
+def last_test(ck: Checkpoint) -> int:
+    """The last test-set index of the model's dataset."""
+    return len(test_set(ck.train_config.dataset)[1]) - 1
+
+
+def last_dim(ck: Checkpoint) -> int:
+    """The model's last latent dimension."""
+    return ck.model_config.latent_dim - 1
+
+
+def conditional(ck: Checkpoint) -> str | None:
+    return None if ck.model_config.conditional else f"{ck.name} is not conditional"
+
+
+def two_d(ck: Checkpoint) -> str | None:
+    return None if ck.model_config.latent_dim == 2 else f"{ck.name} is not 2-D"
+
+
+def many_d(ck: Checkpoint) -> str | None:
+    return None if ck.model_config.latent_dim > 2 else f"{ck.name} has no other plane"
+
+
+def two_d_conditional(ck: Checkpoint) -> str | None:
+    return two_d(ck) or conditional(ck)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One URL parameter that sets the widget `key`."""
+
+    name: str
+    key: str
+    default: Any  # what the widget shows without a link
+    read: Reader
+    when: tuple[str, Any] | None = None  # (another parameter, the value it must have)
+    needs: Callable[[Checkpoint], str | None] | None = None  # why the model has no such widget
+
+    def text(self, value: Any) -> str:
+        """The widget value as the URL writes it (what `read` reads back)."""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, float):
+            return f"{value:g}"
+        if value == ALL and self.default == ALL:
+            return "all"
+        return next((w for w, v in WORDS.get(self.key, {}).items() if v == value), str(value))
+
+
+MANIFOLD_VIEW = ("view", "manifold")
+STYLE_VIEW = ("view", "style")
+PRIOR, POST, INTERP, TRAV = ("Prior samples", "Posterior predictive", "Interpolation",
+                             "Traversal")
+AROUND_ZERO, AROUND_DIGIT = "zero (the prior mean)", "a test digit's mean"
+
+# The URL words of the choice widgets (word -> widget value).
+WORDS: dict[str, dict[str, Any]] = {
+    K.MF_VIEW: {"manifold": "manifold", "style": "style"},
+    K.MF_SPACING: {"linear": "linear", "quantile": "quantile"},
+    K.MF_PLANE: {"axes": "axes", "pca": "pca"},
+    K.MF_STYLE: {"even": "even", "random": "random"},
+    K.SC_PROJECTION: {"pca": "PCA", "tsne": "t-SNE"},
+    K.GEN_TAB: {"prior": PRIOR, "posterior": POST, "interpolation": INTERP, "traversal": TRAV},
+    K.GEN_TRAV_AROUND: {"zero": AROUND_ZERO, "digit": AROUND_DIGIT},
+}
+
+VIEWS: dict[str, tuple[Param, ...]] = {
+    "manifold": (
+        Param("view", K.MF_VIEW, "manifold", one_of(WORDS[K.MF_VIEW]),
+              needs=conditional),
+        Param("label", K.MF_CLASS, 0, a_class(False), MANIFOLD_VIEW, conditional),
+        Param("classmap", K.MF_CLASS_MAP, False, SWITCH),
+        Param("grid", K.MF_N, 20, whole(5, 40), MANIFOLD_VIEW),
+        Param("range", K.MF_LIM, 3.0, number(0.1, 10.0), MANIFOLD_VIEW),
+        Param("spacing", K.MF_SPACING, "linear", one_of(WORDS[K.MF_SPACING]),
+              MANIFOLD_VIEW),
+        Param("plane", K.MF_PLANE, "axes", one_of(WORDS[K.MF_PLANE]),
+              MANIFOLD_VIEW, many_d),
+        Param("dim_x", K.MF_DX, 0, whole(0, last_dim), MANIFOLD_VIEW, many_d),
+        Param("dim_y", K.MF_DY, 1, whole(0, last_dim), MANIFOLD_VIEW, many_d),
+        Param("rows", K.MF_ROWS, 6, whole(2, 12), STYLE_VIEW, conditional),
+        Param("styles", K.MF_STYLE, "even", one_of(WORDS[K.MF_STYLE]),
+              STYLE_VIEW, conditional),
+        Param("seed", K.MF_SEED, 0, whole(0, 10_000), STYLE_VIEW, conditional),
+        Param("radius", K.MF_RADIUS, 1.5, number(0.1, 4.0), STYLE_VIEW, conditional),
+    ),
+    "scatter": (
+        Param("projection", K.SC_PROJECTION, "PCA", one_of(WORDS[K.SC_PROJECTION]),
+              needs=many_d),
+        Param("opacity", K.SC_OPACITY, 0.6, number(0.1, 1.0)),
+        Param("holes", K.SC_HOLES, False, SWITCH, needs=two_d),
+        Param("field", K.SC_FIELD, False, SWITCH, needs=two_d),
+        Param("field_class", K.SC_FIELD_CLASS, 0, a_class(False), needs=two_d_conditional),
+    ),
+    "generate": (
+        Param("tab", K.GEN_TAB, PRIOR, one_of(WORDS[K.GEN_TAB])),
+        Param("label", K.GEN_CLASS, ALL, a_class(True), needs=conditional),
+        Param("n", K.GEN_PRIOR_N, 48, whole(1, 200), ("tab", PRIOR)),
+        Param("seed", K.GEN_PRIOR_SEED, 0, whole(0, 2**31 - 1), ("tab", PRIOR)),
+        Param("per_row", K.GEN_PRIOR_NCOL, 12, whole(4, 20), ("tab", PRIOR)),
+        Param("digit", K.GEN_POST_INDEX, 0, whole(0, last_test), ("tab", POST)),
+        Param("n", K.GEN_POST_N, 24, whole(1, 100), ("tab", POST)),
+        Param("seed", K.GEN_POST_SEED, 0, whole(0, 2**31 - 1), ("tab", POST)),
+        Param("pixels", K.GEN_POST_PIXELS, False, SWITCH, ("tab", POST)),
+        Param("from", K.GEN_INTERP_A, 0, whole(0, last_test), ("tab", INTERP)),
+        Param("to", K.GEN_INTERP_B, 1, whole(0, last_test), ("tab", INTERP)),
+        Param("steps", K.GEN_INTERP_STEPS, 10, whole(3, 20), ("tab", INTERP)),
+        Param("around", K.GEN_TRAV_AROUND, AROUND_ZERO, one_of(WORDS[K.GEN_TRAV_AROUND]),
+              ("tab", TRAV)),
+        Param("digit", K.GEN_TRAV_INDEX, 0, whole(0, last_test), ("tab", TRAV)),
+        Param("steps", K.GEN_TRAV_STEPS, 9, whole(3, 15), ("tab", TRAV)),
+        Param("range", K.GEN_TRAV_LIM, 3.0, number(0.5, 5.0), ("tab", TRAV)),
+    ),
+    "sliders": (  # the pad's layers; z, digit and label are ui.share's own
+        Param("holes", K.SL_HOLES, False, SWITCH, needs=two_d),
+        Param("field", K.SL_FIELD, False, SWITCH, needs=two_d),
+        Param("cost", K.SL_COST, False, SWITCH),
+        Param("cost_digit", K.SL_COST_DIGIT, 0, whole(0, last_test)),
+    ),
+}
+
+
+def names(page: str) -> set[str]:
+    """The parameters `page` reads here."""
+    return {p.name for p in VIEWS.get(page, ())}
+
+
+def seed_widgets(page: str, ck: Checkpoint) -> None:
+    """Give the page's widgets their values without a link; call before drawing them."""
+    for p in VIEWS[page]:
+        if p.needs is None or p.needs(ck) is None:
+            st.session_state.setdefault(p.key, p.default)
+
+
+def _current(page: str, name: str, given: Mapping[str, Any]) -> Any:
+    """The value of the controlling parameter `name`: the link's, else the widget's."""
+    p = next(p for p in VIEWS[page] if p.name == name)
+    if given.get(name) is not None:
+        return given[name]
+    return st.session_state.get(p.key, p.default)
+
+
+def apply(page: str, params: Mapping[str, str], ck: Checkpoint) -> list[str]:
+    """Set the page's widgets from a link (before the page draws them); returns what could
+    not be used, one phrase each."""
+    problems: list[str] = []
+    given: dict[str, Any] = {}
+    for p in VIEWS.get(page, ()):  # controlling parameters (no `when`) first
+        if p.name not in params or p.name in given:
+            continue
+        if p.when is not None and _current(page, p.when[0], given) != p.when[1]:
+            continue
+        why = p.needs(ck) if p.needs else None
+        if why:
+            problems.append(f"{p.name} is not used here ({why})")
+            given[p.name] = None
+            continue
+        try:
+            given[p.name] = st.session_state[p.key] = p.read(str(params[p.name]).strip(), ck)
+        except ValueError as e:
+            problems.append(f"{p.name}={params[p.name]!r} {e}")
+            given[p.name] = None
+    for name in sorted(names(page) & set(params) - set(given)):
+        problems.append(f"{name} is not used by this view")
+    return problems
+
+
+def view_query(page: str, ck: Checkpoint) -> dict[str, str]:
+    """The parameters of what the page shows now that differ from its values without a
+    link (a short, readable URL that `apply` reads back)."""
+    q: dict[str, str] = {}
+    for p in VIEWS[page]:
+        if (p.needs and p.needs(ck)) or p.name in q:
+            continue
+        if p.when is not None and _current(page, p.when[0], {}) != p.when[1]:
+            continue
+        value = st.session_state.get(p.key, p.default)
+        if value != p.default:
+            q[p.name] = p.text(value)
+    return q
