@@ -177,8 +177,8 @@ def copy_link(page: str, params: Mapping[str, str], key: str) -> str:
     with st.popover("Copy link", icon=":material/link:", key=key):
         st.code(url, language=None, wrap_lines=True)
         st.caption("Copy it with the icon at the box's right. Whoever opens it sees this "
-                   "view: the same model and the same point. Add `&hide=train,upload` to "
-                   "hand out a focused lesson view.")
+                   "view: the same model, point and settings. Add `&hide=train,upload` "
+                   "to hand out a focused lesson view.")
     return url
 
 
