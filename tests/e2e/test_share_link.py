@@ -1,6 +1,7 @@
 """Shared links in Chromium: a Latent sliders URL opened in fresh browser contexts on a fresh
 server shows the same model, the same z and the same decoded image; the page's "Copy link"
-gives such a URL; lesson flags hide pages and the upload."""
+gives such a URL (on Generate too: the same tab and the same images); lesson flags hide pages
+and the upload."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import re
 import numpy as np
 import pytest
 import torch
-from e2e_helpers import (REPO_ROOT, assert_healthy, goto, running_server, screenshot,
-                         wait_for_app)
+from e2e_helpers import (REPO_ROOT, assert_healthy, goto, image_bytes, main_images,
+                         running_server, screenshot, wait_for_app)
 
 from vae_core import load_checkpoint
 
@@ -98,3 +99,40 @@ def test_copy_link_reopens_the_same_view(browser, base_url: str) -> None:
         ctx.close()
         if ctx2 is not None:
             ctx2.close()
+
+
+GENERATE = "/generate?model=mnist-mlp-2d&tab=posterior&digit=7&n=10&seed=3"
+
+
+def generate_view(page) -> tuple[str, list[bytes]]:
+    """(the selected tab, the bytes of every st.image on the page) once the page has run."""
+    wait_for_app(page)
+    assert_healthy(page, page.url)
+    images = main_images(page)
+    images.first.wait_for(state="attached")
+    tab = page.locator('[data-testid="stMain"] [role="tab"][aria-selected="true"]').inner_text()
+    return tab.strip(), [image_bytes(page, images.nth(i)) for i in range(images.count())]
+
+
+def test_a_copied_generate_link_shows_the_same_tab_and_images(browser, base_url: str) -> None:
+    ctx, page = open_fresh(browser, base_url, GENERATE)
+    ctx2 = ctx3 = None
+    try:
+        tab, images = generate_view(page)
+        assert tab == "Posterior predictive" and len(images) >= 3
+        assert "test #7" in page.locator('[data-testid="stMain"]').inner_text()
+        page.locator('[data-testid="stMain"]').get_by_role("button", name="Copy link").click()
+        code = page.locator('[data-testid="stPopoverBody"] pre code').first
+        code.wait_for(state="visible")
+        url = code.inner_text().strip()
+        assert url == base_url + GENERATE, url
+        ctx2, again = open_fresh(browser, base_url, url.removeprefix(base_url))
+        assert generate_view(again) == (tab, images)
+        ctx3, plain = open_fresh(browser, base_url, "/generate?model=mnist-mlp-2d")
+        plain_tab, plain_images = generate_view(plain)
+        assert plain_tab == "Prior samples" and plain_images != images
+        screenshot(again, "share-link-generate")
+    finally:
+        for c in (ctx, ctx2, ctx3):
+            if c is not None:
+                c.close()
