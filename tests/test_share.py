@@ -185,6 +185,8 @@ def test_sliders_copy_link_holds_model_z_and_class(no_user_models) -> None:
     ("generate", {"model": "mnist-mlp-2d", "n": "16", "seed": "5", "per_row": "8"},
      {"gen_tab": "Prior samples", "gen_prior_n": 16, "gen_prior_seed": 5,
       "gen_prior_ncol": 8}),
+    ("generate", {"model": "mnist-mlp-2d", "tab": "traversal", "digit": "4"},
+     {"gen_trav_around": "a test digit's mean", "gen_trav_index": 4}),
     ("generate", {"model": "mnist-mlp-2d", "tab": "interpolation", "from": "3", "to": "9",
                   "steps": "7"},
      {"gen_tab": "Interpolation", "gen_interp_a": 3, "gen_interp_b": 9,

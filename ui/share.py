@@ -24,7 +24,8 @@ take on/off, choices the words shown, a class its name or index:
               holes=on, field=on, field_class (2-D models; field_class for a conditional one)
     generate  tab=prior|posterior|interpolation|traversal, label=all or a class (conditional);
               prior: n, seed, per_row; posterior: digit, n, seed, pixels=on;
-              interpolation: from, to, steps; traversal: around=zero|digit, digit, steps, range
+              interpolation: from, to, steps; traversal: around=zero|digit, digit (alone:
+              around=digit), steps, range
     sliders   holes=on, field=on (2-D models), cost=on, cost_digit (besides z, digit, label)
 
 "Copy link" writes the model and what differs from a page's values without a link.

@@ -120,6 +120,7 @@ class Param:
     read: Reader
     when: tuple[str, Any] | None = None  # (another parameter, the value it must have)
     needs: Callable[[Checkpoint], str | None] | None = None  # why the model has no such widget
+    implies: tuple[str, Any] | None = None  # (another parameter, the value a link gives it)
 
     def text(self, value: Any) -> str:
         """The widget value as the URL writes it (what `read` reads back)."""
@@ -192,7 +193,8 @@ VIEWS: dict[str, tuple[Param, ...]] = {
         Param("steps", K.GEN_INTERP_STEPS, 10, whole(3, 20), ("tab", INTERP)),
         Param("around", K.GEN_TRAV_AROUND, AROUND_ZERO, one_of(WORDS[K.GEN_TRAV_AROUND]),
               ("tab", TRAV)),
-        Param("digit", K.GEN_TRAV_INDEX, 0, whole(0, last_test), ("tab", TRAV)),
+        Param("digit", K.GEN_TRAV_INDEX, 0, whole(0, last_test), ("tab", TRAV),
+              implies=("around", AROUND_DIGIT)),  # the index is only drawn around a digit
         Param("steps", K.GEN_TRAV_STEPS, 9, whole(3, 15), ("tab", TRAV)),
         Param("range", K.GEN_TRAV_LIM, 3.0, number(0.5, 5.0), ("tab", TRAV)),
     ),
@@ -245,6 +247,10 @@ def apply(page: str, params: Mapping[str, str], ck: Checkpoint) -> list[str]:
         except ValueError as e:
             problems.append(f"{p.name}={params[p.name]!r} {e}")
             given[p.name] = None
+            continue
+        if p.implies is not None and p.implies[0] not in params:
+            other = next(o for o in VIEWS[page] if o.name == p.implies[0])
+            st.session_state[other.key] = p.implies[1]
     for name in sorted(names(page) & set(params) - set(given)):
         problems.append(f"{name} is not used by this view")
     return problems
