@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import classes, derived, figures, generation
+from ui import classes, derived, figures, generation, keys as K
 from ui.share import view_link
 from ui.state import active_model, encoded, test_set_or_stop
 from ui.wording import item_noun
@@ -17,14 +17,14 @@ z_dim, last = mu.shape[1], len(mu) - 1
 noun = item_noun(ck.train_config.dataset)
 cond = classes.is_conditional(ck)
 label = classes.class_picker(
-    ck, names, "gen_class", "Class", allow_all=True,
+    ck, names, K.GEN_CLASS, "Class", allow_all=True,
     help=f"{ck.name} is a conditional VAE: z holds the style, the label the class.",
     note="Prior samples, interpolations and traversals are drawn in this class; under *all "
          "classes*, prior samples get one row per class and the rest follow their "
          f"{noun}s' own labels (posterior samples always do).") if cond else None
 
 prior_tab, post_tab, interp_tab, trav_tab = st.tabs(
-    ["Prior samples", "Posterior predictive", "Interpolation", "Traversal"], key="gen_tab",
+    ["Prior samples", "Posterior predictive", "Interpolation", "Traversal"], key=K.GEN_TAB,
     on_change="rerun")  # tracked: the link holds the tab
 
 # --- prior samples -------------------------------------------------------------------------
@@ -32,9 +32,9 @@ with prior_tab:
     st.caption(f"New {noun}s: z ~ N(0, I) decoded to the mean image of p(x|z).")
     by_class = cond and label is None
     c1, c2, c3 = st.columns(3)
-    n = c1.number_input("How many", 1, 200, key="gen_prior_n", disabled=by_class)
-    seed = c2.number_input("Seed", 0, 2**31 - 1, key="gen_prior_seed")
-    ncol = c3.slider("Per row", 4, 20, key="gen_prior_ncol")
+    n = c1.number_input("How many", 1, 200, key=K.GEN_PRIOR_N, disabled=by_class)
+    seed = c2.number_input("Seed", 0, 2**31 - 1, key=K.GEN_PRIOR_SEED)
+    ncol = c3.slider("Per row", 4, 20, key=K.GEN_PRIOR_NCOL)
     if by_class:
         grid = generation.prior_by_class(ck, ncol, int(seed))
         st.plotly_chart(figures.grid_figure(grid, ncol, [f"class {c}" for c in names]),
@@ -53,11 +53,11 @@ with post_tab:
                f"hesitates about that {noun}." + (" The model is given its label."
                                                   if cond else ""))
     c1, c2, c3 = st.columns(3)
-    i = int(c1.number_input(f"Test {noun} index (0 to {last})", 0, last, key="gen_post_index"))
-    n = int(c2.number_input("Samples", 1, 100, key="gen_post_n"))
-    seed = int(c3.number_input("Seed", 0, 2**31 - 1, key="gen_post_seed"))
+    i = int(c1.number_input(f"Test {noun} index (0 to {last})", 0, last, key=K.GEN_POST_INDEX))
+    n = int(c2.number_input("Samples", 1, 100, key=K.GEN_POST_N))
+    seed = int(c3.number_input("Seed", 0, 2**31 - 1, key=K.GEN_POST_SEED))
     draw = st.checkbox("Also draw the pixels from p(x|z) (Bernoulli or Gaussian noise), "
-                       "not just its mean", key="gen_post_pixels")
+                       "not just its mean", key=K.GEN_POST_PIXELS)
     own = int(labels[i]) if cond else None
     samples = derived.posterior_samples(ck, x_test[i], n, seed, draw_pixels=draw, y=own)
     recon = derived.reconstruct(ck, x_test[i][None], y=own)[0]
@@ -78,8 +78,8 @@ with interp_tab:
                    format_func=lambda o: o.replace("digits", f"{noun}s"))
     c1, c2 = st.columns(2)
     if src == "Two test digits":
-        ia = int(c1.number_input("From test index", 0, last, key="gen_interp_a"))
-        ib = int(c2.number_input("To test index", 0, last, key="gen_interp_b"))
+        ia = int(c1.number_input("From test index", 0, last, key=K.GEN_INTERP_A))
+        ib = int(c2.number_input("To test index", 0, last, key=K.GEN_INTERP_B))
         end_y = [int(labels[ia]), int(labels[ib])]
         end_names = [f"#{ia} ({names[labels[ia]]})", f"#{ib} ({names[labels[ib]]})"]
         codes = [mu[ia], mu[ib]]
@@ -90,7 +90,7 @@ with interp_tab:
         for refusal in refusals:
             st.error(refusal)
     c1, c2 = st.columns(2)
-    steps = c1.slider("Steps", 3, 20, key="gen_interp_steps")
+    steps = c1.slider("Steps", 3, 20, key=K.GEN_INTERP_STEPS)
     gif_ms = c2.slider("GIF frame duration (ms)", 40, 500, 120, 20, key="gen_interp_ms")
     if len(codes) == 2:
         paths, frames = generation.interpolation(
@@ -121,13 +121,13 @@ with trav_tab:
                "the base code: what each latent dimension controls.")
     c1, c2, c3 = st.columns(3)
     around = c1.radio("Around", ["zero (the prior mean)", "a test digit's mean"],
-                      key="gen_trav_around", format_func=lambda o: o.replace("digit", noun))
-    steps = c2.slider("Steps", 3, 15, key="gen_trav_steps")
-    lim = c3.slider("Range ±", 0.5, 5.0, step=0.5, key="gen_trav_lim")
+                      key=K.GEN_TRAV_AROUND, format_func=lambda o: o.replace("digit", noun))
+    steps = c2.slider("Steps", 3, 15, key=K.GEN_TRAV_STEPS)
+    lim = c3.slider("Range ±", 0.5, 5.0, step=0.5, key=K.GEN_TRAV_LIM)
     base, trav_y = None, label
     if around != "zero (the prior mean)":
         j = int(st.number_input(f"Test {noun} index (0 to {last})", 0, last,
-                                key="gen_trav_index"))
+                                key=K.GEN_TRAV_INDEX))
         base = mu[j]
         trav_y = int(labels[j]) if cond and label is None else label
         st.caption(f"Base: the posterior mean of test #{j} (label {names[labels[j]]}).")

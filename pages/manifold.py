@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui import keys as K
 from ui.class_maps import (class_labels, class_radio, digit_model, shown_class_map, style_codes,
                            style_figure, style_grid)
 from ui.derived import key, manifold_image, pca_of_test_codes
@@ -20,13 +21,13 @@ view_link("manifold", ck)  # before the widgets: they take its values, or a link
 
 y, view = None, "manifold"
 if ck.model_config.conditional:
-    view = st.radio("View", ["manifold", "style"], key="mf_view", horizontal=True,
+    view = st.radio("View", ["manifold", "style"], key=K.MF_VIEW, horizontal=True,
                     format_func={"manifold": "manifold of one class",
                                  "style": "style grid: each row one z, drawn in every "
                                           "class"}.get)
     if view == "manifold":
-        y = class_radio(ck, "mf_class")
-tinted = st.toggle("Class map", key="mf_class_map",
+        y = class_radio(ck, K.MF_CLASS)
+tinted = st.toggle("Class map", key=K.MF_CLASS_MAP,
                    help="Tint every tile by the digit the reference classifier reads in it: "
                         "where the decoder draws each digit")
 if tinted and not digit_model(ck):
@@ -36,14 +37,14 @@ if tinted and not digit_model(ck):
 if view == "style":
     names = class_labels(ck)
     s1, s2, s3 = st.columns([2, 2, 1])
-    rows = s1.slider("Styles (rows)", 2, 12, key="mf_rows")
-    how = s2.radio("Style codes", ["even", "random"], horizontal=True, key="mf_style",
+    rows = s1.slider("Styles (rows)", 2, 12, key=K.MF_ROWS)
+    how = s2.radio("Style codes", ["even", "random"], horizontal=True, key=K.MF_STYLE,
                    format_func={"even": "evenly spaced around a circle",
                                 "random": "random draws from N(0, I)"}.get)
     if how == "random":
-        knob = s3.number_input("Seed", 0, 10_000, key="mf_seed")
+        knob = s3.number_input("Seed", 0, 10_000, key=K.MF_SEED)
     else:
-        knob = s3.number_input("Radius", 0.1, 4.0, step=0.25, key="mf_radius")
+        knob = s3.number_input("Radius", 0.1, 4.0, step=0.25, key=K.MF_RADIUS)
     codes = style_codes(zdim, rows, how, knob, knob)
     grid = style_grid(*key(ck), codes, ck.model)
     if tinted:
@@ -61,13 +62,13 @@ if view == "style":
     st.stop()
 
 c1, c2, c3 = st.columns([2, 2, 1])
-n = c1.slider("Grid size N (N × N tiles)", 5, 40, key="mf_n")
-spacing = c2.radio("Spacing", ["linear", "quantile"], horizontal=True, key="mf_spacing",
+n = c1.slider("Grid size N (N × N tiles)", 5, 40, key=K.MF_N)
+spacing = c2.radio("Spacing", ["linear", "quantile"], horizontal=True, key=K.MF_SPACING,
                    format_func={"linear": "linear in [−L, L]",
                                 "quantile": "Gaussian quantiles"}.get,
                    help="Quantiles of N(0, 1) at evenly spaced probabilities 0.05 … 0.95 "
                         "(Kingma & Welling 2014, Fig. 4): equal prior mass per tile.")
-lim = c3.number_input("Range L", 0.1, 10.0, step=0.5, key="mf_lim",
+lim = c3.number_input("Range L", 0.1, 10.0, step=0.5, key=K.MF_LIM,
                       disabled=spacing == "quantile")
 
 if zdim == 1:  # one axis only: a single strip of n tiles
@@ -85,15 +86,15 @@ if zdim == 1:  # one axis only: a single strip of n tiles
 dims, base, directions = (0, 1), None, None
 xlabel, ylabel = "z0", "z1"
 if zdim > 2:
-    plane = st.radio("Plane", ["axes", "pca"], horizontal=True, key="mf_plane",
+    plane = st.radio("Plane", ["axes", "pca"], horizontal=True, key=K.MF_PLANE,
                      format_func={"axes": "two latent dimensions",
                                   "pca": "first two principal directions of the encoded test "
                                          "set"}.get)
     if plane == "axes":
         a1, a2 = st.columns(2)
-        dx = a1.selectbox("Horizontal dimension", range(zdim), key="mf_dx",
+        dx = a1.selectbox("Horizontal dimension", range(zdim), key=K.MF_DX,
                           format_func=lambda d: f"z{d}")
-        dy = a2.selectbox("Vertical dimension", range(zdim), key="mf_dy",
+        dy = a2.selectbox("Vertical dimension", range(zdim), key=K.MF_DY,
                           format_func=lambda d: f"z{d}")
         if dx == dy:
             st.info("Pick two different dimensions.")

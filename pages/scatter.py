@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import derived, figures, plane_layers
+from ui import derived, figures, plane_layers, keys as K
 from ui.latent_view import test_code_plane
 from ui.share import view_link
 from ui.state import active_model, encoded, test_set_or_stop
@@ -34,7 +34,7 @@ if y_test is not None:
 # 16 s and 5,000 points take 50 s on a 2-core CPU; t-SNE already gives the neighbourhood view.
 if z_dim > 2:
     method = st.radio("Projection to 2-D", ["PCA", "t-SNE"], horizontal=True,
-                      key="scatter_projection",
+                      key=K.SC_PROJECTION,
                       help="PCA is linear and instant: the manifold can be drawn under it. "
                            "t-SNE keeps neighbourhoods but distorts distances.")
 else:
@@ -50,7 +50,7 @@ else:
     n = c1.slider("Points", 500, n_total, n_total, 500, key="scatter_n")
 # A conditional model's plane decodes to a different picture for every class: no underlay.
 can_underlay = method in ("latent axes", "PCA") and z_dim >= 2 and y_test is None
-opacity = c2.slider("Point opacity", 0.1, 1.0, step=0.1, key="scatter_opacity")
+opacity = c2.slider("Point opacity", 0.1, 1.0, step=0.1, key=K.SC_OPACITY)
 if can_underlay:
     c2.caption("The buttons above the chart draw the decoded manifold under the points (a "
                "grid of codes covering every point; for PCA, the plane through the mean code "

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui import keys
 from ui.share import find_model, link, parse, query
 from ui.state import BUNDLED_DIR, DEFAULT_MODEL, ENV_USER_DIR, MODEL_KEY, encoded, get_model
 from ui.view_links import VIEWS
@@ -271,7 +272,8 @@ def test_every_linked_key_is_a_widget_key_of_its_page() -> None:
                "scatter": ["pages/scatter.py", "ui/plane_layers.py"],
                "generate": ["pages/generate.py", "ui/classes.py"],
                "sliders": ["ui/plane_layers.py"]}
+    const = {v: k for k, v in vars(keys).items() if k.isupper() and isinstance(v, str)}
     for page, params in VIEWS.items():
         text = "".join((root / f).read_text() for f in sources[page])
-        for p in params:
-            assert f'"{p.key}"' in text, (page, p.key)
+        for p in params:  # the page names the widget by its ui.keys constant, or a literal
+            assert f"K.{const[p.key]}" in text or f'"{p.key}"' in text, (page, p.key)
