@@ -42,12 +42,12 @@ else:
 
 c1, c2 = st.columns([3, 2])
 if method == "t-SNE":
-    n = c1.slider("Points (t-SNE runs on this seeded subsample)", 500, n_total,
-                  min(derived.TSNE_DEFAULT_POINTS, n_total), 500, key="scatter_n_tsne")
+    n = c1.slider("Points (t-SNE runs on this seeded subsample)", 500, n_total, step=500,
+                  key=K.SC_N_TSNE)
     c1.caption("t-SNE takes tens of seconds per few thousand points on a 2-core CPU; the "
                "result is cached, so each size is computed once per model.")
 else:
-    n = c1.slider("Points", 500, n_total, n_total, 500, key="scatter_n")
+    n = c1.slider("Points", 500, n_total, step=500, key=K.SC_N)
 # A conditional model's plane decodes to a different picture for every class: no underlay.
 can_underlay = method in ("latent axes", "PCA") and z_dim >= 2 and y_test is None
 opacity = c2.slider("Point opacity", 0.1, 1.0, step=0.1, key=K.SC_OPACITY)

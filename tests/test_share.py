@@ -177,8 +177,9 @@ def test_sliders_copy_link_holds_model_z_and_class(no_user_models) -> None:
      {"scatter_holes": True, "scatter_field": True, "scatter_opacity": 0.3}),
     ("scatter", {"model": "mnist-cvae-2d", "field": "on", "field_class": "3"},
      {"scatter_field": True, "scatter_field_class": 3}),
-    ("scatter", {"model": "mnist-mlp-50d", "projection": "pca", "opacity": "1"},
-     {"scatter_projection": "PCA", "scatter_opacity": 1.0}),
+    ("scatter", {"model": "mnist-mlp-50d", "projection": "pca", "opacity": "1",
+                 "points": "3000"},
+     {"scatter_projection": "PCA", "scatter_opacity": 1.0, "scatter_n": 3000}),
     ("generate", {"model": "mnist-cvae-2d", "tab": "posterior", "digit": "7", "n": "10",
                   "seed": "3", "label": "4"},
      {"gen_tab": "Posterior predictive", "gen_post_index": 7, "gen_post_n": 10,
@@ -224,7 +225,8 @@ def test_a_view_without_link_shows_the_defaults_and_links_only_the_model(
     at = open_link(page)
     assert not at.exception and not at.warning, [w.value for w in at.warning]
     assert copied_link(at) == f"/{page}?model={DEFAULT_MODEL}"
-    defaults = {p.key: p.default for p in VIEWS[page] if p.key in at.session_state}
+    ck = get_model(str(BUNDLED_DIR / DEFAULT_MODEL))
+    defaults = {p.key: p.start(ck) for p in VIEWS[page] if p.key in at.session_state}
     assert {k: at.session_state[k] for k in defaults} == defaults
 
 
@@ -246,6 +248,7 @@ def test_a_view_link_follows_the_users_changes(no_user_models) -> None:
      ["grid is not used by this view"]),
     ("scatter", {"projection": "umap", "holes": "maybe"}, ["projection is not used here",
                                                          "holes='maybe' is not one of"]),
+    ("scatter", {"points": "100"}, ["points='100' is not in 500..10000"]),
     ("scatter", {"model": "mnist-conv-16d", "holes": "on", "z": "1,2"},
      ["holes is not used here (mnist-conv-16d is not 2-D)", "z is not used by this page"]),
     ("generate", {"tab": "bogus", "n": "x", "foo": "1"},

@@ -65,6 +65,7 @@ MF_N, MF_LIM, MF_SPACING, MF_PLANE, MF_DX, MF_DY = ("mf_n", "mf_lim", "mf_spacin
                                                     "mf_dx", "mf_dy")
 MF_ROWS, MF_STYLE, MF_SEED, MF_RADIUS = "mf_rows", "mf_style", "mf_seed", "mf_radius"
 SC_PROJECTION, SC_OPACITY = "scatter_projection", "scatter_opacity"  # Latent scatter
+SC_N, SC_N_TSNE = "scatter_n", "scatter_n_tsne"  # its points (latent axes or PCA; t-SNE)
 SC_HOLES, SC_FIELD, SC_FIELD_CLASS = "scatter_holes", "scatter_field", "scatter_field_class"
 SL_HOLES, SL_FIELD, SL_COST, SL_COST_DIGIT = "sl_holes", "sl_field", "sl_cost", "sl_cost_digit"
 GEN_TAB, GEN_CLASS = "gen_tab", "gen_class"  # Generate

@@ -20,7 +20,7 @@ take on/off, choices the words shown, a class its name or index:
               grid (N of the N x N tiles), range (L), spacing=linear|quantile,
               plane=axes|pca and dim_x, dim_y (more than 2 dimensions);
               style view: rows, styles=even|random, seed, radius
-    scatter   projection=pca|tsne (more than 2 dimensions), opacity,
+    scatter   projection=pca|tsne (more than 2 dimensions), points (how many), opacity,
               holes=on, field=on, field_class (2-D models; field_class for a conditional one)
     generate  tab=prior|posterior|interpolation|traversal, label=all or a class (conditional);
               prior: n, seed, per_row; posterior: digit, n, seed, pixels=on;

@@ -23,6 +23,7 @@ import streamlit as st
 from ui import keys as K
 from ui.class_maps import class_labels
 from ui.classes import ALL
+from ui.derived import TSNE_DEFAULT_POINTS
 from ui.state import test_set
 from vae_core import Checkpoint
 
@@ -89,6 +90,16 @@ def last_test(ck: Checkpoint) -> int:
     return len(test_set(ck.train_config.dataset)[1]) - 1
 
 
+def all_points(ck: Checkpoint) -> int:
+    """The Scatter page's points without a link: the whole test set."""
+    return last_test(ck) + 1
+
+
+def tsne_points(ck: Checkpoint) -> int:
+    """The t-SNE subsample without a link."""
+    return min(TSNE_DEFAULT_POINTS, all_points(ck))
+
+
 def last_dim(ck: Checkpoint) -> int:
     """The model's last latent dimension."""
     return ck.model_config.latent_dim - 1
@@ -116,11 +127,15 @@ class Param:
 
     name: str
     key: str
-    default: Any  # what the widget shows without a link
+    default: Any  # what the widget shows without a link (a function of the model, or a value)
     read: Reader
     when: tuple[str, Any] | None = None  # (another parameter, the value it must have)
     needs: Callable[[Checkpoint], str | None] | None = None  # why the model has no such widget
     implies: tuple[str, Any] | None = None  # (another parameter, the value a link gives it)
+
+    def start(self, ck: Checkpoint) -> Any:
+        """The widget's value without a link, for this model."""
+        return self.default(ck) if callable(self.default) else self.default
 
     def text(self, value: Any) -> str:
         """The widget value as the URL writes it (what `read` reads back)."""
@@ -173,6 +188,9 @@ VIEWS: dict[str, tuple[Param, ...]] = {
     "scatter": (
         Param("projection", K.SC_PROJECTION, "PCA", one_of(WORDS[K.SC_PROJECTION]),
               needs=many_d),
+        Param("points", K.SC_N, all_points, whole(500, all_points), ("projection", "PCA")),
+        Param("points", K.SC_N_TSNE, tsne_points, whole(500, all_points),
+              ("projection", "t-SNE")),
         Param("opacity", K.SC_OPACITY, 0.6, number(0.1, 1.0)),
         Param("holes", K.SC_HOLES, False, SWITCH, needs=two_d),
         Param("field", K.SC_FIELD, False, SWITCH, needs=two_d),
@@ -216,7 +234,7 @@ def seed_widgets(page: str, ck: Checkpoint) -> None:
     """Give the page's widgets their values without a link; call before drawing them."""
     for p in VIEWS[page]:
         if p.needs is None or p.needs(ck) is None:
-            st.session_state.setdefault(p.key, p.default)
+            st.session_state.setdefault(p.key, p.start(ck))
 
 
 def _current(page: str, name: str, given: Mapping[str, Any]) -> Any:
@@ -265,7 +283,7 @@ def view_query(page: str, ck: Checkpoint) -> dict[str, str]:
             continue
         if p.when is not None and _current(page, p.when[0], {}) != p.when[1]:
             continue
-        value = st.session_state.get(p.key, p.default)
-        if value != p.default:
+        value = st.session_state.get(p.key, p.start(ck))
+        if value != p.start(ck):
             q[p.name] = p.text(value)
     return q
