@@ -4,13 +4,13 @@ the model's own numbers."""
 import pandas as pd
 import streamlit as st
 
-from ui.derived import ELBO_SEED, estimator_note
+from ui.derived import ELBO_SEED, anatomy, estimator_note
 from ui.figures import png
 from ui.keys import HOME_DIGIT, HOME_SEED
 from ui.latent_map import posterior_svg
 from ui.share import copy_link, query, shown
 from ui.state import active_model, test_set_or_stop
-from ui.tour import anatomy, digit_of, tour
+from ui.tour import digit_of, tour
 from ui.wording import item_noun, with_article
 
 ck = active_model(conditional_ok=True)

@@ -3,11 +3,12 @@
 import streamlit as st
 
 from ui import keys as K
-from ui.class_maps import (class_labels, class_radio, digit_model, shown_class_map, style_codes,
+from ui.class_maps import (class_labels, class_radio, shown_class_map, style_codes,
                            style_figure, style_grid)
 from ui.derived import key, manifold_image, pca_of_test_codes
 from ui.figures import png
 from ui.latent_map import manifold_figure
+from ui.readings import digit_model
 from ui.share import view_link
 from ui.state import active_model
 from vae_core import compose_grid, decode_batch, grid_values

@@ -4,7 +4,6 @@ import numpy as np
 import streamlit as st
 
 from ui import classes, derived, figures, readings
-from ui.class_maps import digit_model
 from ui.digit_input import upload_or_drawing
 from ui.latent_view import test_code_plane
 from ui.state import active_model, test_set_or_stop
@@ -24,7 +23,7 @@ img = upload_or_drawing(noun)
 # --- its label, for a conditional model ---------------------------------------------------
 y = None
 if classes.is_conditional(ck):
-    read = readings.reading(img) if digit_model(ck) else None
+    read = readings.reading(img) if readings.digit_model(ck) else None
     if read is not None:
         classes.suggest("reconstruct_label", img, read[0])
     y = classes.class_picker(

@@ -9,8 +9,8 @@ import streamlit as st
 import torch
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from ui import plane_layers
-from ui.class_maps import class_labels, class_radio, decoded_reading
+from ui import plane_layers, readings
+from ui.class_maps import class_labels, class_radio
 from ui.derived import decode, dim_labels, latent_map
 from ui.figures import png
 from ui.keys import SL_CLASS, SL_CODE, SL_DIGIT, SL_DRAWS, SL_MAP, SL_MAP_DONE, SL_RANGE, z_key
@@ -109,7 +109,7 @@ def explorer() -> None:
         latent_pad(ck, z, r, dim_labels(ck), on_release=set_code, label=y, layers=layers)
         shown = ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if zdim > 16 else "")
         what = "the red ring or a slider" if zdim == 2 else "a slider"
-        st.markdown(decoded_reading(ck, z, y))
+        st.markdown(readings.decoded_reading(ck, z, y, class_labels(ck)))
         st.caption(f"z on the server: ({shown}). Drag {what}: your browser decodes every "
                    "frame, and z comes back here when you let go.")
         plane_layers.pad_readout(ck, z, y, layers)
@@ -135,7 +135,7 @@ def explorer() -> None:
     shown = ", ".join(f"{v:.2f}" for v in z[:6]) + (", …" if zdim > 6 else "")
     image_box.image(png(img, 8), caption=f"decoded mean image at z = ({shown})",
                     output_format="PNG")
-    image_box.markdown(decoded_reading(ck, z, y))
+    image_box.markdown(readings.decoded_reading(ck, z, y, class_labels(ck)))
     if zdim == 2:
         with right:
             base = latent_map(ck, r, MAP_TILES, MAP_SIZE, y)

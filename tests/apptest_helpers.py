@@ -1,8 +1,13 @@
-"""Helpers shared by the AppTest files that drive the Train page."""
+"""Helpers shared by the AppTest files: the Train page's fill-and-wait, and a fresh process."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -35,3 +40,13 @@ def stop_last_run() -> None:
     if job is not None and job.thread is not None:
         job.stop()
         job.thread.join(60)
+
+
+def run_fresh(script: str, user_models: Path) -> dict:
+    """Run `script` in a fresh Python process at the repository root (nothing imported yet, a
+    temporary user-models folder) and return the JSON it prints last."""
+    env = dict(os.environ, VAE_USER_MODELS_DIR=str(user_models))
+    out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
+                         env=env, check=False, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])

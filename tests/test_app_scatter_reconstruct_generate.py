@@ -382,7 +382,7 @@ def test_symmetric_extent_and_class_summary() -> None:
 def test_home_and_reconstruct_report_the_same_neg_elbo(empty_user_dir: Path) -> None:
     """Issue 18, 12: the same test digit got -ELBO 100.55 on Home and 98.1 on Reconstruct (two
     one-sample estimates with different draws). One seeded estimator everywhere now."""
-    from ui.tour import anatomy
+    from ui.derived import anatomy
     from vae_core import preprocess_image
 
     i = 3

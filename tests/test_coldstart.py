@@ -4,13 +4,9 @@ nor scipy (0.5 s): the page needs neither."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from apptest_helpers import run_fresh
 
 _SCRIPT = """
 import json, sys
@@ -23,11 +19,7 @@ print(json.dumps({"exceptions": [e.value for e in at.exception],
 
 
 def test_first_page_renders_without_torchvision_or_scipy(tmp_path: Path) -> None:
-    env = dict(os.environ, VAE_USER_MODELS_DIR=str(tmp_path / "models"))
-    out = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=REPO_ROOT, env=env, check=False,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = run_fresh(_SCRIPT, tmp_path / "models")
     assert res["exceptions"] == [] and res["title"] == ["How a VAE works"]
     assert res["images"] >= 1, res  # the digit and its decodings were drawn
     assert res["heavy"] == [], res

@@ -3,12 +3,9 @@ lifespan), so the first visitor does not wait for `import torch` and the default
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from apptest_helpers import run_fresh
 from streamlit.web.server.app_discovery import discover_asgi_app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,10 +36,6 @@ print(json.dumps({"spent": spent, "n": len(images), "codes": len(mu),
 
 
 def test_preload_imports_torch_and_caches_the_default_model(tmp_path: Path) -> None:
-    env = dict(os.environ, VAE_USER_MODELS_DIR=str(tmp_path / "models"))
-    out = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=REPO_ROOT, env=env, check=False,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = run_fresh(_SCRIPT, tmp_path / "models")
     assert res["torch"] and res["n"] == res["codes"] == 10_000
     assert {"torch", "vae_core", "default model"} <= set(res["spent"])

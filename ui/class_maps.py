@@ -1,5 +1,5 @@
 """Classes on the Latent sliders and Manifold pages: the class radio of a conditional model,
-the reference classifier's reading of the decoded digit, the style grid and the class map.
+the style grid and the class map (the classifier's readings are ui.readings').
 
 A conditional VAE decodes p(x | y, z): the class y comes from the radio and z holds only the
 style. The reference digit classifier (vae_core.read_digit / classify) reads what a decoder
@@ -20,9 +20,8 @@ import torch
 from ui.figures import png
 from ui.latent_map import class_legend
 from vae_core import (Checkpoint, VAEError, class_names, classify, compose_grid, decode_batch,
-                      read_digit, tint_grid)
+                      tint_grid)
 
-UNSURE = 0.5  # below this probability a reading is called unsure
 DIGITS = [str(d) for d in range(10)]  # the reference classifier's classes
 
 
@@ -45,37 +44,6 @@ def class_radio(ck: Checkpoint, key: str, label: str = "Class") -> int | None:
                     format_func=names.__getitem__,
                     help="A conditional VAE draws the class you pick here; z holds only the "
                          "style (slant, width, stroke)")
-
-
-def digit_model(ck: Checkpoint) -> bool:
-    """Whether the reference classifier (trained on MNIST digits) can read this model's
-    images: MNIST models, not Fashion-MNIST or folder datasets."""
-    return ck.train_config.dataset == "mnist"
-
-
-def reading(image: np.ndarray, wanted: str | None = None) -> str:
-    """One sentence on what the reference classifier reads in a decoded image [28, 28];
-    `wanted` is the class a conditional model was asked for."""
-    try:
-        label, p = read_digit(image)
-    except VAEError as e:  # a missing or damaged classifier: say so, the page goes on
-        return f"No classifier reading: {e}"
-    sure = f"{p:.0%} sure" if p >= UNSURE else f"only {p:.0%} sure"
-    text = f"The digit classifier reads **{label}** ({sure})"
-    if wanted is None:
-        return text + "."
-    if str(label) == wanted:
-        return text + ": the class you picked."
-    return text + f", not the **{wanted}** you picked: this style is far from that class's."
-
-
-def decoded_reading(ck: Checkpoint, z: list[float], y: int | None) -> str:
-    """The classifier's reading of the image model `ck` decodes at z (under class y)."""
-    if not digit_model(ck):
-        return (f"No classifier reading: the reference classifier reads digits, and this model "
-                f"draws {ck.train_config.dataset} images.")
-    img = decode_batch(ck.model, torch.tensor([z], dtype=torch.float32), y)[0, 0].numpy()
-    return reading(img, None if y is None else class_labels(ck)[y])
 
 
 # --- tiles and their readings ---------------------------------------------------------------

@@ -16,7 +16,7 @@ import torch
 from ui.latent_map import draw_latent_map
 from ui.state import encoded, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, Checkpoint, Labels, elbo_terms, eval_targets,
-                      latent_stats, manifold, pca, weights_mtime)
+                      kl_per_dim, latent_stats, manifold, pca, weights_mtime)
 
 TSNE_DEFAULT_POINTS = 2000
 
@@ -191,6 +191,23 @@ def score_image(ck: Checkpoint, img: np.ndarray, seed: int = ELBO_SEED,
                 y: int | None = None) -> dict[str, Any]:
     """image_elbo under the checkpoint's own binarization (given label y if conditional)."""
     return image_elbo(ck.model, img, ck.train_config.binarize, seed, y)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _anatomy(path: str, mtime: str, image: np.ndarray, seed: int, y: int | None,
+             _ck: Checkpoint) -> dict[str, Any]:
+    a = score_image(_ck, image, seed, y)
+    mu, logvar = a["mu"], a["logvar"]
+    return {**a, "x": a["target"], "sigma": np.exp(0.5 * logvar),
+            "x_mu": decode(_ck, mu[None], y)[0],
+            "kl_dims": kl_per_dim(torch.from_numpy(mu), torch.from_numpy(logvar)).numpy()}
+
+
+def anatomy(ck: Checkpoint, image: np.ndarray, seed: int, y: int | None) -> dict[str, Any]:
+    """One image through the model (under its label y if the model is conditional): the
+    target as scored, mu, sigma, eps, z, the -ELBO terms, KL per dimension, decodings of z
+    and of mu."""
+    return _anatomy(*key(ck), np.asarray(image, dtype=np.float32), int(seed), y, ck)
 
 
 # --- decoding helpers (not cached: cheap and seeded) ------------------------------------------

@@ -12,7 +12,6 @@ import plotly.graph_objects as go
 import torch
 
 from ui import derived, figures, readings
-from ui.class_maps import digit_model
 from ui.latent_view import test_code_plane
 from vae_core import Checkpoint, ImageError, interpolate_codes, preprocess_image, traversal_codes
 
@@ -79,7 +78,7 @@ def uploaded_ends(ck: Checkpoint, files: Sequence[Any], chosen: int | None
             continue
         y = None
         if ck.model_config.conditional:
-            read = readings.reading(img) if digit_model(ck) else None
+            read = readings.reading(img) if readings.digit_model(ck) else None
             y = read[0] if read is not None else (chosen or 0)
         codes.append(derived.encode(ck, img[None], y=y)[0][0])
         names.append(f.name)

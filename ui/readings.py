@@ -1,7 +1,8 @@
-"""The reference digit classifier's readings of the pictures Reconstruct and Generate show,
-and the bundled upload model that Reconstruct puts beside a 2-D model's reconstruction
-(issue 16). Readings only make sense for MNIST models (ui.class_maps.digit_model): the
-classifier reads digits, not clothes.
+"""The reference digit classifier's readings of the pictures the pages show (a caption on
+Reconstruct and Generate, a sentence under the Sliders digit), and the bundled upload model
+that Reconstruct puts beside a 2-D model's reconstruction (issue 16). Readings only make sense
+for MNIST models (digit_model): the classifier reads digits, not clothes. A missing or damaged
+classifier gives no reading, and the page goes on.
 """
 
 from __future__ import annotations
@@ -10,9 +11,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ui.class_maps import digit_model
+from ui.derived import decode
 from ui.state import get_model
 from vae_core import UPLOAD_MODEL_DIR, Checkpoint, VAEError, is_checkpoint, read_digit
+
+UNSURE = 0.5  # below this probability a reading is called unsure
+
+
+def digit_model(ck: Checkpoint) -> bool:
+    """Whether the reference classifier (trained on MNIST digits) can read this model's
+    images: MNIST models, not Fashion-MNIST or folder datasets."""
+    return ck.train_config.dataset == "mnist"
 
 
 def reading(img: np.ndarray) -> tuple[int, float] | None:
@@ -31,6 +40,32 @@ def reading_text(img: np.ndarray, names: Sequence[str] | None = None) -> str:
         return "no classifier reading"
     k, p = read
     return f"reads {names[k] if names else k} ({p:.0%})"
+
+
+def sentence(image: np.ndarray, wanted: str | None = None) -> str:
+    """One sentence on what the classifier reads in a decoded image [28, 28]; `wanted` is
+    the class a conditional model was asked for."""
+    read = reading(image)
+    if read is None:
+        return "No classifier reading: its files are missing or damaged."
+    label, p = read
+    sure = f"{p:.0%} sure" if p >= UNSURE else f"only {p:.0%} sure"
+    text = f"The digit classifier reads **{label}** ({sure})"
+    if wanted is None:
+        return text + "."
+    if str(label) == wanted:
+        return text + ": the class you picked."
+    return text + f", not the **{wanted}** you picked: this style is far from that class's."
+
+
+def decoded_reading(ck: Checkpoint, z: list[float], y: int | None,
+                    names: Sequence[str] | None = None) -> str:
+    """The classifier's reading of the image model `ck` decodes at z (under class y, whose
+    name is names[y])."""
+    if not digit_model(ck):
+        return (f"No classifier reading: the reference classifier reads digits, and this model "
+                f"draws {ck.train_config.dataset} images.")
+    return sentence(decode(ck, [z], y)[0], None if y is None or names is None else names[y])
 
 
 def labelled(caption: str, img: np.ndarray, ck: Checkpoint,

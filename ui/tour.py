@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ui.derived import (decode, key, manifold_image, pca_of_test_codes, posterior_samples,
-                        prior_samples, project_cov, score_image, subsample)
+from ui.derived import (anatomy, decode, key, manifold_image, pca_of_test_codes, posterior_samples,
+                        prior_samples, project_cov, subsample)
 from ui.figures import pad_2d, png, tile
 from ui.keys import STEP_KEY
 from ui.latent_map import draw_codes
@@ -41,23 +41,6 @@ class Digit:
     label: int
     name: str  # "a 7", "a sandal"
     seed: int
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _anatomy(path: str, mtime: str, image: np.ndarray, seed: int, y: int | None,
-             _ck: Checkpoint) -> dict[str, Any]:
-    a = score_image(_ck, image, seed, y)
-    mu, logvar = a["mu"], a["logvar"]
-    return {**a, "x": a["target"], "sigma": np.exp(0.5 * logvar),
-            "x_mu": decode(_ck, mu[None], y)[0],
-            "kl_dims": -0.5 * (1 + logvar - mu ** 2 - np.exp(logvar))}
-
-
-def anatomy(ck: Checkpoint, image: np.ndarray, seed: int, y: int | None) -> dict[str, Any]:
-    """One image through the model (under its label y if the model is conditional): the
-    target as scored, mu, sigma, eps, z, the -ELBO terms, KL per dimension, decodings of z
-    and of mu."""
-    return _anatomy(*key(ck), np.asarray(image, dtype=np.float32), int(seed), y, ck)
 
 
 @st.cache_data(max_entries=16, show_spinner="Looking for holes in the latent space...")
