@@ -19,7 +19,8 @@ from vae_core.replay import capacity
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = sorted(p for p in (ROOT / "checkpoints").iterdir() if (p / REPLAY).is_file())
+# Every bundled VAE (the classifier's folder has no config.json): each ships its replay.
+BUNDLED = sorted(p for p in (ROOT / "checkpoints").iterdir() if (p / "config.json").is_file())
 MCFG = ModelConfig(hidden=[32], latent_dim=3, dropout=0.1)
 
 
@@ -92,6 +93,23 @@ def test_budget_thins_and_stays_small(tmp_path: Path, mnist_train, mnist_test, s
     assert (out / REPLAY).stat().st_size <= budget
     assert len(r) <= capacity(200, 3, budget) and r.every > 1
     assert r.step[0] == 0 and r.step[-1] == 60 and r.epoch_end[-1]
+
+
+def test_thinning_keeps_the_whole_run_in_view(tmp_path: Path, mnist_train, mnist_test,
+                                              subset) -> None:
+    """A long run past its budget keeps snapshots spread over all its epochs. Dropping every
+    second row kept only the last epochs once each epoch end added one (a 130-epoch bundled
+    run kept epochs 0 and 101-130)."""
+    out = tmp_path / "ck"
+    rec = ReplayRecorder(every=1, n_images=20, budget=2_700)  # room for 8 snapshots
+    Trainer(MCFG, tcfg(epochs=40, batch_size=20), subset(mnist_train, 60),
+            subset(mnist_test, 20), out_dir=out, callbacks=[rec]).run()
+    r = load_replay(out)
+    assert capacity(20, 3, 2_700) == 8 and len(r) <= 8
+    assert r.epoch[0] == 0 and r.epoch[-1] == 40 and r.epoch_end[-1]
+    gaps = np.diff(r.epoch)
+    assert gaps.max() <= 12, r.epoch  # no stretch of the run left out
+    assert (r.epoch[1:] < 20).any(), r.epoch  # the first half is not thinned away
 
 
 def test_resume_appends(tmp_path: Path, mnist_train, mnist_test, subset) -> None:
@@ -169,11 +187,15 @@ def test_corrupt_or_hostile_files_are_refused(run, tmp_path: Path, case: str) ->
 
 @pytest.mark.parametrize("folder", BUNDLED, ids=lambda p: p.name)
 def test_bundled_replays_load_and_are_small(folder: Path) -> None:
+    assert (folder / REPLAY).is_file(), f"{folder.name} ships without its training replay"
     assert (folder / REPLAY).stat().st_size <= MAX_REPLAY_BYTES
     ck = load_checkpoint(folder)
-    r = load_replay(folder, ck.model_config.latent_dim)
-    assert r.epoch[-1] == ck.metrics["epochs"] and r.epoch_end[-1]
-    assert len(r.index) == 500 and len(r) >= 40
+    d = ck.model_config.latent_dim
+    r = load_replay(folder, d)
+    assert r.epoch[0] == 0 and r.epoch[-1] == ck.metrics["epochs"] and r.epoch_end[-1]
+    # The recorder halves its snapshots when they outgrow the budget, so at least half of
+    # what fits is kept; a 2-D model keeps one every 50 steps (over 40 for 40 epochs).
+    assert len(r.index) == 500 and len(r) >= min(40, capacity(500, d) // 2)
 
 
 def test_default_model_ships_a_replay() -> None:

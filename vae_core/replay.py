@@ -7,7 +7,8 @@ previous snapshot, and the KL per latent dimension of those images. At each epoc
 writes everything to the run's folder as the sidecar `replay.safetensors` (float16 codes),
 so the file always describes complete epochs, like the checkpoint beside it. A resumed run
 appends to the file it finds. The file stays under `MAX_REPLAY_BYTES`: past its budget the
-recorder drops every second snapshot and doubles its interval.
+recorder keeps only the snapshots on its step grid and doubles the grid's interval as often
+as needed, so what is kept stays spread evenly over the whole run.
 
 `load_replay` validates a file (names, dtypes, shapes, finiteness, size) and raises
 CheckpointError with one line; the model's own loading never reads it, so a corrupt replay
@@ -310,13 +311,25 @@ class ReplayRecorder(Callback):
                 self._thin()
 
     def _thin(self) -> None:
-        """Drop every second snapshot (the first and the last stay); double the interval."""
-        n = len(self._rows)
-        keep = sorted({*range(0, n, 2), n - 1})
+        """Back under capacity, evenly over the steps: keep the snapshots on the `every`
+        grid (epoch ends between grid points go first), doubling `every` while that is
+        still too many. The first (step 0) and the newest always stay.
+
+        Dropping every second row instead left a long run's early epochs out: once `every`
+        outgrows an epoch, each epoch end adds a row, and halving over and over kept only
+        the last few epochs (a 130-epoch run kept epochs 0 and 101-130)."""
+        rows, last = self._rows, len(self._rows) - 1
+
+        def on_grid() -> list[int]:
+            return [i for i, r in enumerate(rows) if r["step"] % self.every == 0 or i == last]
+
+        keep = on_grid()
+        while len(keep) > self._capacity:
+            self.every *= 2
+            keep = on_grid()
         saved = self._saved_rows
         self._saved_rows = sum(1 for i in keep if i < saved)
-        self._rows = [self._rows[i] for i in keep]
-        self.every *= 2
+        self._rows = [rows[i] for i in keep]
 
     def snapshot(self, complete: bool = False) -> Replay | None:
         """The replay so far (None before the first snapshot); `complete` leaves out the
