@@ -107,6 +107,19 @@ def test_bundled_default_model_replays() -> None:
     assert at.slider(key="rp_frame").max >= 40
 
 
+@pytest.mark.parametrize("name", ["mnist-conv-16d", "mnist-mlp-50d", "mnist-cvae-2d",
+                                  "fashion-mlp-2d"])
+def test_other_bundled_models_replay(name: str) -> None:
+    """PCA planes (16-D, 50-D), style codes and another dataset's labels, on shipped files."""
+    at = run_page(str(BUNDLED_DIR / name))
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    frames = len(load_replay(BUNDLED_DIR / name))
+    assert at.slider(key="rp_frame").max == frames - 1
+    specs = chart_specs(at)
+    assert len(specs) >= 3, sorted(specs)  # clouds, curves, KL bars
+
+
 # --- the pure figure builders ----------------------------------------------------------------
 def test_figures_on_a_replay(user_models: Path) -> None:
     r = load_replay(user_models / "tiny3d")
