@@ -16,11 +16,13 @@ from .errors import (CheckpointError, ConfigError, DataNotFoundError, ExportErro
 from .export import decode_with_spec, export_classifier, export_decoder, run_spec
 from .latent import (compose_grid, decode_batch, encode_dataset, grid_values, interpolate_codes,
                      manifold, pca, plane_codes, traversal_codes)
+from .loggers import CSVLogger, TensorBoardLogger, make_loggers
 from .losses import kl_normal, kl_per_dim, recon_nll
 from .metrics import (ACTIVE_THRESHOLD, EVAL_SEED, elbo_terms, eval_targets, evaluate_elbo,
                       importance_sampled_nll, latent_stats)
 from .model import (VAE, Labels, VAEOutput, batch_labels, build_model, count_params,
                     one_hot_labels)
+from .onnx_export import export_onnx
 from .plane_maps import (MIXTURE_CODES, decoded_cost, grid_centres, hole_gap, hole_map,
                          log_aggregate_posterior, log_prior, mixture_subsample, pixel_cost,
                          round_trip, round_trip_field)
@@ -58,4 +60,5 @@ __all__ = [
     "MIXTURE_CODES", "decoded_cost", "grid_centres", "hole_gap", "hole_map",
     "log_aggregate_posterior", "log_prior", "mixture_subsample", "pixel_cost", "round_trip",
     "round_trip_field",
+    "CSVLogger", "TensorBoardLogger", "export_onnx", "make_loggers",
 ]
