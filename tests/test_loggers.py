@@ -127,7 +127,7 @@ class Sabotage(Callback):
             self.csv_logger.log_dir.write_text("now a file")
 
             def disk_full(*args, **kwargs):
-                raise OSError(28, "No space left on device")
+                raise OSError(28, "No space left\non device")  # one line all the same
 
             self.tb_logger.writer.add_scalar = disk_full
 

@@ -48,8 +48,9 @@ class _SafeLogger(Callback):
             fn(*args)
         except Exception as e:  # any failure to log: see the module docstring
             self.enabled = False
+            reason = " ".join(str(e).split())[:300]  # one line, whatever the error says
             print(f"warning: {self.name} log in {self.log_dir} stopped ({type(e).__name__}: "
-                  f"{e}); training goes on", file=sys.stderr)
+                  f"{reason}); training goes on", file=sys.stderr)
             self._close_quietly()
 
     def _close_quietly(self) -> None: ...
