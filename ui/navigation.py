@@ -14,8 +14,9 @@ from pathlib import Path
 import streamlit as st
 
 from ui.keys import ENTRY_KEY
+from vae_core.resources import root
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = root()  # the clone, or the installed copy of the app (vae_core.resources)
 PAGES = [  # (file, title, icon); the first is the default page
     ("pages/home.py", "How a VAE works", ":material/school:"),
     ("pages/train.py", "Train", ":material/model_training:"),

@@ -8,7 +8,6 @@ model go through `st.cache_data`, keyed by the checkpoint path and its mtime.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import warnings
 from functools import partial
@@ -32,19 +31,21 @@ from vae_core import (
     load_split,
     weights_mtime,
 )
+from vae_core import resources
 
-ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_DIR = ROOT / "checkpoints"
+ROOT = resources.root()  # the clone, or the installed copy of the app (vae_core.resources)
+BUNDLED_DIR = resources.bundled_dir()
 DEFAULT_MODEL = "mnist-mlp-2d"
-ENV_USER_DIR = "VAE_USER_MODELS_DIR"
+ENV_USER_DIR = resources.ENV_USER_MODELS_DIR
 # The same path under a key no widget owns. After a fragment rerun (a latent pad release, a
 # button in the Sliders explorer) Streamlit 1.67 drops the sidebar selectbox's key on the next
 # page switch, which silently reset the model to the default; a plain key survives.
 
 
 def user_dir() -> Path:
-    """Where models trained or uploaded in the app are saved (inside checkpoints/ by default)."""
-    return Path(os.environ.get(ENV_USER_DIR, BUNDLED_DIR / "user")).expanduser()
+    """Where models trained or uploaded in the app are saved: $VAE_USER_MODELS_DIR, else
+    checkpoints/user in a clone, else the user's data folder (vae_core.resources)."""
+    return resources.user_models_dir()
 
 
 def available_models() -> dict[str, str]:

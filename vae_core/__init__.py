@@ -29,6 +29,7 @@ from .plane_maps import (MIXTURE_CODES, decoded_cost, grid_centres, hole_gap, ho
 from .preprocess import preprocess_image, to_gray, to_mnist, to_png_bytes
 from .replay import (MAX_REPLAY_BYTES, REPLAY, Replay, ReplayRecorder, follow_set, has_replay,
                      load_replay, save_replay)
+from .resources import load
 from .schema import (FieldSpec, add_config_args, config_fields, config_from_args,
                      format_ints, parse_ints)
 from .train import Callback, Trainer, resolve_device
@@ -60,5 +61,6 @@ __all__ = [
     "MIXTURE_CODES", "decoded_cost", "grid_centres", "hole_gap", "hole_map",
     "log_aggregate_posterior", "log_prior", "mixture_subsample", "pixel_cost", "round_trip",
     "round_trip_field",
+    "load",
     "CSVLogger", "TensorBoardLogger", "export_onnx", "make_loggers",
 ]

@@ -24,9 +24,10 @@ from torch import nn
 
 from .augment import augment_batch
 from .errors import CheckpointError, ConfigError
+from .resources import bundled_dir
 
 WEIGHTS, SPEC = "classifier.safetensors", "classifier.json"
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "digit-classifier"
+DEFAULT_DIR = bundled_dir() / "digit-classifier"
 # The bundled VAE for uploaded photos and drawings (conv, 32-D latent, trained with
 # augmentation): the Reconstruct page shows its reconstruction beside a 2-D model's.
 UPLOAD_MODEL_DIR = DEFAULT_DIR.parent / "mnist-conv-upload"

@@ -26,13 +26,14 @@ from pathlib import Path
 import torch
 
 from .errors import DataNotFoundError
+from .resources import data_root
 
 ENV_DATA_DIR = "VAE_DATA_DIR"
 ENV_FASHION_DIR = "VAE_FASHION_DIR"
 ENV_FOLDER_DIR = "VAE_FOLDER_DIR"
 ENV_CACHE_DIR = "VAE_CACHE_DIR"
 ENV_VARS = {"mnist": ENV_DATA_DIR, "fashion-mnist": ENV_FASHION_DIR, "folder": ENV_FOLDER_DIR}
-REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+REPO_DATA_DIR = data_root() / "mnist"  # the repository's data/, or the installed copy
 REPO_FASHION_DIR = REPO_DATA_DIR.parent / "fashion-mnist"
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # dataset-fashion-mnist package
 # The published md5s of the bundled files (also torchvision's `datasets.MNIST.resources`): a
