@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import shutil
+import stat
 import struct
 import time
 import tracemalloc
@@ -37,6 +39,7 @@ from vae_core import (
     save_checkpoint,
 )
 from vae_core import checkpoint as ckmod
+from vae_core.classifier import build_classifier, save_classifier
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -718,3 +721,50 @@ def test_inconsistent_epochs_without_a_copy_are_refused(tmp_path: Path, good_ck:
         load_checkpoint(path)
     (path / "metrics.json").unlink()  # metrics.json is optional: nothing to disagree with
     assert load_checkpoint(path).metrics == {}
+
+
+# --- where a model may be written ------------------------------------------------------------
+def test_check_output_dir(tmp_path: Path, good_ck: Path) -> None:
+    assert ckmod.check_output_dir(tmp_path / "new") == tmp_path / "new"  # not there yet
+    (tmp_path / "empty").mkdir()
+    assert ckmod.check_output_dir(tmp_path / "empty") == tmp_path / "empty"
+    with pytest.raises(CheckpointError, match="already holds a model; .* --force"):
+        ckmod.check_output_dir(good_ck)
+    assert ckmod.check_output_dir(good_ck, force=True) == good_ck
+    assert ckmod.check_output_dir(good_ck, resume=good_ck / ".." / good_ck.name) == good_ck
+    with pytest.raises(CheckpointError, match="already holds a model"):
+        ckmod.check_output_dir(good_ck, resume=tmp_path)  # resuming another folder
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    with pytest.raises(CheckpointError, match="already holds files"):
+        ckmod.check_output_dir(tmp_path / "notes")
+    (tmp_path / "x.png").write_bytes(b"png")
+    for force in (False, True):
+        with pytest.raises(CheckpointError, match="existing file"):
+            ckmod.check_output_dir(tmp_path / "x.png", force=force)
+    assert (tmp_path / "x.png").read_bytes() == b"png"
+
+
+# --- file permissions ------------------------------------------------------------------------
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_checkpoint_files_respect_the_umask(umask_022, tmp_path: Path, mnist_train, mnist_test,
+                                            subset) -> None:
+    """Every file of a fresh checkpoint (replay and optimizer included) is 0644 under umask
+    022, like config.json: safetensors' own writer made model.safetensors 0600, which breaks
+    a shared models folder."""
+    out = tmp_path / "ck"
+    Trainer(MCFG, TCFG, subset(mnist_train, 100), subset(mnist_test, 50), out_dir=out).run()
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
+    assert set(modes) == {"config.json", "model.safetensors", "metrics.json",
+                          "optimizer.safetensors", "replay.safetensors"}
+    assert modes == dict.fromkeys(modes, 0o644)
+    save_classifier(build_classifier((4,), 8), {"test_accuracy": 0.0}, tmp_path / "clf")
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "clf").iterdir()} == {0o644}

@@ -216,9 +216,10 @@ def test_sigkill_mid_epoch_leaves_consistent_checkpoint(tmp_path: Path, mnist_di
         optim_epochs = int(f.metadata()["epochs"])
     assert ck.metrics["epochs"] >= 1
     assert ck.metrics["epochs"] == weights_epochs == optim_epochs == len(ck.metrics["history"])
-    # And it resumes: one more epoch from the killed folder.
+    # And it resumes: one more epoch from the killed folder, on the same data (a resume
+    # that changes the data is refused).
     resumed = Trainer(ck.model_config, TrainConfig.from_dict(
-        {**ck.train_config.to_dict(), "epochs": ck.metrics["epochs"] + 1, "limit": 600}),
-        load_split("mnist", True, mnist_dir, limit=600),
+        {**ck.train_config.to_dict(), "epochs": ck.metrics["epochs"] + 1}),
+        load_split("mnist", True, mnist_dir, limit=6000),
         out_dir=out, resume=out)
     assert resumed.run()["epochs"] == weights_epochs + 1

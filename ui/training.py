@@ -302,7 +302,7 @@ class TrainingManager:
             replay = ReplayRecorder()
             trainer = Trainer(model_cfg, train_cfg, train, test, out_dir=run_dir,
                               callbacks=[ProgressCallback(progress, digits), replay],
-                              extra_config={"classes": train.classes})
+                              extra_config={"classes": train.classes}, command="Train page")
             job = TrainingJob(job_id, model_cfg, train_cfg, run_dir, trainer, progress,
                               n_images=len(train), owner=owner, slot=slot, replay=replay)
             job.thread = threading.Thread(target=self._run, args=(job,), daemon=True,

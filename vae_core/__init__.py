@@ -27,12 +27,16 @@ from .plane_maps import (MIXTURE_CODES, decoded_cost, grid_centres, hole_gap, ho
                          log_aggregate_posterior, log_prior, mixture_subsample, pixel_cost,
                          round_trip, round_trip_field)
 from .preprocess import preprocess_image, to_gray, to_mnist, to_png_bytes
+from .provenance import git_commit, package_version, run_record
 from .replay import (MAX_REPLAY_BYTES, REPLAY, Replay, ReplayRecorder, follow_set, has_replay,
                      load_replay, save_replay)
 from .resources import load
 from .schema import (FieldSpec, add_config_args, config_fields, config_from_args,
                      format_ints, parse_ints)
 from .train import Callback, Trainer, resolve_device
+from .checkpoint import check_output_dir, write_safetensors
+from .config import RESUMABLE, resume_config
+from .model import as_images
 from .training_slots import (ENV_MAX_TRAINING, SlotHolder, TrainingSlot, acquire_training_slot,
                              max_training_runs, slot_holders)
 
@@ -63,4 +67,6 @@ __all__ = [
     "round_trip_field",
     "load",
     "CSVLogger", "TensorBoardLogger", "export_onnx", "make_loggers",
+    "check_output_dir", "write_safetensors", "RESUMABLE", "resume_config", "as_images",
+    "git_commit", "package_version", "run_record",
 ]

@@ -9,7 +9,6 @@ import io
 import json
 import math
 import os
-import platform
 import re
 import time
 import zipfile
@@ -20,11 +19,12 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from .config import MAX_PARAMS, ModelConfig, TrainConfig, _short
 from .errors import CheckpointError, ConfigError
 from .model import VAE, build_model, count_params
+from .provenance import versions
 
 FORMAT = "latent-explorer/1"
 CONFIG, WEIGHTS, METRICS, OPTIM = "config.json", "model.safetensors", "metrics.json", \
@@ -68,17 +68,32 @@ def _atomic_json(path: Path, obj: Any) -> None:
     _atomic_write(path, json.dumps(obj, indent=2, allow_nan=False).encode())
 
 
-def _atomic_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), meta)
-    os.replace(tmp, path)
+def write_safetensors(path: str | Path, tensors: dict[str, torch.Tensor],
+                      meta: dict[str, str] | None = None) -> None:
+    """Write tensors to a safetensors file atomically, with the folder's usual permissions.
+
+    safetensors' own save_file creates its file 0600 whatever the umask, which breaks a
+    shared models folder; the bytes go through `_atomic_write` (umask-respecting) instead."""
+    data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, meta)
+    _atomic_write(Path(path), data)
 
 
-def versions() -> dict[str, str]:
-    import torchvision
-
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__,
-            "python": platform.python_version()}
+def check_output_dir(path: str | Path, *, force: bool = False,
+                     resume: str | Path | None = None) -> Path:
+    """Where a new model may be written: `path` unless it is an existing file, or an existing
+    non-empty folder (a checkpoint or anything else) that is neither the `resume` folder nor
+    allowed by `force`. Raises CheckpointError (one line) before any work is done."""
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise CheckpointError(f"{p} is an existing file, not a folder; choose a new folder "
+                              "for the model")
+    if not p.is_dir() or force or not any(p.iterdir()):
+        return p
+    if resume is not None and p.resolve() == Path(resume).expanduser().resolve():
+        return p
+    what = "a model" if (p / CONFIG).is_file() or (p / WEIGHTS).is_file() else "files"
+    raise CheckpointError(f"{p} already holds {what}; choose a new folder, or pass --force "
+                          "to overwrite it")
 
 
 def save_checkpoint(path: str | Path, model: VAE, train_cfg: TrainConfig,
@@ -97,11 +112,11 @@ def save_checkpoint(path: str | Path, model: VAE, train_cfg: TrainConfig,
               "dataset": train_cfg.dataset, "versions": versions(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(extra or {})}
     _atomic_json(path / CONFIG, config)
-    _atomic_tensors(path / WEIGHTS, model.state_dict(),
+    write_safetensors(path / WEIGHTS, model.state_dict(),
                     {"epochs": epochs, "format": FORMAT, "metrics": json.dumps(metrics)})
     if optimizer is not None:
         tensors, meta = optimizer_to_tensors(optimizer)
-        _atomic_tensors(path / OPTIM, tensors, {"epochs": epochs, **meta})
+        write_safetensors(path / OPTIM, tensors, {"epochs": epochs, **meta})
     _atomic_json(path / METRICS, metrics)
     return path
 

@@ -23,6 +23,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from .augment import augment_batch
+from .checkpoint import write_safetensors
 from .errors import CheckpointError, ConfigError
 from .resources import bundled_dir
 
@@ -216,13 +217,11 @@ def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch
 
 
 def save_classifier(net: nn.Module, spec: dict[str, Any], out: str | Path) -> Path:
-    """Write classifier.safetensors + classifier.json into folder `out`."""
-    from safetensors.torch import save_file
-
+    """Write classifier.safetensors + classifier.json into folder `out` (umask-respecting
+    permissions, like every file this package writes)."""
     p = Path(out)
     p.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
-              str(p / WEIGHTS), {"format": "latent-explorer-classifier/1"})
+    write_safetensors(p / WEIGHTS, net.state_dict(), {"format": "latent-explorer-classifier/1"})
     (p / SPEC).write_text(json.dumps(spec, indent=2) + "\n")
     _load.cache_clear()
     return p

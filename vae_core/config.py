@@ -233,6 +233,24 @@ class TrainConfig:
         return cls(**_known_fields(cls, data))
 
 
+# What may change when a run is resumed: the schedule and the hardware, never the model, the
+# data or the objective (a resumed run must stay the continuation of the one it resumes).
+RESUMABLE = ("epochs", "lr", "lr_decay", "batch_size", "device")
+
+
+def resume_config(saved: TrainConfig, given: TrainConfig) -> TrainConfig:
+    """The config a resumed run trains with: `saved` (the checkpoint's) with the RESUMABLE
+    fields of `given`. ConfigError naming every other field in which they differ."""
+    old, new = saved.to_dict(), given.to_dict()
+    diff = [k for k in old if k not in RESUMABLE and old[k] != new[k]]
+    if diff:
+        said = ", ".join(f"{k} ({_short(old[k], 20)} in the checkpoint, {_short(new[k], 20)} "
+                         f"given)" for k in diff)
+        raise ConfigError(f"cannot change {said} when resuming; only {', '.join(RESUMABLE)} "
+                          "may change")
+    return TrainConfig.from_dict({**old, **{k: new[k] for k in RESUMABLE}})
+
+
 def _short(v: Any, limit: int = 60) -> str:
     """repr() for error messages: one line (repr escapes newlines), at most `limit` chars, since
     a config.json's values and field names come from whoever wrote the file."""

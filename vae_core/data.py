@@ -57,11 +57,14 @@ _PREFIX = {True: "train", False: "t10k"}
 
 @dataclass
 class Split:
-    """One split of a dataset in memory: images [N,1,28,28] uint8 and labels [N] int64."""
+    """One split of a dataset in memory: images [N,1,28,28] uint8 and labels [N] int64.
+    `dataset` names where it came from ("mnist", ...; set by `load_split`, None when unknown):
+    the Trainer records it instead of the config's."""
 
     images: torch.Tensor
     labels: torch.Tensor
     classes: list[str]
+    dataset: str | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -287,7 +290,8 @@ def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path
         raise DataNotFoundError(f"{dataset} files in {root} do not hold 28x28 images")
     if limit:
         images, labels = images[:limit], labels[:limit]
-    return Split(images.unsqueeze(1).contiguous(), labels.long(), class_names(dataset))
+    return Split(images.unsqueeze(1).contiguous(), labels.long(), class_names(dataset),
+                 dataset)
 
 
 def binarize(images: torch.Tensor, seed: int) -> torch.Tensor:

@@ -65,6 +65,6 @@ def load_folder_split(root: str | Path | None, train: bool, limit: int = 0):
         raise DataNotFoundError(f"no usable images in {base} ({skipped} unreadable)")
     arr = (np.stack(images) * 255).round().astype(np.uint8)
     split = Split(torch.from_numpy(arr).unsqueeze(1), torch.tensor(labels, dtype=torch.long),
-                  classes)
+                  classes, "folder")
     split.skipped = skipped  # type: ignore[attr-defined]
     return split

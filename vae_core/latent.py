@@ -48,10 +48,11 @@ def plane_codes(xs: torch.Tensor, ys: torch.Tensor, latent_dim: int, dims: tuple
 
 @torch.no_grad()
 def decode_batch(model: VAE, codes: torch.Tensor, y: Labels | None = None) -> torch.Tensor:
-    """Decode codes [N,Z] in one batch on the model's device; images [N,1,28,28] on the CPU.
+    """Decode codes [N,Z] in one batch on the model's device.
 
     y: the label(s) of a conditional model (one class for all codes, N classes, or one-hot /
     weight rows; see `one_hot_labels`), None for an unconditional one.
+    Returns the mean images, float32 [N,1,28,28] in [0, 1], on the CPU.
     """
     dev = next(model.parameters()).device
     if torch.is_tensor(y):
@@ -80,7 +81,10 @@ def manifold(model: VAE, n: int = 20, spacing: str = "linear", lim: float = 3.0,
     """Decode an n x n grid of latent codes in one batch (every code under the label y, e.g.
     one class, if the model is conditional).
 
-    Returns (image [28n, 28n] in [0, 1], axis values [n]).
+    Returns (grid, values): grid is one float32 image [28n, 28n] in [0, 1] on the CPU
+    (tile [i, j] decodes x = values[j], y = values[n-1-i] on `dims`: +y is up), values the
+    n axis coordinates [n] shared by both axes. The tiles as images [n*n,1,28,28]:
+    `decode_batch(model, plane_codes(values, values, latent_dim, dims))`.
     """
     vals = grid_values(n, spacing, lim)
     codes = plane_codes(vals, vals, model.cfg.latent_dim, dims, base, directions)
@@ -92,7 +96,10 @@ def manifold(model: VAE, n: int = 20, spacing: str = "linear", lim: float = 3.0,
 
 def interpolate_codes(z0: torch.Tensor, z1: torch.Tensor, steps: int = 10,
                       method: str = "linear") -> torch.Tensor:
-    """Codes [steps, Z] from z0 to z1 inclusive: a straight line, or "slerp".
+    """Codes from z0 to z1 (both [Z]) inclusive, a straight line or "slerp".
+
+    Returns [steps, Z] on z0's device (z0's float dtype), row 0 = z0 and row -1 = z1;
+    decode them with `decode_batch` (images [steps,1,28,28]).
 
     Slerp (White 2016, 'Sampling Generative Networks') here turns the direction along the
     great circle from z0's to z1's while the norm goes linearly from |z0| to |z1|, so every
@@ -144,7 +151,11 @@ def interpolate_codes(z0: torch.Tensor, z1: torch.Tensor, steps: int = 10,
 
 def traversal_codes(latent_dim: int, steps: int = 9, lim: float = 3.0,
                     base: torch.Tensor | None = None) -> torch.Tensor:
-    """Row d varies dimension d from -lim to lim around `base`: [latent_dim * steps, Z]."""
+    """Codes that vary one dimension at a time from -lim to lim around `base` (default 0).
+
+    Returns float32 [latent_dim * steps, Z], dimension-major: rows d*steps .. d*steps+steps-1
+    vary dimension d (view as [latent_dim, steps, Z] for a grid, one row per dimension).
+    """
     base = torch.zeros(latent_dim) if base is None else base.float()
     vals = torch.linspace(-lim, lim, steps)
     codes = base.repeat(latent_dim, steps, 1)
@@ -156,8 +167,12 @@ def traversal_codes(latent_dim: int, steps: int = 9, lim: float = 3.0,
 @torch.no_grad()
 def encode_dataset(model: VAE, x: torch.Tensor, batch_size: int = 2000,
                    y: Labels | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior means and log-variances for all images x [N,1,28,28] (under their labels
-    y [N], or one class for all, if the model is conditional)."""
+    """Posterior means and log-variances for all images x, a tensor [N,1,28,28] of floats in
+    [0, 1] (or uint8, [N,28,28], [N,784]: see `as_images`), in batches, under their labels
+    y [N] (or one class for all) if the model is conditional.
+
+    Returns (mu, logvar), each float32 [N,Z] on the CPU.
+    """
     dev = next(model.parameters()).device
     mus, lvs = [], []
     for i in range(0, len(x), batch_size):

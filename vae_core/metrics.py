@@ -20,7 +20,7 @@ import torch
 
 from .data import binarize
 from .losses import kl_normal, kl_per_dim, log_normal, recon_nll
-from .model import VAE, Labels, batch_labels
+from .model import VAE, Labels, as_images, batch_labels
 
 EVAL_SEED = 1234
 ACTIVE_THRESHOLD = 0.01  # Burda et al. 2015: unit j is active when Cov_x(E_q[z_j]) > 0.01
@@ -46,7 +46,7 @@ def elbo_terms(model: VAE, x: torch.Tensor, seed: int | torch.Generator = EVAL_S
     dev = next(model.parameters()).device
     g = (seed if isinstance(seed, torch.Generator)
          else torch.Generator(device=dev).manual_seed(int(seed)))
-    x = x.to(dev)
+    x = as_images(x).to(dev)  # uint8, [N,28,28], [N,784] or numpy as well
     y = batch_labels(y, 0, len(x), dev)
     mu, logvar = model.encode(x, y)
     eps = torch.randn(mu.shape, generator=g, device=dev, dtype=mu.dtype)
@@ -65,6 +65,7 @@ def evaluate_elbo(model: VAE, x: torch.Tensor, batch_size: int = 1000,
     """Mean test -ELBO, reconstruction and KL (nats per image) of images x [N,1,28,28]:
     elbo_terms over batches, one generator for the whole pass. A conditional model needs the
     labels y [N]: its number is the conditional -ELBO, a bound on -log p(x|y)."""
+    x = as_images(x)  # uint8, [N,28,28], [N,784] or numpy as well
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
@@ -86,6 +87,7 @@ def importance_sampled_nll(model: VAE, x: torch.Tensor, k: int = 5000, chunk: in
                            y: Labels | None = None) -> float:
     """Mean -log p(x) estimated with k importance samples from q(z|x) per image
     (-log p(x|y) with q(z|x,y) for a conditional model, which needs the labels y)."""
+    x = as_images(x)  # uint8, [N,28,28], [N,784] or numpy as well
     model.eval()
     dev = next(model.parameters()).device
     g = torch.Generator(device=dev).manual_seed(seed)
@@ -117,6 +119,7 @@ def latent_stats(model: VAE, x: torch.Tensor, batch_size: int = 1000,
                  y: Labels | None = None) -> dict[str, Any]:
     """KL per latent dimension (mean over x) and active units (Burda et al. 2015); a
     conditional model encodes x under its labels y."""
+    x = as_images(x)  # uint8, [N,28,28], [N,784] or numpy as well
     model.eval()
     dev = next(model.parameters()).device
     mus, kls = [], []

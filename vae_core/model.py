@@ -2,7 +2,8 @@
 
     x [B,1,28,28] -> encoder -> (mu, logvar) [B,Z] -> z = mu + sigma * eps -> decoder -> logits
 
-Images are always [B, 1, 28, 28] floats in [0, 1] at the public API; the MLP flattens inside.
+Images are [B, 1, 28, 28] floats in [0, 1] inside; the public methods also take what a user
+naturally has (uint8, [B,28,28], [B,784], numpy; see `as_images`). The MLP flattens inside.
 
 A conditional model (`cfg.conditional`, Sohn et al. 2015) also takes the class label y as a
 one-hot vector c [B,K]: q(z|x,y) and p(x|y,z) (Kingma et al. 2014, M2). c is concatenated
@@ -17,12 +18,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from .config import IMAGE_SIZE, MAX_PARAMS, ModelConfig
-from .errors import ConfigError
+from .errors import ConfigError, ImageError
 from .losses import kl_normal, log_normal, recon_nll
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
@@ -43,6 +46,50 @@ class VAEOutput:
 
 
 Labels = int | torch.Tensor | list[int]
+IMAGE_SHAPES = "[N,1,28,28], [N,28,28], [N,784] or one image [28,28]"
+
+
+def as_images(x: Any) -> torch.Tensor:
+    """Images as the model takes them: float32 [N,1,28,28] (on x's device).
+
+    x is a torch tensor or numpy array (or nested lists) shaped [N,1,28,28], [N,28,28],
+    [N,784], or one image [28,28] / [784]; uint8 is read as 0..255 and divided by 255, bool
+    as 0/1, floats are taken as they are (they should lie in [0, 1]). A float32 tensor that
+    is already [N,1,28,28] is returned itself, without a copy. ImageError (a ValueError)
+    names the accepted shapes and dtypes for anything else.
+    """
+    if isinstance(x, torch.Tensor) and x.dtype == torch.float32 and x.shape[1:] == (1, 28, 28):
+        return x  # the app's and the trainer's hot paths: nothing to do
+    if isinstance(x, np.ndarray) and not x.flags.writeable:
+        x = x.copy()  # torch warns about read-only arrays (e.g. a memory-mapped .npy)
+    try:
+        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ImageError(f"images must be a tensor or array shaped {IMAGE_SHAPES}; got "
+                         f"{type(x).__name__} ({str(e)[:80]})") from None
+    shape = tuple(t.shape)
+    if t.ndim == 3 and shape[1:] == (28, 28):
+        t = t.unsqueeze(1)
+    elif t.ndim == 2 and shape[1] == PIXELS or shape in ((PIXELS,), (28, 28)):
+        t = t.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
+    elif not (t.ndim == 4 and shape[1:] == (1, 28, 28)):
+        raise ImageError(f"images must have shape {IMAGE_SHAPES}; got {list(shape)}")
+    if t.dtype == torch.uint8:
+        return t.float().div_(255)
+    if t.dtype == torch.bool or t.is_floating_point():
+        return t.float()
+    raise ImageError(f"images must be uint8 (0..255) or floats in [0, 1]; got {t.dtype} "
+                     "(divide by 255 or convert to uint8 first)")
+
+
+def as_codes(z: Any, latent_dim: int) -> torch.Tensor:
+    """Latent codes as float32 [N, latent_dim] from a tensor, array or list ([Z]: one code)."""
+    t = z if isinstance(z, torch.Tensor) else torch.as_tensor(np.asarray(z))
+    t = t.unsqueeze(0) if t.ndim == 1 else t
+    if t.ndim != 2 or t.shape[1] != latent_dim or t.dtype == torch.bool or t.is_complex():
+        raise ValueError(f"latent codes must be numbers shaped [N, {latent_dim}] or "
+                         f"[{latent_dim}]; got {t.dtype} {list(t.shape)}")
+    return t if t.dtype == torch.float32 else t.float()
 
 
 def one_hot_labels(y: Labels, n: int, n_classes: int) -> torch.Tensor:
@@ -195,17 +242,22 @@ class VAE(nn.Module):
         return self.decoder(z if c is None else torch.cat([z, c.to(z.dtype)], 1))
 
     # --- inference API -------------------------------------------------------------------
-    def encode(self, x: torch.Tensor, y: Labels | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior parameters (mu, logvar) for images x [B,1,28,28] (with labels y if
-        conditional)."""
+    def _images(self, x: Any) -> torch.Tensor:
+        """`as_images(x)` on this model's device (no copy when it is already there)."""
+        return as_images(x).to(self.mu.weight.device)
+
+    def encode(self, x: Any, y: Labels | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior parameters (mu, logvar), each [B,Z], for images x (float [B,1,28,28] in
+        [0, 1], or anything `as_images` takes), with labels y if conditional."""
+        x = self._images(x)
         return self._encode(x, self.label_input(y, x))
 
-    def decode_logits(self, z: torch.Tensor, y: Labels | None = None) -> torch.Tensor:
-        """Decoder pre-sigmoid output [B,1,28,28] for codes z [B,Z] (and labels y)."""
+    def decode_logits(self, z: Any, y: Labels | None = None) -> torch.Tensor:
+        """Decoder pre-sigmoid output [B,1,28,28] for codes z [B,Z] (or one code [Z])."""
+        z = as_codes(z, self.cfg.latent_dim).to(self.mu.weight.device)
         return self._decode(z, self.label_input(y, z))
 
-    def decode(self, z: torch.Tensor, y: Labels | None = None) -> torch.Tensor:
+    def decode(self, z: Any, y: Labels | None = None) -> torch.Tensor:
         """Mean image in [0, 1] for latent codes z [B,Z] (and labels y) -> [B,1,28,28]."""
         return torch.sigmoid(self.decode_logits(z, y))
 
@@ -216,9 +268,11 @@ class VAE(nn.Module):
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + (0.5 * logvar).exp() * eps
 
-    def reconstruct(self, x: torch.Tensor, y: Labels | None = None, sample: bool = False,
+    def reconstruct(self, x: Any, y: Labels | None = None, sample: bool = False,
                     generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decode the posterior mean (or a posterior sample) of x, under the same labels y."""
+        """Decode the posterior mean (or a posterior sample) of images x (see `encode`),
+        under the same labels y: [B,1,28,28] in [0, 1]."""
+        x = self._images(x)
         c = self.label_input(y, x)
         mu, logvar = self._encode(x, c)
         return torch.sigmoid(self._decode(
@@ -243,15 +297,16 @@ class VAE(nn.Module):
         return self.decode(interpolate_codes(z0, z1, steps, method), y)
 
     # --- training objective --------------------------------------------------------------
-    def forward(self, x: torch.Tensor, y: Labels | None = None, beta: float = 1.0,
-                iw_samples: int = 1, target: torch.Tensor | None = None) -> VAEOutput:
-        """Negative ELBO (or IWAE bound when iw_samples > 1) for images x [B,1,28,28] (with
-        their labels y if the model is conditional).
+    def forward(self, x: Any, y: Labels | None = None, beta: float = 1.0,
+                iw_samples: int = 1, target: Any = None) -> VAEOutput:
+        """Negative ELBO (or IWAE bound when iw_samples > 1) for images x [B,1,28,28] (or
+        anything `as_images` takes), with their labels y if the model is conditional.
 
         `target` is what the likelihood scores (defaults to x): dynamic binarization feeds the
         binarized digit both as input and as target.
         """
-        target = x if target is None else target
+        x = self._images(x)
+        target = x if target is None else self._images(target)
         c = self.label_input(y, x)
         mu, logvar = self._encode(x, c)
         cfg = self.cfg

@@ -17,7 +17,6 @@ never stops a model from loading.
 
 from __future__ import annotations
 
-import os
 import threading
 import warnings
 from dataclasses import dataclass
@@ -27,9 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
-from .checkpoint import REPLAY
+from .checkpoint import REPLAY, write_safetensors
 from .errors import CheckpointError
 from .losses import kl_per_dim
 from .model import batch_labels
@@ -104,12 +102,10 @@ class Replay:
 
 
 def save_replay(folder: str | Path, replay: Replay) -> Path:
-    """Write `replay` to folder/replay.safetensors atomically (readers see old or new)."""
+    """Write `replay` to folder/replay.safetensors atomically (readers see old or new), with
+    the folder's usual permissions."""
     path = Path(folder) / REPLAY
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file({k: v.contiguous() for k, v in replay.tensors().items()}, str(tmp),
-              replay.metadata())
-    os.replace(tmp, path)
+    write_safetensors(path, replay.tensors(), replay.metadata())
     return path
 
 

@@ -18,14 +18,16 @@ from typing import Any
 import torch
 
 from .augment import augment_batch
-from .checkpoint import load_checkpoint, load_optimizer_state, save_checkpoint
-from .config import ModelConfig, TrainConfig
+from .checkpoint import REPLAY, OPTIM, check_output_dir, load_checkpoint, load_optimizer_state, \
+    save_checkpoint
+from .config import ModelConfig, TrainConfig, resume_config
 from .data import Split, binarize
 from .distributed import any_rank, epoch_indices, init_distributed, local_batch, mean_across, \
     shutdown
-from .errors import ConfigError, TrainingDiverged
+from .errors import CheckpointError, ConfigError, TrainingDiverged
 from .metrics import EVAL_SEED, eval_targets, evaluate_elbo
 from .model import VAE, build_model
+from .provenance import data_used, earlier_runs, run_record
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -61,7 +63,15 @@ class Callback:
 
 @dataclass
 class Trainer:
-    """Train a VAE; `run()` returns the final metrics. Call `stop()` from any thread."""
+    """Train a VAE; `run()` returns the final metrics. Call `stop()` from any thread.
+
+    The run is what the data says: `train_cfg.limit` keeps the first N images of
+    `train_data`, and a split that knows its dataset (`Split.dataset`) sets
+    `train_cfg.dataset`. `out_dir` must be new or empty unless `overwrite` or it is the
+    `resume` folder (CheckpointError before any work). On resume only the config's
+    `RESUMABLE` fields may differ from the checkpoint's (ConfigError naming the others).
+    `command` is recorded in config.json (default: sys.argv; the app says "Train page").
+    """
 
     model_cfg: ModelConfig
     train_cfg: TrainConfig
@@ -72,8 +82,17 @@ class Trainer:
     resume: str | Path | None = None
     extra_config: dict[str, Any] = field(default_factory=dict)
     replay: bool = True  # record a training replay beside the checkpoint (vae_core.replay)
+    overwrite: bool = False  # allow an out_dir that already holds a model or other files
+    command: str | list[str] | None = None  # what started the run, for config.json
 
     def __post_init__(self) -> None:
+        if self.out_dir is not None:  # before any work: never write over a model unasked
+            try:
+                check_output_dir(self.out_dir, force=self.overwrite, resume=self.resume)
+            except CheckpointError as e:  # the library's word for the CLI's --force
+                raise CheckpointError(str(e).replace("--force", "overwrite=True")) from None
+        self.train_cfg, self.train_data = data_used(self.train_cfg, self.train_data,
+                                                    self.test_data)
         if self.model_cfg.conditional:
             self.model_cfg = conditional_config(self.model_cfg, self.train_data, self.test_data)
         self._stop = threading.Event()
@@ -93,6 +112,10 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.start_epoch = 0
         self.train_seconds = 0.0
+        self.optimizer_restored = False  # True once a resume has loaded the optimizer state
+        self.run_info = run_record(dataset=self.train_cfg.dataset,
+                                   train_images=len(self.train_data), device=self.device,
+                                   command=self.command)
         if self.resume:
             ck = load_checkpoint(self.resume)
             if ck.model_config != self.model_cfg:
@@ -102,9 +125,15 @@ class Trainer:
                                       f"{ck.model_config.n_classes} classes, the training "
                                       f"data {self.model_cfg.n_classes}")
                 raise ConfigError("--resume checkpoint has a different model config")
+            self.train_cfg = resume_config(ck.train_config, self.train_cfg)
+            n_before = ck.metrics.get("train_images")
+            if isinstance(n_before, int) and n_before != len(self.train_data):
+                raise ConfigError(f"the resumed model was trained on {n_before:,} images, this "
+                                  f"data has {len(self.train_data):,}; resume on the same data")
             self.model: VAE = ck.model.requires_grad_(True)
             self.history = list(ck.metrics.get("history", []))
             self.start_epoch = int(ck.metrics.get("epochs", len(self.history)))
+            self.run_info["earlier_runs"] = earlier_runs(ck.info, self.start_epoch)
             self.train_seconds = float(ck.metrics.get("train_seconds", 0.0))
         else:
             self.model = build_model(self.model_cfg)
@@ -117,8 +146,9 @@ class Trainer:
 
             self.net = DistributedDataParallel(self.model)
         self.optimizer = make_optimizer(self.model, self.train_cfg)
-        if self.resume and (Path(self.resume) / "optimizer.safetensors").exists():
+        if self.resume and (Path(self.resume) / OPTIM).exists():
             load_optimizer_state(self.optimizer, self.resume)
+            self.optimizer_restored = True
         for group in self.optimizer.param_groups:
             group["lr"] = self.train_cfg.lr * self.train_cfg.lr_decay ** self.start_epoch
         x = self.train_data.floats()
@@ -198,7 +228,10 @@ class Trainer:
             self.history.append(record)
             metrics = self._metrics()
             if self.out_dir:
-                extra = {"world_size": self.dist.world_size, **self.extra_config}
+                if epoch == self.start_epoch and not self.resume:  # an overwritten model's
+                    (Path(self.out_dir) / REPLAY).unlink(missing_ok=True)  # replay is not ours
+                extra = {"world_size": self.dist.world_size, **self.extra_config,
+                         **self.run_info, "epochs_trained": len(self.history)}
                 save_checkpoint(self.out_dir, model, c, metrics, self.optimizer, extra)
             self._emit("on_epoch_end", record)
             if self.stopped:
@@ -263,7 +296,8 @@ class Trainer:
         return {"test_neg_elbo": last.get("test_loss"), "test_recon": last.get("test_recon"),
                 "test_kl": last.get("test_kl"), "epochs": len(self.history),
                 "train_seconds": round(self.train_seconds, 3),
-                "train_images": len(self.x_train), "binarization": self.train_cfg.binarize,
+                "train_images": len(self.x_train), "dataset": self.train_cfg.dataset,
+                "binarization": self.train_cfg.binarize,
                 "world_size": self.dist.world_size,
                 "likelihood": self.model_cfg.likelihood, "eval_seed": EVAL_SEED,
                 "history": self.history}
