@@ -35,6 +35,7 @@ DIST = "latent_explorer"
 KEPT_ENV = ("VAE_DATA_DIR", "VAE_FASHION_DIR", "VAE_FOLDER_DIR", "VAE_USER_MODELS_DIR",
             "PYTHONPATH", "PYTHONHOME", "XDG_DATA_HOME")
 PYPI_LIMIT = 100 * 2**20  # PyPI's default size limit for one file
+VERSION = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 # --- resources in this clone -------------------------------------------------------------
@@ -212,7 +213,7 @@ def test_wheel_carries_the_app_models_and_data(clone: Path, tmp: Path) -> None:
     print(f"\nwheel {wheel.name}: {size / 2**20:.1f} MiB")
     assert size < PYPI_LIMIT
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {n.split("/")[0] for n in names} == {"vae_core", f"{DIST}-0.1.0.dist-info"}
+    assert {n.split("/")[0] for n in names} == {"vae_core", f"{DIST}-{VERSION}.dist-info"}
     share = "vae_core/share/"
     for rel in ("app.py", ".streamlit/config.toml", "assets/favicon.png", "pages/home.py",
                 "ui/state.py", "ui/latent_pad/__init__.py", "ui/latent_pad/frontend/pad.js",
@@ -224,7 +225,7 @@ def test_wheel_carries_the_app_models_and_data(clone: Path, tmp: Path) -> None:
             for f in model.iterdir():
                 assert f"{share}checkpoints/{model.name}/{f.name}" in names
     assert not any(n.startswith(f"{share}checkpoints/user") for n in names)
-    entry = zipfile.ZipFile(wheel).read(f"{DIST}-0.1.0.dist-info/entry_points.txt").decode()
+    entry = zipfile.ZipFile(wheel).read(f"{DIST}-{VERSION}.dist-info/entry_points.txt").decode()
     assert "latent-explorer = vae_core.__main__:main" in entry
 
 
@@ -233,10 +234,12 @@ def test_installed_package_runs_from_another_folder(installed: Path, env: dict[s
                                                      elsewhere: Path, tmp: Path) -> None:
     sp = next(installed.glob("lib/python3*/site-packages"))
     # one folder in site-packages: no top-level pages/, ui/, data/, checkpoints/ or app.py
-    assert {p.name for p in sp.iterdir()} == {"vae_core", f"{DIST}-0.1.0.dist-info", "deps.pth"}
+    assert {p.name for p in sp.iterdir()} == {"vae_core", f"{DIST}-{VERSION}.dist-info", "deps.pth"}
 
     r = run(installed, ["latent-explorer", "--help"], env, elsewhere)
     assert r.returncode == 0 and "evaluate" in r.stdout, r.stderr[-2000:]
+    r = run(installed, ["latent-explorer", "--version"], env, elsewhere)  # from the metadata
+    assert (r.returncode, r.stdout.strip()) == (0, f"latent-explorer {VERSION}"), r.stderr
 
     code = ("import json, vae_core; from vae_core import resources as r; "
             "ck = vae_core.load('mnist-mlp-2d'); "
@@ -279,11 +282,10 @@ def test_installed_app_serves_the_bundled_model(installed: Path, env: dict[str, 
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    code = ("import sys; from vae_core.resources import launch_app; "
-            "sys.exit(launch_app(sys.argv[1:]))")
     with open(tmp / "app.log", "wb") as log:
-        proc = subprocess.Popen([str(installed / "bin" / "python"), "-c", code,
-                                 "--server.port", str(port), "--server.address", "127.0.0.1"],
+        proc = subprocess.Popen([str(installed / "bin" / "latent-explorer"), "app",
+                                 "--server.headless", "true", "--server.port", str(port),
+                                 "--server.address", "127.0.0.1"],
                                 cwd=elsewhere, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
