@@ -334,7 +334,8 @@ def test_cli_sample(cli_models: dict[str, Path], tmp_path: Path) -> None:
         want = cvae.sample(200, torch.Generator().manual_seed(7), y=3)[:, 0].numpy()
     assert np.array_equal(arr, want)
     # no --label: row r is one z drawn as all ten classes
-    assert run_main("sample", "--checkpoint", cli_models["cvae"], "--n", 25, "--out", f)[0] == 0
+    assert run_main("sample", "--checkpoint", cli_models["cvae"], "--n", 25, "--out", f,
+                    "--force")[0] == 0
     arr = np.load(f)
     z = torch.randn(3, 2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -342,18 +343,19 @@ def test_cli_sample(cli_models: dict[str, Path], tmp_path: Path) -> None:
             want = cvae.decode(z[i // 10][None], i % 10)[0, 0].numpy()
             assert np.allclose(arr[i], want, atol=1e-6), i
     # any model: .npy for arrays, PNG grid otherwise
-    assert run_main("sample", "--checkpoint", cli_models["vae"], "--n", 6, "--out", f)[0] == 0
+    assert run_main("sample", "--checkpoint", cli_models["vae"], "--n", 6, "--out", f,
+                    "--force")[0] == 0
     with torch.no_grad():
         assert np.array_equal(np.load(f), vae.sample(6, torch.Generator().manual_seed(0))[:, 0])
     png = tmp_path / "grid.png"
     assert run_main("sample", "--checkpoint", cli_models["cvae"], "--n", 20, "--out", png)[0] == 0
     assert Image.open(png).size == (2 * (10 * 30 + 2), 2 * (2 * 30 + 2))  # ten classes a row
     assert_user_error(run_main("sample", "--checkpoint", cli_models["vae"], "--label", 1,
-                               "--out", f), "conditional")
+                               "--out", f, "--force"), "conditional")
     assert_user_error(run_main("sample", "--checkpoint", cli_models["cvae"], "--label", 10,
-                               "--out", f), "0..9")
+                               "--out", f, "--force"), "0..9")
     assert_user_error(run_main("sample", "--checkpoint", cli_models["cvae"], "--label", "cat",
-                               "--out", f), "class index")
+                               "--out", f, "--force"), "class index")
     assert_user_error(run_main("sample", "--checkpoint", cli_models["cvae"], "--out",
                                tmp_path / "missing" / "x.npy"), "cannot write")
 
@@ -365,9 +367,9 @@ def test_cli_reconstruct(cli_models: dict[str, Path], tmp_path: Path, mnist_test
     args = ("reconstruct", "--checkpoint", cli_models["cvae"], "--image", img, "--out", out)
     assert run_main(*args, "--label", 7, "--scale", 1)[0] == 0
     assert Image.open(out).size == (56, 28)
-    assert_user_error(run_main(*args), "--label")
+    assert_user_error(run_main(*args, "--force"), "--label")
     assert_user_error(run_main("reconstruct", "--checkpoint", cli_models["vae"], "--image", img,
-                               "--out", out, "--label", 7), "conditional")
+                               "--out", out, "--label", 7, "--force"), "conditional")
 
 
 # --- distributed ---------------------------------------------------------------------------

@@ -178,9 +178,11 @@ def accuracy(images: Any, labels: Any, net: nn.Module | None = None) -> float:
 def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
                      test_y: torch.Tensor, out: str | Path, epochs: int = 8,
                      batch_size: int = 128, lr: float = 2e-3, augment: float = 1.0,
-                     seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
+                     seed: int = 0, log: Callable[[str], None] = print,
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Train the CNN on floats [N,1,28,28] in [0, 1] with seeded augmentation (see
     vae_core.augment) and a cosine learning-rate schedule, then write the folder `out`.
+    `log` gets one line per epoch, `progress(step, total_steps)` every step.
     Returns the spec written to classifier.json (with the test accuracy)."""
     if epochs < 1 or batch_size < 1 or not 0 < lr <= 1 or not 0 <= augment <= 2:
         raise ConfigError("epochs and batch size must be >= 1, lr in (0, 1], augment in [0, 2]")
@@ -204,6 +206,8 @@ def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
+            if progress is not None:
+                progress(epoch * (steps // epochs) + i // batch_size + 1, steps)
         net.eval()
         acc = accuracy(test_x, test_y, net)
         log(f"epoch {epoch + 1}/{epochs}: train loss {total / len(perm):.4f}, test accuracy "
@@ -229,9 +233,11 @@ def save_classifier(net: nn.Module, spec: dict[str, Any], out: str | Path) -> Pa
 
 @torch.no_grad()
 def reconstructions(model: nn.Module, images: Any, labels: Any = None,
-                    batch_size: int = 500) -> torch.Tensor:
+                    batch_size: int = 500,
+                    progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """The model's reconstructions (decoded posterior means) [N,1,28,28] of images in [0, 1].
-    A conditional model is given the `labels` (which it needs)."""
+    A conditional model is given the `labels` (which it needs). `progress(done, total)` is
+    called after each batch."""
     x = _as_batch(images)
     conditional = bool(getattr(getattr(model, "cfg", None), "conditional", False))
     y = torch.as_tensor(np.asarray(labels)).long() if conditional else None
@@ -245,12 +251,16 @@ def reconstructions(model: nn.Module, images: Any, labels: Any = None,
             out.append(model.reconstruct(xb).cpu())
         else:
             out.append(model.reconstruct(xb, y[i:i + batch_size].to(dev)).cpu())
+        if progress is not None:
+            progress(i + len(xb), len(x))
     model.train(was_training)
     return torch.cat(out) if out else x[:0]
 
 
 def class_consistency(model: nn.Module, images: Any, labels: Any,
-                      net: nn.Module | None = None) -> float:
+                      net: nn.Module | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> float:
     """Share of the model's reconstructions of `images` that the classifier reads as the
-    images' `labels`: does the VAE give the same digit back?"""
-    return accuracy(reconstructions(model, images, labels), labels, net)
+    images' `labels`: does the VAE give the same digit back? `progress(done, total)` follows
+    the reconstructions."""
+    return accuracy(reconstructions(model, images, labels, progress=progress), labels, net)

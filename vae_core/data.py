@@ -223,10 +223,13 @@ def _materialize(files: dict[str, Path], raw: Path) -> None:
         os.replace(tmp, dst)
 
 
-def resolve_root(data_dir: str | Path | None, dataset: str, train: bool) -> Path:
-    """Find a torchvision root holding the requested split, preparing a cache if needed."""
+def resolve_root(data_dir: str | Path | None, dataset: str, train: bool,
+                 download_hint: bool = True) -> Path:
+    """Find a torchvision root holding the requested split, preparing a cache if needed.
+    `download_hint` False: the missing-data hint does not offer --download (for commands
+    that do not take it)."""
     what = f"{DATASET_NAMES[dataset]} {'training' if train else 'test'} set"
-    hint = missing_data_help(dataset)
+    hint = missing_data_help(dataset, download=download_hint)
     if data_dir:
         folder = Path(data_dir).expanduser()
     elif os.environ.get(ENV_VARS[dataset]):
@@ -257,13 +260,14 @@ def resolve_root(data_dir: str | Path | None, dataset: str, train: bool) -> Path
 
 
 def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path | None = None,
-               download: bool = False, limit: int = 0) -> Split:
+               download: bool = False, limit: int = 0, download_hint: bool = True) -> Split:
     """Load one split into memory from its IDX files (see `read_idx`).
 
     Raises DataNotFoundError (saying what to do for this dataset) when the files are missing
     and `download` is False. With `download`, missing files are fetched by `download_dataset`
     into `data_dir`, or `download_root()` when none is given. `limit` keeps only the first N
-    images.
+    images. `download_hint` False leaves `--download` out of the missing-data hint (for
+    commands that do not take it).
     """
     if dataset == "folder":
         from .folder import load_folder_split
@@ -272,7 +276,7 @@ def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path
     if dataset not in _TV:
         raise DataNotFoundError(f"unknown dataset {dataset!r}; choose one of {sorted(_TV)}")
     try:
-        root = resolve_root(data_dir, dataset, train)
+        root = resolve_root(data_dir, dataset, train, download_hint or download)
     except DataNotFoundError:
         if not download:
             raise

@@ -14,6 +14,7 @@ Protocol (see README, "Evaluation protocol"):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -84,9 +85,11 @@ def evaluate_elbo(model: VAE, x: torch.Tensor, batch_size: int = 1000,
 @torch.no_grad()
 def importance_sampled_nll(model: VAE, x: torch.Tensor, k: int = 5000, chunk: int = 500,
                            batch_size: int = 100, seed: int = EVAL_SEED,
-                           y: Labels | None = None) -> float:
+                           y: Labels | None = None,
+                           progress: Callable[[int, int], None] | None = None) -> float:
     """Mean -log p(x) estimated with k importance samples from q(z|x) per image
-    (-log p(x|y) with q(z|x,y) for a conditional model, which needs the labels y)."""
+    (-log p(x|y) with q(z|x,y) for a conditional model, which needs the labels y).
+    `progress(done, total)` is called after each batch of images (e.g. a progress bar)."""
     x = as_images(x)  # uint8, [N,28,28], [N,784] or numpy as well
     model.eval()
     dev = next(model.parameters()).device
@@ -111,6 +114,8 @@ def importance_sampled_nll(model: VAE, x: torch.Tensor, k: int = 5000, chunk: in
             parts.append(lw.double())
         log_w = torch.cat(parts, 0)
         total += -(torch.logsumexp(log_w, 0) - math.log(k)).sum().item()
+        if progress is not None:
+            progress(i + b, len(x))
     return total / len(x)
 
 

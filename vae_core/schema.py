@@ -10,7 +10,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from .cli_args import float_in, int_in
+from .config import MAX_CHANNELS, MAX_WIDTH
 from .errors import ConfigError
+
+# Bounds of each entry of the list fields (their count is checked by ModelConfig.validate).
+LIST_BOUNDS = {"hidden": (1, MAX_WIDTH), "channels": (1, MAX_CHANNELS), "strides": (1, 2)}
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,10 @@ def config_fields(cls: type) -> list[FieldSpec]:
         if meta.get("derived"):
             continue
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        lo, hi = meta.get("min"), meta.get("max")
         if meta.get("list"):
             kind = "ints"
+            lo, hi = LIST_BOUNDS.get(f.name, (lo, hi))
         elif "choices" in meta:
             kind = "choice"
         elif isinstance(default, bool):  # before int: bool is a subclass of int
@@ -55,27 +62,39 @@ def config_fields(cls: type) -> list[FieldSpec]:
             kind = "int" if isinstance(default, int) else "float"
         specs.append(FieldSpec(
             name=f.name, kind=kind, label=meta.get("label", f.name), help=meta.get("help", ""),
-            default=default, choices=tuple(meta.get("choices", ())), min=meta.get("min"),
-            max=meta.get("max"), step=meta.get("step"), format=meta.get("format")))
+            default=default, choices=tuple(meta.get("choices", ())), min=lo, max=hi,
+            step=meta.get("step"), format=meta.get("format")))
     return specs
 
 
+def flag_type(spec: FieldSpec) -> Any:
+    """The argparse `type` of a field's flag: bounded by the field's min/max, so a value out
+    of range fails in one line before anything is loaded."""
+    if spec.kind == "float":
+        return float_in(spec.min, spec.max)
+    if spec.kind in ("int", "ints"):
+        return int_in(None if spec.min is None else int(spec.min),
+                      None if spec.max is None else int(spec.max))
+    return type(spec.default)
+
+
 def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one flag per field of `cls` (defaults and help from its metadata)."""
+    """Add one flag per field of `cls` (defaults, bounds and help from its metadata)."""
     for spec in config_fields(cls):
         text = spec.help or spec.label
         if spec.kind == "ints":
-            parser.add_argument(spec.flag, type=int, nargs="*", default=spec.default,
-                                help=text)
+            parser.add_argument(spec.flag, type=flag_type(spec), nargs="*", default=spec.default,
+                                metavar="N", help=f"{text}; each {spec.min:g}..{spec.max:g}")
         elif spec.kind == "bool":
             # Off by default (every bool field is), so the flag alone turns it on.
             parser.add_argument(spec.flag, action="store_true", default=spec.default, help=text)
         elif spec.kind == "choice":
-            parser.add_argument(spec.flag, type=type(spec.default), choices=spec.choices,
+            parser.add_argument(spec.flag, type=flag_type(spec), choices=spec.choices,
                                 default=spec.default, help=text)
         else:
-            parser.add_argument(spec.flag, type=int if spec.kind == "int" else float,
-                                default=spec.default, help=text)
+            parser.add_argument(spec.flag, type=flag_type(spec), default=spec.default,
+                                metavar="N" if spec.kind == "int" else "X",
+                                help=f"{text}; {flag_type(spec).range_text()}")
 
 
 def config_from_args(cls: type, ns: argparse.Namespace) -> Any:

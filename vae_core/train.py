@@ -316,35 +316,3 @@ def conditional_config(cfg: ModelConfig, train: Split, test: Split | None = None
                           "conditional model needs the same classes in both")
     return dataclasses.replace(cfg, n_classes=n)
 
-
-class TqdmCallback(Callback):
-    """Command-line progress: one bar per epoch with the running loss."""
-
-    def __init__(self) -> None:
-        self.bar = None
-
-    def on_step(self, trainer: Trainer, info: dict[str, float]) -> None:
-        from tqdm import tqdm
-
-        if self.bar is None or info["step"] == 1:
-            if self.bar is not None:
-                self.bar.close()
-            self.bar = tqdm(total=trainer.steps_per_epoch, unit="batch", leave=False,
-                            desc=f"epoch {info['epoch']}/{trainer.train_cfg.epochs}")
-        self.bar.update(1)
-        if info["step"] % 20 == 0:
-            self.bar.set_postfix(loss=f"{info['loss']:.2f}", kl=f"{info['kl']:.2f}")
-
-    def on_epoch_end(self, trainer: Trainer, info: dict[str, Any]) -> None:
-        from tqdm import tqdm
-
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        test = f", test -ELBO {info['test_loss']:.2f}" if "test_loss" in info else ""
-        tqdm.write(f"epoch {info['epoch']}: train loss {info['train_loss']:.2f}{test} "
-                   f"({info['seconds']:.1f}s)")
-
-    def on_train_end(self, trainer: Trainer, metrics: dict[str, Any]) -> None:
-        if self.bar is not None:
-            self.bar.close()
