@@ -187,3 +187,10 @@ def test_docstring_examples_parse() -> None:
 def test_unknown_flag_is_refused(capsys: pytest.CaptureFixture) -> None:
     code, _, err = run(["info", "--checkpoint", "mnist-mlp-2d", "--bogus"], capsys)
     assert code == 2 and "--bogus" in err and len(err.splitlines()) == 1
+
+
+def test_evaluate_limit_beyond_the_test_set(capsys: pytest.CaptureFixture) -> None:
+    """--limit larger than the test set is refused (not silently shortened)."""
+    code, _, err = run(["evaluate", "--checkpoint", "mnist-mlp-2d", "--limit", "20000"], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "--limit 20,000" in err and "10,000 test images" in err

@@ -41,12 +41,13 @@ class BoundedType:
         self.__name__ = kind.__name__  # argparse names the type in some messages
 
     def range_text(self) -> str:
+        """'1..128', '[0, 0.99]', '(0, 1]', '>= 0' or '<= 5'."""
         lo = "" if self.lo is None else _number_text(self.lo)
         hi = "" if self.hi is None else _number_text(self.hi)
-        if self.kind is int and self.lo is not None and self.hi is not None:
+        if self.lo is None or self.hi is None:
+            return f"<= {hi}" if self.lo is None else f"{'>' if self.lo_open else '>='} {lo}"
+        if self.kind is int:
             return f"{lo}..{hi}"
-        if self.hi is None:
-            return f"{'>' if self.lo_open else '>='} {lo}"
         return f"{'(' if self.lo_open else '['}{lo}, {hi}]"
 
     def __call__(self, text: str) -> int | float:
@@ -54,9 +55,11 @@ class BoundedType:
         try:
             v = self.kind(text)
         except (TypeError, ValueError):
+            where = self.range_text()
+            where = where if where[0] in "<>" else "in " + where
             raise argparse.ArgumentTypeError(
-                f"invalid {self.kind.__name__} value: {text!r} (expected {what} in "
-                f"{self.range_text()})") from None
+                f"invalid {self.kind.__name__} value: {text!r} (expected {what} {where})"
+            ) from None
         if isinstance(v, float) and not math.isfinite(v):
             raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         too_low = self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo)
@@ -143,9 +146,4 @@ def sub_parser(sub: Any, name: str, help: str, tracked: bool = False) -> CLIPars
     p = sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
                        formatter_class=HelpFormatter)
     return track_given(p) if tracked else p
-
-
-def flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
-    """dest -> its long flag (e.g. 'latent_dim' -> '--latent-dim')."""
-    return {a.dest: max(a.option_strings, key=len) for a in parser._actions if a.option_strings}
 

@@ -192,7 +192,7 @@ def _file_md5(path: Path) -> str:
     return _md5_ok[key]
 
 
-def check_bundled(files: dict[str, Path]) -> None:
+def check_bundled(files: dict[str, Path], download_hint: bool = True) -> None:
     """Refuse bundled MNIST files whose md5 is not the published one."""
     for src in files.values():
         want = MNIST_MD5.get(src.name)
@@ -202,7 +202,7 @@ def check_bundled(files: dict[str, Path]) -> None:
         if got != want:
             raise DataNotFoundError(
                 f"{src} is damaged (md5 {got}, expected {want}). "
-                f"{missing_data_help('mnist')}")
+                f"{missing_data_help('mnist', download=download_hint)}")
 
 
 def _materialize(files: dict[str, Path], raw: Path) -> None:
@@ -253,7 +253,7 @@ def resolve_root(data_dir: str | Path | None, dataset: str, train: bool,
     if not files:
         raise DataNotFoundError(f"{what} not found in {folder}. {hint}")
     if dataset == "mnist" and folder.resolve() == REPO_DATA_DIR.resolve():
-        check_bundled(files)
+        check_bundled(files, download_hint)
     root = _cache_root(folder)
     _materialize(files, root / tv_name / "raw")
     return root
