@@ -194,3 +194,15 @@ def test_evaluate_limit_beyond_the_test_set(capsys: pytest.CaptureFixture) -> No
     code, _, err = run(["evaluate", "--checkpoint", "mnist-mlp-2d", "--limit", "20000"], capsys)
     assert code == 2 and len(err.splitlines()) == 1
     assert "--limit 20,000" in err and "10,000 test images" in err
+
+
+def test_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture) -> None:
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(COMMANDS, "info", interrupted)
+    monkeypatch.setattr(cli_main, "cmd_train", interrupted)
+    assert run(["info", "--checkpoint", "x"], capsys)[::2] == (130, "interrupted\n")
+    code, _, err = run(["train", "--out", "x"], capsys)
+    assert code == 130 and "last complete epoch is saved" in err

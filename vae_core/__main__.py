@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print("interrupted; the last complete epoch is saved", file=sys.stderr)
+        kept = "; the last complete epoch is saved" if args.command == "train" else ""
+        print(f"interrupted{kept}", file=sys.stderr)
         return 130
 
 
