@@ -124,3 +124,28 @@ def test_latent_helpers_return_the_documented_shapes(model, digits) -> None:
     codes = traversal_codes(3, steps=4, lim=2.0)
     assert codes.shape == (12, 3)
     assert torch.equal(codes[4:8, 1], torch.linspace(-2, 2, 4))  # rows 4..7 vary dimension 1
+
+
+def test_classifier_reads_uint8_as_it_reads_floats(mnist_test) -> None:
+    """classify() took uint8 as grey levels 0..255 (not divided), so a Split's images came back
+    mostly misread without a word; now every form gives the same reading."""
+    from vae_core import classify
+
+    raw, labels = mnist_test.images[:200], mnist_test.labels[:200].numpy()
+    pred_u8, p_u8 = classify(raw)
+    pred_f, p_f = classify(raw.float() / 255)
+    pred_np, _ = classify(raw[:, 0].numpy())
+    assert (pred_u8 == labels).mean() > 0.97
+    np.testing.assert_array_equal(pred_u8, pred_f)
+    np.testing.assert_array_equal(pred_np, pred_f)
+    np.testing.assert_allclose(p_u8, p_f, atol=1e-6)
+
+
+def test_encode_dataset_takes_numpy(model, digits) -> None:
+    """encode_dataset sliced its input and called .to() on it, so a numpy array failed."""
+    raw, x = digits
+    mu, logvar = encode_dataset(model, raw.numpy())
+    mu_f, logvar_f = encode_dataset(model, x)
+    assert mu.shape == (8, 2) and logvar.shape == (8, 2)
+    torch.testing.assert_close(mu, mu_f)
+    torch.testing.assert_close(logvar, logvar_f)

@@ -25,6 +25,7 @@ from torch import nn
 from .augment import augment_batch
 from .checkpoint import write_safetensors
 from .errors import CheckpointError, ConfigError
+from .model import as_images
 from .resources import bundled_dir
 
 WEIGHTS, SPEC = "classifier.safetensors", "classifier.json"
@@ -53,16 +54,9 @@ def build_classifier(channels: tuple[int, ...] = CHANNELS, dense: int = DENSE) -
 
 
 def _as_batch(images: Any) -> torch.Tensor:
-    """[N,28,28], [N,1,28,28] or one [28,28] image (array or tensor) -> float32 [N,1,28,28]."""
-    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
-    x = x.detach().to("cpu", torch.float32)
-    if x.ndim == 2:
-        x = x[None]
-    if x.ndim == 3:
-        x = x[:, None]
-    if x.ndim != 4 or x.shape[1:] != (1, 28, 28):
-        raise ValueError(f"expected images [N,28,28] or [N,1,28,28], got {list(x.shape)}")
-    return x
+    """Images as the classifier takes them: float32 [N,1,28,28] on the CPU (uint8 read as
+    0..255; every shape `model.as_images` accepts)."""
+    return as_images(images).detach().to("cpu", torch.float32)
 
 
 def load_classifier(path: str | Path | None = None) -> nn.Sequential:

@@ -10,7 +10,7 @@ from statistics import NormalDist
 
 import torch
 
-from .model import VAE, Labels, batch_labels
+from .model import VAE, Labels, as_images, batch_labels
 
 _TINY = 1e-9  # norms below this have no direction (float64 rounding is ~1e-16)
 
@@ -174,6 +174,7 @@ def encode_dataset(model: VAE, x: torch.Tensor, batch_size: int = 2000,
     Returns (mu, logvar), each float32 [N,Z] on the CPU.
     """
     dev = next(model.parameters()).device
+    x = as_images(x)  # numpy or uint8 too; a float32 [N,1,28,28] tensor is not copied
     mus, lvs = [], []
     for i in range(0, len(x), batch_size):
         mu, lv = model.encode(x[i:i + batch_size].to(dev), batch_labels(y, i, batch_size, dev))
