@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import vae_core.__main__ as cli_main
-from vae_core.__main__ import COMMANDS, build_parser, main
+from cli_helpers import run
+from vae_core.__main__ import COMMANDS, build_parser
 from vae_core.cli_args import BoundedType
 from vae_core.provenance import package_version
 
@@ -38,14 +39,6 @@ def out_of_range(t: BoundedType) -> str:
         return str(t.hi + 1) if t.kind is int else repr(t.hi * 2 + 1)
     return str(t.lo - 1) if not t.lo_open else str(t.lo)
 
-
-def run(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_refused(res: tuple[int, str, str], flag: str) -> None:

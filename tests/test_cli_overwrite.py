@@ -18,31 +18,16 @@ from PIL import Image
 
 import vae_core.cli_commands as cli_commands
 from vae_core import load_checkpoint
+from cli_helpers import TINY, refused, run
 from vae_core.__main__ import main
 from vae_core.classifier import DEFAULT_DIR as BUNDLED_CLASSIFIER
 from vae_core.classifier import SPEC, WEIGHTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = REPO_ROOT / "checkpoints" / "mnist-mlp-2d"
-TINY = ["--hidden", "16", "--latent-dim", "2", "--limit", "200", "--epochs", "1",
-        "--batch-size", "100", "--device", "cpu"]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def run(args: list, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def refused(res: tuple[int, str, str], *needles: str) -> None:
-    code, _, err = res
-    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("error: "), err
-    for n in needles:
-        assert n.lower() in err.lower(), err
 
 
 def digest(folder: Path) -> dict[str, str]:
