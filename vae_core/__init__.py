@@ -30,6 +30,7 @@ from .preprocess import preprocess_image, to_gray, to_mnist, to_png_bytes
 from .provenance import git_commit, package_version, run_record
 from .replay import (MAX_REPLAY_BYTES, REPLAY, Replay, ReplayRecorder, follow_set, has_replay,
                      load_replay, save_replay)
+from .publish import MAX_PUBLISH_BYTES, content_hash, publish_checkpoint
 from .resources import load
 from .schema import (FieldSpec, add_config_args, config_fields, config_from_args,
                      format_ints, parse_ints)
@@ -66,6 +67,7 @@ __all__ = [
     "log_aggregate_posterior", "log_prior", "mixture_subsample", "pixel_cost", "round_trip",
     "round_trip_field",
     "load",
+    "MAX_PUBLISH_BYTES", "content_hash", "publish_checkpoint",
     "CSVLogger", "TensorBoardLogger", "export_onnx", "make_loggers",
     "check_output_dir", "write_safetensors", "RESUMABLE", "resume_config", "as_images",
     "git_commit", "package_version", "run_record",
