@@ -11,7 +11,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 
 from ui import plane_layers, readings
 from ui.class_maps import class_labels, class_radio
-from ui.derived import decode, dim_labels, latent_map
+from ui.derived import decode, inactive_dims, latent_map
 from ui.figures import png
 from ui.keys import SL_CLASS, SL_CODE, SL_DIGIT, SL_DRAWS, SL_MAP, SL_MAP_DONE, SL_RANGE, z_key
 from ui.latent_map import class_legend, click_to_latent, map_extent, mark_point
@@ -25,11 +25,16 @@ MAX_RANGE = 10.0
 ck = active_model(conditional_ok=True)
 zdim = ck.model_config.latent_dim
 server_only = pad_unavailable(ck)  # why this decoder cannot run in the browser, or None
+off = inactive_dims(ck)  # unused dimension -> its KL: marked on its slider, KL said below
+dims = [f"z{i} · inactive" if i in off else f"z{i}" for i in range(zdim)]
 st.title("Latent sliders")
 where = "under the sliders" if zdim == 2 and server_only else "on the right"
 st.caption(f"One slider per latent dimension of **{ck.name}** (z has {zdim} dimensions). The "
            f"decoder turns the point into the mean image {where}. Under the prior N(0, I) "
-           "almost all codes lie within ±3.")
+           "almost all codes lie within ±3." + (
+               f" **{len(off)} of {zdim}** dimensions are *inactive*: the encoder hardly moves "
+               f"them (KL from the prior at most {max(off.values()):.2g} nats each, on the test "
+               "digits), so their sliders change little." if off else ""))
 if ck.model_config.conditional:
     st.caption("A **conditional** VAE: pick the class below and z sets only its style "
                "(slant, width, stroke). The same z in another class is the same handwriting.")
@@ -106,10 +111,9 @@ def explorer() -> None:
         z = [st.session_state[z_key(i)] for i in range(zdim)]
         st.session_state[SL_CODE] = z
         layers = plane_layers.pad_controls(ck)
-        latent_pad(ck, z, r, dim_labels(ck), on_release=set_code, label=y, layers=layers)
+        latent_pad(ck, z, r, dims, on_release=set_code, label=y, layers=layers)
         shown = ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if zdim > 16 else "")
         what = "the red ring or a slider" if zdim == 2 else "a slider"
-        st.markdown(readings.decoded_reading(ck, z, y, class_labels(ck)))
         st.caption(f"z on the server: ({shown}). Drag {what}: your browser decodes every "
                    "frame, and z comes back here when you let go.")
         plane_layers.pad_readout(ck, z, y, layers)
@@ -124,13 +128,9 @@ def explorer() -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
         box = st.container(height=420) if zdim > 8 else st.container()
-        z = [box.slider(label, -r, r, step=0.01, key=z_key(i))
-             for i, label in enumerate(dim_labels(ck))]
+        z = [box.slider(label, -r, r, step=0.01, key=z_key(i)) for i, label in enumerate(dims)]
         st.session_state[SL_CODE] = z
-        if zdim == 2:
-            image_box = st.container()
-    if zdim != 2:
-        image_box = right
+        image_box = st.container() if zdim == 2 else right
     img = decode(ck, [z], y)[0]
     shown = ", ".join(f"{v:.2f}" for v in z[:6]) + (", …" if zdim > 6 else "")
     image_box.image(png(img, 8), caption=f"decoded mean image at z = ({shown})",

@@ -23,34 +23,34 @@ latest = mgr.latest(session_owner())
 submitted, values = settings_form((latest.model_cfg, latest.train_cfg) if latest else None)
 
 
-def start_run() -> None:
-    """Validate the form, load the data, start the background run; messages say what failed."""
+def start_run() -> str | None:
+    """Validate the form, load the data, start the background run; messages say what failed
+    (the form's own under it; a busy training slot is returned, for the top of the page)."""
     try:
         mcfg, tcfg = configs_from(values)
         count_params(mcfg)  # shape errors (e.g. conv strides) surface here, before any data
     except ConfigError as e:
         st.error(f"These settings are not valid: {e}")
-        return
+        return None
     if mgr.busy:
-        st.warning("A training run is already in progress on this server (see above). Wait "
-                   "for it to finish, or stop it, before starting another.")
-        return
+        return ("Not started: a training run is already in progress on this server (see "
+                "below). Wait for it to finish, or stop it, before starting another.")
     try:
         train, test = load_data(tcfg.dataset, tcfg.limit)
     except DataNotFoundError as e:
         st.session_state[MISSING_KEY] = (tcfg.dataset, str(e))
-        return
+        return None
     st.session_state.pop(MISSING_KEY, None)
     try:
         mgr.start(mcfg, tcfg, train, test, owner=session_owner())
     except TrainingBusy as e:
-        st.warning(f"Not started: {e}.")
+        return f"Not started: {e}."
     except ConfigError as e:
         st.error(f"These settings are not valid: {e}")
+    return None
 
 
-if submitted:
-    start_run()
+refused = start_run() if submitted else None
 if MISSING_KEY in st.session_state:
     dataset, why = st.session_state[MISSING_KEY]
     st.error(f"Training data not found: {why}")
@@ -70,7 +70,7 @@ if MISSING_KEY in st.session_state:
         st.caption(missing_data_help(dataset, cli=False))
 
 with panel:
-    run_panel(mgr)
+    run_panel(mgr, refused)
     if latest is not None and latest.running:
         with st.expander("All settings of the running run"):
             st.json({"model": latest.model_cfg.to_dict(), "train": latest.train_cfg.to_dict()},

@@ -76,3 +76,31 @@ def test_inactive_dimensions_are_marked() -> None:
     # metrics.json (evaluate --save) found 30 of 50 units active on the same test set
     assert len(inactive) == 20, labels
     assert labels[0].startswith("z0 · inactive") and labels[3] == "z3"
+
+
+def reading_lines(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if "classifier reads" in m.value]
+
+
+def test_the_classifier_reading_has_one_owner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pad reads the digit in the browser (its `reader`); the server's sentence under it
+    said it again. The server reads only where the page falls back to server-side sliders."""
+    at = sliders()
+    assert pad_data(at)["reader"] is not None
+    assert reading_lines(at) == []
+    import ui.latent_pad
+
+    monkeypatch.setattr(ui.latent_pad, "unavailable", lambda ck: "a test says so")
+    assert len(reading_lines(sliders())) == 1
+
+
+def test_slider_labels_are_short_and_the_detail_is_in_a_caption() -> None:
+    """'z0 · inactive (KL 0.00)' was cut in the pad's label column: the label keeps the mark,
+    the caption says what it means and their KL."""
+    at = sliders("mnist-mlp-50d")
+    labels = pad_data(at)["dims"]
+    assert max(len(lab) for lab in labels) <= len("z49 · inactive"), labels
+    assert all("KL" not in lab for lab in labels)
+    note = [c.value for c in at.caption if "inactive" in c.value and "KL" in c.value]
+    assert len(note) == 1 and "20 of 50" in note[0], note
+    assert all(lab == f"z{i}" for i, lab in enumerate(pad_data(sliders("mnist-conv-16d"))["dims"]))

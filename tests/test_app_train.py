@@ -132,3 +132,64 @@ def test_form_shows_the_running_runs_settings(user_models: Path) -> None:
     assert at.text_input(key="tr_hidden").value == "24"
     assert at.number_input(key="tr_epochs").value == 300
     assert any("All settings of the running run" in e.label for e in at.expander)
+
+
+def in_page_order(at: AppTest) -> list:
+    """The main area's elements and blocks, depth first, in the order the page shows them."""
+    def walk(node):
+        yield node
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+    return list(walk(at.main))
+
+
+def test_every_save_is_confirmed_and_never_overwrites(user_models: Path) -> None:
+    """Saving a run from the unsaved list said nothing (the run just left the list); a save
+    names the model and where to find it, once. A taken name is refused, the model kept."""
+    at = train_page()
+    train_one_epoch(at)
+    train_one_epoch(at)
+    first, second = manager().jobs.values()
+    keep = f"tr_keep_{first.id}"
+    at.text_input(key=keep).set_value("kept")
+    at.button(key=f"{keep}_save").click().run()
+    assert not at.exception and is_checkpoint(user_models / "kept")
+    said = [s.value for s in at.success if "kept" in s.value]
+    assert len(said) == 1 and "kept (yours)" in said[0] and "picker" in said[0], said
+
+    before = {p.name: p.read_bytes() for p in (user_models / "kept").iterdir()}
+    at.text_input(key="tr_save_name").set_value("kept")
+    at.button(key="tr_save").click().run()
+    assert any("already exists" in e.value for e in at.error), [e.value for e in at.error]
+    assert {p.name: p.read_bytes() for p in (user_models / "kept").iterdir()} == before
+    assert not second.saved_as and [s for s in at.success if "kept" in s.value] == []
+
+    at.text_input(key="tr_save_name").set_value("kept-too")
+    at.button(key="tr_save").click().run()
+    said = [s.value for s in at.success if "kept-too" in s.value]
+    assert len(said) == 1 and "picker" in said[0], said  # the run's own line, not two
+
+
+def test_a_taken_training_slot_is_said_at_the_top(user_models: Path) -> None:
+    """Another replica holds the machine's one training slot: the top of the page said 'No
+    training run in this session yet' and the refusal appeared under the long form."""
+    from vae_core import acquire_training_slot
+
+    slot = acquire_training_slot(user_models, "20260101-000000-other", server="replica 2")
+    try:
+        at = train_page()
+        assert not [i for i in at.info if "No training run" in i.value]
+        (busy,) = [w for w in at.warning if "replica 2" in w.value]
+        assert "refused" in busy.value
+
+        fill_form(at, epochs=1, limit=200, hidden="16")
+        at.button(key="tr_start").click().run()
+        assert not at.exception and not manager().jobs
+        assert not [i for i in at.info if "No training run" in i.value]
+        (refused,) = [w for w in at.warning if "replica 2" in w.value]
+        assert refused.value.startswith("Not started")
+        order = in_page_order(at)
+        form = next(i for i, n in enumerate(order) if getattr(n, "type", "") == "form")
+        assert order.index(refused) < form, "the refusal is under the form"
+    finally:
+        slot.release()

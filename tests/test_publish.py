@@ -4,19 +4,24 @@ processes publish at once."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import vae_core
 from vae_core import CheckpointError, import_upload, is_checkpoint, publish_checkpoint
 from vae_core import publish as pub
+from ui.keys import MODEL_KEY
 from vae_core.archive import PORTABLE_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,3 +213,87 @@ def test_only_portable_files_are_published(tmp_path: Path) -> None:
     dest = publish_checkpoint(src, tmp_path / "shared")
     assert sorted(p.name for p in dest.iterdir()) == sorted(
         f for f in PORTABLE_FILES if (src / f).exists())
+
+
+# --- the Copy link popover (AppTest) ------------------------------------------------------------
+APP = str(ROOT / "app.py")
+
+
+def sliders_with_upload(name: str) -> AppTest:
+    """Latent sliders with the bundled mnist-conv-2d uploaded as `<name>.zip`."""
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.switch_page("pages/sliders.py").run()
+    (up,) = at.sidebar.get("file_uploader")
+    files = [(f, (BUNDLED / "mnist-conv-2d" / f).read_bytes()) for f in
+             ("config.json", "model.safetensors", "metrics.json")]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f, blob in files:
+            zf.writestr(f"{name}/{f}", blob)
+    up.upload(f"{name}.zip", buf.getvalue(), "application/zip")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def copied(at) -> str:
+    return next(c.value for c in at.get("code"))
+
+
+def linked_model(at) -> str:
+    """The model the popover's link names."""
+    url = copied(at)
+    assert urlsplit(url).path == "/sliders", url
+    return parse_qs(urlsplit(url).query)["model"][0]
+
+
+def texts(elements) -> str:
+    return " | ".join(str(e.value) for e in elements)
+
+
+def test_copy_link_on_an_upload_says_this_browser_only_then_publishes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "class-models"
+    monkeypatch.setenv("VAE_USER_MODELS_DIR", str(shared))
+    at = sliders_with_upload("teacher-model")
+    assert linked_model(at) == "teacher-model"
+    assert "Only this browser can open this link" in texts(at.warning)
+    assert "Whoever opens it sees" not in texts(at.caption)  # the promise would be false
+    at.button(key="sl_link_publish").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (dest,) = shared.iterdir()
+    assert dest.name.startswith("teacher-model-") and len(dest.name) == len("teacher-model-") + 8
+    assert linked_model(at) == dest.name
+    assert f"Published as **{dest.name}**" in texts(at.success)
+    assert "Only this browser" not in texts(at.warning)
+    assert "Whoever opens it sees" in texts(at.caption)
+    box = at.sidebar.selectbox(key=MODEL_KEY)
+    assert "(uploaded)" in box.format_func(box.value)  # the session keeps its upload
+    # Another browser: the link's model is found (in the shared folder), no warning.
+    other = AppTest.from_file(APP, default_timeout=90)
+    other.query_params.update({"model": dest.name, "z": "0.5,-0.5"})
+    other.switch_page("pages/sliders.py").run()
+    assert not other.exception and not other.warning, texts(other.warning)
+    assert Path(other.session_state[MODEL_KEY]) == dest
+
+
+def test_a_failed_publish_is_one_line_in_the_popover(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("VAE_USER_MODELS_DIR", str(blocker / "models"))
+    at = sliders_with_upload("teacher-model")
+    at.button(key="sl_link_publish").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error if str(e.value).startswith("Not published:")]
+    assert len(errors) == 1 and "\n" not in errors[0] and "shared models folder" in errors[0]
+    assert "Only this browser" in texts(at.warning) and linked_model(at) == "teacher-model"
+
+
+def test_a_bundled_model_gets_no_publish_offer(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAE_USER_MODELS_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.switch_page("pages/sliders.py").run()
+    assert not [b for b in at.button if b.key == "sl_link_publish"]
+    assert "Whoever opens it sees" in texts(at.caption) and not at.warning

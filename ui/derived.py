@@ -308,13 +308,18 @@ def dim_labels(ck: Checkpoint) -> list[str]:
     """'z0', 'z1', ... with the dimensions the model leaves unused marked: their posterior
     mean hardly moves across the test set (activity below vae_core's active-unit threshold,
     Burda et al. 2015), so a slider along them changes nothing."""
-    zdim = ck.model_config.latent_dim
-    if zdim <= 2:  # both used in every 2-D model we train; skip the test-set pass
-        return [f"z{i}" for i in range(zdim)]
+    off = inactive_dims(ck)
+    return [f"z{i} · inactive (KL {off[i]:.2f})" if i in off else f"z{i}"
+            for i in range(ck.model_config.latent_dim)]
+
+
+def inactive_dims(ck: Checkpoint) -> dict[int, float]:
+    """The latent dimensions `ck` leaves unused (dim_labels' criterion) -> their test-set KL."""
+    if ck.model_config.latent_dim <= 2:  # both used in every 2-D model we train; skip the pass
+        return {}
     stats = test_latent_stats(ck)
-    active = stats["activity"]
-    return [f"z{i}" if active[i] > ACTIVE_THRESHOLD else
-            f"z{i} · inactive (KL {stats['kl_per_dim'][i]:.2f})" for i in range(zdim)]
+    kl, active = stats["kl_per_dim"], stats["activity"]
+    return {i: float(kl[i]) for i in range(len(kl)) if not active[i] > ACTIVE_THRESHOLD}
 
 
 def most_active_dims(ck: Checkpoint, k: int = 16) -> list[int]:

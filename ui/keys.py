@@ -30,6 +30,8 @@ CHOICE_KEY = "active_model_choice"  # its plain copy, which survives fragment re
 UPLOADS_KEY = "uploaded_models"  # label -> folder of the models this session uploaded
 UPLOAD_ERROR_KEY = "ckpt_upload_error"
 UPLOAD_ROUND_KEY = "ckpt_upload_round"  # part of the uploader's key: a new round empties it
+PUBLISHED_KEY = "published_uploads"  # upload folder -> its published copy (ui.publish)
+PUBLISH_ERROR_KEY = "publish_error"  # upload folder -> why publishing it failed
 
 # How a VAE works (home) and its tour
 HOME_DIGIT = "home_digit"  # the followed test image (number input)

@@ -49,6 +49,7 @@ import streamlit as st
 from ui.class_maps import class_labels
 from ui.keys import (APPLIED_KEY, HIDE_KEY, HOME_DIGIT, HOME_SEED, RP_FRAME, SL_CLASS, SL_CODE,
                      SL_RANGE, z_key)
+from ui.publish import link_params, upload_note
 from ui.state import (BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, encoded,
                       get_model, test_set)
 from ui.view_links import apply, names, seed_widgets, view_query
@@ -174,12 +175,14 @@ def warn(shared: Shared | None) -> None:
 def copy_link(page: str, params: Mapping[str, str], key: str) -> str:
     """A "Copy link" popover holding this view's URL (the code box has a copy button);
     returns the URL."""
+    params = link_params(params)  # ui.publish: a published upload goes by its shared name
     url = link(st.context.url or "", page, params)
     with st.popover("Copy link", icon=":material/link:", key=key):
         st.code(url, language=None, wrap_lines=True)
-        st.caption("Copy it with the icon at the box's right. Whoever opens it sees this "
-                   "view: the same model, point and settings. Add `&hide=train,upload` "
-                   "to hand out a focused lesson view.")
+        if not upload_note(key):  # an unpublished upload: this browser only, and Publish
+            st.caption("Copy it with the icon at the box's right. Whoever opens it sees "
+                       "this view: the same model, point and settings. Add "
+                       "`&hide=train,upload` to hand out a focused lesson view.")
     return url
 
 

@@ -9,9 +9,9 @@ import uuid
 
 import streamlit as st
 
-from ui.keys import DISCARD_ERROR, OWNER_KEY
+from ui.keys import DISCARD_ERROR, OWNER_KEY, SAVED_KEY
 from ui.replay_view import run_replay
-from ui.state import MODEL_KEY
+from ui.state import MODEL_KEY, user_dir
 from ui.training_figures import recon_strip, training_figure
 from ui.training import (
     DIVERGED,
@@ -23,7 +23,7 @@ from ui.training import (
     TrainingManager,
     save_run,
 )
-from vae_core import CheckpointError
+from vae_core import CheckpointError, VAEError, max_training_runs, slot_holders
 
 
 
@@ -63,6 +63,13 @@ def _save(job: TrainingJob, key: str) -> None:
         return
     st.session_state.pop(f"{key}_error", None)
     st.session_state[MODEL_KEY] = str(dest)
+    st.session_state[SAVED_KEY] = job.id
+
+
+def saved_line(name: str) -> str:
+    """The one-line confirmation of a save."""
+    return (f"Saved as **{name}**: it is the active model now, listed as **{name} (yours)** "
+            "in the sidebar's model picker.")
 
 
 def _discard(mgr: TrainingManager, job: TrainingJob) -> None:
@@ -137,17 +144,34 @@ def current_run(mgr: TrainingManager, job: TrainingJob) -> None:
         return
     run_replay(job.replay, job.train_cfg.dataset, live=False)
     if job.saved_as:
-        st.success(f"Saved as **{job.saved_as}**. It is the active model now, and stays in the "
-                   "sidebar's picker.")
+        st.success(saved_line(job.saved_as), icon=":material/check_circle:")
     else:
         st.markdown("**Keep this model?** It stays here, unsaved, until you save or discard it.")
         keep_or_discard(mgr, job, "tr_save_name", ("tr_save", "tr_discard"))
 
 
-def run_panel(mgr: TrainingManager) -> None:
-    """Everything above the form: current run, another session's run, unsaved runs."""
+def busy_elsewhere(mgr: TrainingManager) -> str | None:
+    """Who holds the machine's training slots when this server runs nothing (another replica,
+    say), or None: Start would be refused."""
+    try:
+        holders = [] if mgr.busy else slot_holders(user_dir())
+        if len(holders) < max_training_runs():
+            return None
+    except VAEError:  # a bad $VAE_MAX_TRAINING: Start says so
+        return None
+    return "; ".join(h.describe() for h in holders)
+
+
+def run_panel(mgr: TrainingManager, refused: str | None = None) -> None:
+    """Everything above the form: why Start was just `refused` (if it was), the run a Save
+    just kept, current run, another session's run, unsaved runs."""
     owner = session_owner()
     mine = mgr.latest(owner)
+    if refused:
+        st.warning(refused, icon=":material/hourglass_top:")
+    saved = mgr.jobs.get(st.session_state.pop(SAVED_KEY, ""))
+    if saved is not None and saved is not mine and saved.saved_as:
+        st.success(saved_line(saved.saved_as), icon=":material/check_circle:")
     if mine is not None and mine.id in mgr.jobs:
         current_run(mgr, mine)
     other = mgr.running_job()
@@ -166,7 +190,11 @@ def run_panel(mgr: TrainingManager) -> None:
                 st.markdown(f"**{j.id}** · {j.saved_epochs()} epoch(s) · {run_summary(j)}")
                 keep_or_discard(mgr, j, f"tr_keep_{j.id}")
     if st.session_state.get(DISCARD_ERROR):
-        st.error(f"Not discarded: {st.session_state.pop('tr_discard_error')}")
-    if mine is None and other is None and not waiting:
+        st.error(f"Not discarded: {st.session_state.pop(DISCARD_ERROR)}")
+    elsewhere = None if refused or other is not None else busy_elsewhere(mgr)
+    if elsewhere:
+        st.warning(f"The machine's training slot is taken ({elsewhere}): **Start training** is "
+                   "refused until that run ends.", icon=":material/hourglass_top:")
+    elif mine is None and other is None and not waiting and not refused:
         st.info("No training run in this session yet. Choose the settings below and press "
                 "**Start training**.")

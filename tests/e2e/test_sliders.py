@@ -147,3 +147,41 @@ def test_fast_key_presses_are_not_lost(fallback):
             f"round {k}: 5 presses from {start:.2f} should end at {expected:.2f}, the slider "
             f"shows {got:.2f} (key presses lost)")
     assert_healthy(page, "sliders after fast key presses")
+
+
+# --- the latent pad's page: one classifier reading, slider labels that fit ------------------
+
+PAD_READING = '[data-testid="latent-pad-reading"]'
+
+
+def open_sliders(page, model: str) -> None:
+    """Latent sliders on a bundled `model`, once the pad has drawn its sliders."""
+    goto(page, f"/sliders?model={model}")
+    page.locator(".lp-row").first.wait_for(state="visible", timeout=120_000)
+    assert_healthy(page, f"sliders on {model}")
+
+
+def test_the_digit_reading_is_shown_once_in_the_pad(page):
+    """The browser's classifier reads the digit in the pad; the server's sentence under the
+    pad said the same thing a second time (and lagged behind a drag)."""
+    open_sliders(page, "mnist-mlp-2d")
+    reading = page.locator(PAD_READING)  # Playwright's CSS locators pierce the shadow root
+    reading.wait_for(state="attached", timeout=60_000)
+    page.wait_for_function("el => el.textContent.includes('reads')",
+                           arg=reading.element_handle(), timeout=60_000)
+    server = page.locator('[data-testid="stMain"] [data-testid="stMarkdownContainer"]').filter(
+        has_text="classifier reads")
+    assert server.count() == 0, f"a second reading under the pad: {server.first.inner_text()}"
+    screenshot(page, "sliders-mnist-mlp-2d")
+
+
+@pytest.mark.parametrize("model", ["mnist-conv-16d", "mnist-mlp-50d"])
+def test_slider_labels_fit_their_column(page, model):
+    """Every pad slider's label shows whole (no ellipsis): 'z0 · inactive (KL 0.…' was cut."""
+    open_sliders(page, model)
+    labels = page.locator(".lp-label").evaluate_all(
+        "els => els.map(el => [el.textContent, el.scrollWidth > el.clientWidth + 0.5])")
+    cut = [text for text, clipped in labels if clipped]
+    assert len(labels) == int(model.split("-")[-1].rstrip("d")), labels
+    assert cut == [], f"labels cut off on {model}: {cut}"
+    screenshot(page, f"sliders-{model}")
