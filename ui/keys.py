@@ -43,6 +43,7 @@ FORM_VALUES_KEY = "tr_form_values"  # field name -> last submitted value (surviv
 OWNER_KEY = "tr_owner"  # this browser session's id, the owner of the runs it starts
 MISSING_KEY = "tr_missing_data"  # the dataset a Start could not find, until it is found
 DISCARD_ERROR = "tr_discard_error"  # why discarding a run failed, shown on the next run
+SAVED_KEY = "tr_saved_run"  # the run a Save just kept: named once at the top of Train
 
 # Latent sliders and its pad
 SL_CODE = "sl_code"  # z, a plain copy: slider keys are dropped while on other pages
