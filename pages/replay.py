@@ -18,5 +18,8 @@ st.markdown(
     f"While **{ck.name}** trained, the same {len(replay.index)} test images (a seeded choice) "
     f"were encoded {len(replay)} times, every {replay.every} steps and at each epoch end. "
     "Each dot is one image's posterior mean μ, each ellipse its 1σ spread; the grey circles "
-    f"are the prior N(0, I) that the KL term pulls every posterior towards. {watch}")
-replay_view(replay, replay_classes(replay.dataset, replay.labels), key="rp", link=ck.name)
+    f"are the prior N(0, I) that the KL term pulls every posterior towards. {watch} Play runs "
+    "in your browser; drag the timeline or the loss curves, or use the arrow keys, Home and "
+    "End on the timeline, to step through the snapshots.")
+replay_view(replay, replay_classes(replay.dataset, replay.labels), key="rp", link=ck.name,
+            source=str(ck.path), autoplay=True)

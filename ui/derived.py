@@ -7,6 +7,7 @@ ever read: no train(), no grads, everything under torch.no_grad().
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ import streamlit as st
 import torch
 
 from ui.latent_map import draw_latent_map
+from ui.replay_figures import player_arrays
 from ui.state import encoded, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, Checkpoint, Labels, elbo_terms, eval_targets,
                       kl_per_dim, latent_stats, manifold, pca, weights_mtime)
@@ -330,3 +332,12 @@ def most_active_dims(ck: Checkpoint, k: int = 16) -> list[int]:
     order = [int(d) for d in np.argsort(-kl, kind="stable")]
     active = [d for d in order if stats["activity"][d] > ACTIVE_THRESHOLD]
     return (active or order)[:k]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def replay_frames(source: str, stamp: str, _replay: Any) -> tuple[list[dict[str, Any]], str, bytes]:
+    """(layout, content hash, bytes) of a replay's arrays for the browser player
+    (ui.replay_figures.player_arrays), once per `source` (a model folder, a training run) and
+    `stamp` (its replay file's mtime, its snapshot count and last step)."""
+    layout, data = player_arrays(_replay)
+    return layout, hashlib.sha256(data).hexdigest()[:24], data

@@ -1,4 +1,5 @@
-"""Plotly figures of a training replay. Pure functions: no Streamlit, no model.
+"""Plotly figures of a training replay, and the arrays its browser player draws. Pure
+functions: no Streamlit, no model.
 
 A replay (vae_core.Replay) holds, per snapshot, the posterior means and log-variances of the
 same test images. The clouds are drawn on the latent plane itself for a 2-D model, and on
@@ -19,6 +20,7 @@ from vae_core import Replay
 
 COLLAPSED_NATS = 0.05  # a dimension whose mean KL stays below this carries ~no information
 ELLIPSE_POINTS = 25
+F16_MAX = 6.0e4  # float16's largest finite value is 65504
 
 
 def replay_plane(replay: Replay) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -140,3 +142,51 @@ def kl_dims_bars(kl_dims: np.ndarray, y_max: float, height: int = 300) -> go.Fig
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       showlegend=False, bargap=0.25, uirevision="replay")
     return fig
+
+
+def player_arrays(replay: Replay) -> tuple[list[dict[str, object]], bytes]:
+    """What the browser player (ui/replay_player) draws, as one little-endian buffer and its
+    layout [{name, dtype, shape, offset}] (dtypes f2, f4, u1, u4; offsets 8-byte aligned).
+
+    frames f2 [S, N, 5]: each snapshot's posteriors on the plane of `replay_plane`: mean x, y
+    and covariance cxx, cxy, cyy (project_frame's numbers, as float16 like the file's codes);
+    labels u1 [N]; step u4, epoch_end u1, epoch / loss / recon / kl f4 [S]; kl_dims f4 [S, D].
+    """
+    mean, dirs, _ = replay_plane(replay)
+    s, n = len(replay), len(replay.index)
+    frames = np.empty((s, n, 5), np.float64)
+    for i in range(s):
+        xy, covs = project_frame(replay, i, mean, dirs)
+        frames[i, :, :2] = xy
+        frames[i, :, 2:] = covs[:, [0, 0, 1], [0, 1, 1]]
+    arrays = {"frames": np.clip(frames, -F16_MAX, F16_MAX).astype("<f2"),
+              "labels": replay.labels.astype(np.uint8),
+              "step": np.clip(replay.step, 0, 2**32 - 1).astype("<u4"),
+              "epoch_end": replay.epoch_end.astype(np.uint8),
+              **{k: getattr(replay, k).astype("<f4") for k in ("epoch", "loss", "recon", "kl",
+                                                                 "kl_dims")}}
+    layout, parts, offset = [], [], 0
+    for name, a in arrays.items():
+        raw = np.ascontiguousarray(a).tobytes()
+        layout.append({"name": name, "dtype": f"{a.dtype.kind}{a.dtype.itemsize}",
+                       "shape": list(a.shape), "offset": offset})
+        pad = -len(raw) % 8
+        parts.append(raw + bytes(pad))
+        offset += len(raw) + pad
+    return layout, b"".join(parts)
+
+
+def player_ranges(replay: Replay) -> dict[str, list[float]]:
+    """Fixed axes of the player's charts: the curves' left axis (loss and reconstruction,
+    as replay_curves sets it without a cursor), their right axis (KL), the KL bars'."""
+    finite = [v for k in ("loss", "recon") for v in getattr(replay, k) if np.isfinite(v)]
+    if len(finite) > 4:
+        lo, hi = np.percentile(finite, [1, 97])
+    else:
+        lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    pad = 0.1 * max(float(hi - lo), 1e-6)
+    kl = replay.kl[np.isfinite(replay.kl)]
+    top = float(kl.max()) * 1.1 if len(kl) else 1.0
+    bars = max(float(replay.kl_dims.max()), 10 * COLLAPSED_NATS) * 1.05
+    return {"left": [float(lo) - pad, float(hi) + pad], "right": [0.0, max(top, 1e-3)],
+            "bars": [0.0, bars]}

@@ -1,26 +1,28 @@
-"""The training replay view: a timeline scrubber and a play button over a `vae_core.Replay`,
-drawing the posterior clouds, the loss curves with a cursor and the KL per dimension.
+"""The training replay view: the browser player (ui.replay_player) over a `vae_core.Replay`,
+which plays the posterior clouds, the loss curves' cursor and the KL per dimension at display
+rate with no rerun, and a "Copy link" to the snapshot it last paused at.
 
-Used by pages/replay.py for a saved model and by the Train page for this session's run.
-Play advances the scrubber from a fragment that reruns itself every PLAY_SECONDS; only the
-fragment reruns, so the rest of the page stays as it is.
+Used by pages/replay.py for a saved model and by the Train page for this session's run (live
+while it trains: the newest snapshot as Plotly figures, refreshed with the progress).
 """
 
 from __future__ import annotations
 
+import hashlib
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
+from ui.derived import replay_frames
 from ui.replay_figures import (COLLAPSED_NATS, cloud_extent, kl_dims_bars, posterior_clouds,
                                project_frame, replay_curves, replay_plane)
+from ui.replay_player import replay_player
 from ui.share import copy_link, query
 from vae_core import (REPLAY, Checkpoint, Replay, ReplayRecorder, VAEError, class_names,
                       has_replay, load_replay)
-
-PLAY_SECONDS = 0.5
-PLAY_FRAMES = 40  # a play goes through the whole run in about this many frames
 
 
 @st.cache_resource(show_spinner="Loading the training replay...", max_entries=8)
@@ -89,49 +91,39 @@ def draw_frame(replay: Replay, i: int, classes: list[str], key: str,
                    "their posterior is the prior (posterior collapse).")
 
 
-def _toggle_play(key: str, n: int) -> None:
-    playing = not st.session_state.get(f"{key}_playing", False)
-    st.session_state[f"{key}_playing"] = playing
-    if playing and st.session_state.get(f"{key}_frame", 0) >= n - 1:
-        st.session_state[f"{key}_frame"] = 0  # play from the start once at the end
+def _frames(replay: Replay, source: str | None) -> tuple[list[dict[str, Any]], str, bytes]:
+    """The player's blob, cached per model folder (its replay file's mtime) or, for this
+    session's run, per snapshot count, last step and a digest of the last snapshot."""
+    if source is not None:
+        return replay_frames(source, str((Path(source) / REPLAY).stat().st_mtime), replay)
+    last = hashlib.blake2b(np.ascontiguousarray(replay.mu[-1]).tobytes(), digest_size=8)
+    stamp = f"{len(replay)}:{int(replay.step[-1])}:{last.hexdigest()}"
+    return replay_frames("run", stamp, replay)
 
 
-def _timeline(replay: Replay, classes: list[str], key: str, playing: bool,
-              link: str | None) -> None:
+def _hold(key: str, frame: int) -> None:
+    st.session_state[f"{key}_frame"] = frame  # the player paused here
+
+
+def replay_view(replay: Replay, classes: list[str], key: str, link: str | None = None,
+                source: str | None = None, autoplay: bool = False) -> None:
+    """The browser player over `replay`, at the snapshot `<key>_frame` in session state
+    holds (the last one at first; a shared link's step sets it). With `link` (a saved model's
+    name), a "Copy link" to the snapshot the player last paused at. `source`: the model
+    folder the replay was read from (None: this session's run). `autoplay`: play the run
+    once when this session first opens it here (not after a link or a pause)."""
     n = len(replay)
     frame_key = f"{key}_frame"
-    if playing and st.session_state.get(f"{key}_playing"):  # a tick: the next frame
-        nxt = min(n - 1, st.session_state.get(frame_key, 0) + max(1, n // PLAY_FRAMES))
-        st.session_state[frame_key] = nxt
-        if nxt == n - 1:
-            st.session_state[f"{key}_playing"] = False
-    c1, c2 = st.columns([1, 7], vertical_alignment="bottom")
-    now_playing = st.session_state.get(f"{key}_playing", False)
-    c1.button("Pause" if now_playing else "Play", key=f"{key}_play",
-              icon=":material/pause:" if now_playing else ":material/play_arrow:",
-              on_click=_toggle_play, args=(key, n), width="stretch")
-    i = c2.slider("Training timeline (snapshot)", 0, n - 1, key=frame_key,
-                  help="drag to scrub through training; each snapshot is one point in time")
-    cap, share = st.columns([5, 1], vertical_alignment="center")
-    cap.caption(frame_caption(replay, i))
+    autoplay = autoplay and frame_key not in st.session_state
+    if not 0 <= st.session_state.get(frame_key, -1) <= n - 1:
+        st.session_state[frame_key] = n - 1  # open at the trained model
+    i = int(st.session_state[frame_key])
     if link is not None:  # a link to this moment of this model's training
+        _, share = st.columns([5, 1], vertical_alignment="center")
         with share:
             copy_link("replay", query(link, step=int(replay.step[i])), key=f"{key}_link")
-    draw_frame(replay, i, classes, key)
-    if now_playing != playing:  # started or stopped: the timer must start or stop too
-        st.rerun()
-
-
-def replay_view(replay: Replay, classes: list[str], key: str, link: str | None = None) -> None:
-    """Scrubber, play button and the frame's figures; widget keys start with `key`. With
-    `link` (a saved model's name), a "Copy link" to the snapshot shown."""
-    n = len(replay)
-    frame_key = f"{key}_frame"
-    if st.session_state.get(frame_key, n - 1) > n - 1 or frame_key not in st.session_state:
-        st.session_state[frame_key] = n - 1  # open at the trained model
-    playing = bool(st.session_state.get(f"{key}_playing", False))
-    st.fragment(run_every=PLAY_SECONDS if playing else None)(_timeline)(
-        replay, classes, key, playing, link)
+    replay_player(replay, classes, i, key=f"{key}_player", frames=_frames(replay, source),
+                  on_pause=partial(_hold, key), autoplay=autoplay)
 
 
 def run_replay(recorder: ReplayRecorder | None, dataset: str, live: bool) -> None:
