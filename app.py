@@ -25,9 +25,16 @@ async def warm_up(_app):
 
     from ui.preload import preload
 
+    from ui.lesson import ENV_LESSON, server_lesson
+
     spent = await anyio.to_thread.run_sync(preload)
     print(f"  Preloaded in {sum(spent.values()):.1f} s: "
           + ", ".join(f"{k} {v:.1f} s" for k, v in spent.items() if v >= 0.1), flush=True)
+    lesson, problems = server_lesson()
+    if lesson or problems:  # $VAE_LESSON: every session gets this lesson
+        print(f"  Lesson for every session: {lesson.query() or 'none'}"
+              + (f" ({ENV_LESSON} not read in full: {'; '.join(problems)})" if problems else ""),
+              flush=True)
     yield
 
 

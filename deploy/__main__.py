@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 
+from ui.lesson import ENV_LESSON, parse_lesson_text
 from vae_core import ENV_MAX_TRAINING, ConfigError, max_training_runs
 
 from .launcher import DeployError, Launcher, check_port_free, streamlit_cmd, REPO_ROOT
@@ -31,6 +32,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-training", type=int, default=None,
                    help=f"concurrent training runs on this machine (${ENV_MAX_TRAINING}, "
                         "default 1)")
+    p.add_argument("--lesson", default=None,
+                   help="a lesson every session gets, whatever its URL says, e.g. "
+                        "\"hide=train,upload&lock=model\" (hide: pages and upload; lock=model "
+                        f"keeps the model, model=NAME picks it); sets ${ENV_LESSON}")
     p.add_argument("--run-dir", default=None,
                    help="logs and HAProxy config (default /tmp/latent-explorer-deploy-PORT)")
     return p.parse_args(argv)
@@ -47,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_training is not None:
             os.environ[ENV_MAX_TRAINING] = str(args.max_training)
         max_training_runs()  # a bad limit is refused now, not at the first training run
+        if args.lesson is not None:
+            lesson, problems = parse_lesson_text(args.lesson)
+            if problems or not lesson:
+                raise DeployError(f"--lesson {args.lesson!r}: "
+                                  + ("; ".join(problems) or "it leaves nothing out"))
+            os.environ[ENV_LESSON] = args.lesson  # the replicas inherit it
         if args.replicas == 1 and not args.proxy:  # as today: one server, nothing between
             check_port_free(args.port, args.bind)
             cmd = streamlit_cmd(args.port, args.bind)

@@ -8,7 +8,7 @@ from ui.derived import ELBO_SEED, anatomy, estimator_note
 from ui.figures import png
 from ui.keys import HOME_DIGIT, HOME_SEED
 from ui.latent_map import posterior_svg
-from ui.share import copy_link, query, shown
+from ui.share import copy_link, home_query, shown
 from ui.state import active_model, test_set_or_stop
 from ui.tour import digit_of, tour
 from ui.wording import item_noun, with_article
@@ -39,7 +39,7 @@ seed = c2.number_input("Seed of ε", 0, 2**31 - 1, key=HOME_SEED,
                             f"{ELBO_SEED}, the default, is the seed the Reconstruct page and "
                             f"the test-set scores use, so this {noun} gets the same −ELBO there")
 with c3:
-    copy_link("", query(ck.name, digit=int(idx), seed=int(seed)), key="home_link")
+    copy_link("", home_query(ck, int(idx), int(seed)), key="home_link")
 a = anatomy(ck, images[idx], int(seed), int(labels[idx]) if cfg.conditional else None)
 
 st.subheader("1 · Encode, sample, decode")

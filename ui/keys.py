@@ -21,7 +21,7 @@ key prefix from its page and derives its keys from it (`<prefix>_frame`, `<prefi
 
 # The app and its navigation
 ENTRY_KEY = "nav_entry_ran"  # set by app.py on every run of a session
-HIDE_KEY = "share_hide"  # the session's lesson flags (?hide=...)
+LESSON_KEY = "lesson_links"  # the lesson of the links this session opened (ui.lesson)
 APPLIED_KEY = "share_applied"  # page -> the query this session has applied there
 
 # The model picker and uploads (ui.state)

@@ -31,13 +31,21 @@ PAGES = [  # (file, title, icon); the first is the default page
 
 
 def pages() -> list:
-    """The st.Page objects of the app, in menu order, less those a lesson link hides
-    (`?hide=train`, see ui/share.py; the home page always stays)."""
-    from ui.share import hidden  # here: ui.share imports the pages' modules, which import this
+    """The st.Page objects of the app, in menu order. A page the session's lesson leaves out
+    (ui/lesson.py; the home page always stays) keeps its address but leaves the menu, and
+    shows a short note instead of itself."""
+    from ui.lesson import current, note_page  # here: ui.lesson shows the titles of PAGES
 
-    hide = hidden()
-    return [st.Page(str(ROOT / f), title=t, icon=i, default=n == 0)
-            for n, (f, t, i) in enumerate(PAGES) if n == 0 or Path(f).stem not in hide]
+    lesson = current()
+    out = []
+    for n, (f, t, i) in enumerate(PAGES):
+        stem = Path(f).stem
+        if n and lesson.hides(stem):
+            out.append(st.Page(note_page(t), title=t, icon=i, url_path=stem,
+                               visibility="hidden"))
+        else:
+            out.append(st.Page(str(ROOT / f), title=t, icon=i, default=n == 0))
+    return out
 
 
 def app_navigation():
@@ -51,7 +59,11 @@ def app_navigation():
 
 
 def ensure_entry() -> None:
-    """Called first on every page: reroute a deep link opened outside app.py through it."""
+    """Called first on every page: reroute a deep link opened outside app.py through it, and
+    keep the session's lesson in the address (a menu click drops the query)."""
+    from ui.lesson import keep_in_url  # here: ui.lesson shows the titles of PAGES
+
     if not st.session_state.get(ENTRY_KEY):
         st.navigation(pages(), position="hidden")
         st.rerun()
+    keep_in_url()

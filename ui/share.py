@@ -10,8 +10,9 @@ Plain, readable parameters, e.g. `/sliders?model=mnist-mlp-2d&z=1.23,-0.77`:
     step   a training step: Training replay opens at the snapshot nearest to it
     seed   an integer seed: the home page's seed of ε
     label  a class, by index or name, for a conditional model
-    hide   lesson flags, comma-separated: a page's name (e.g. train) leaves it out of the
-           menu; upload hides the model upload
+    hide, lock  a lesson (ui/lesson.py): hide=train,upload leaves pages (by name) and the
+           upload out, lock=model keeps the link's model (no picker); every page keeps them
+           in the address, and Copy link carries them
 
 Each view's own controls (ui/view_links.py maps each parameter to its widget); switches
 take on/off, choices the words shown, a class its name or index:
@@ -28,11 +29,13 @@ take on/off, choices the words shown, a class its name or index:
               around=digit), steps, range
     sliders   holes=on, field=on (2-D models), cost=on, cost_digit (besides z, digit, label)
 
-"Copy link" writes the model and what differs from a page's values without a link.
+"Copy link" writes the model and what differs from a page's values without a link (no
+z of zeros, no default seed), and the session's lesson.
 
 app.py follows a URL once per session and page (`follow_link`): after that the controls are
-the user's. A parameter that cannot be used is named in a warning; the page
-still opens. The lesson flags last for the whole session.
+the user's. A parameter that cannot be used, or that the page had to change (a z beyond the
+sliders' range, a step past the end of training), is named in one warning; the page still
+opens. The lesson lasts for the whole session.
 """
 
 from __future__ import annotations
@@ -47,21 +50,21 @@ import numpy as np
 import streamlit as st
 
 from ui.class_maps import class_labels
-from ui.keys import (APPLIED_KEY, HIDE_KEY, HOME_DIGIT, HOME_SEED, RP_FRAME, SL_CLASS, SL_CODE,
-                     SL_RANGE, z_key)
+from ui.keys import (APPLIED_KEY, HOME_DIGIT, HOME_SEED, RP_FRAME, SL_CLASS, SL_CODE, SL_RANGE,
+                     z_key)
+from ui.lesson import current as current_lesson, link_lesson, parse_lesson, shown  # noqa: F401
 from ui.publish import link_params, upload_note
 from ui.state import (BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, encoded,
                       get_model, test_set)
 from ui.view_links import apply, names, seed_widgets, view_query
-from vae_core import Checkpoint, VAEError, load_replay
+from vae_core import EVAL_SEED, Checkpoint, VAEError, load_replay
 
 SLIDER_RANGE = 10.0  # the Latent sliders page's widest range
 MAX_DIMS = 512  # a longer z is refused (no model of this app has more dimensions)
-# What each page reads from a link besides model and hide (which every page takes).
+# What each page reads from a link besides model and the lesson (which every page takes).
 PAGE_PARAMS = {"home": {"digit", "seed"}, "sliders": {"z", "digit", "label"},
                "replay": {"step"}}
-HIDE_FLAGS = {"train", "sliders", "manifold", "scatter", "reconstruct", "generate", "compare",
-              "replay", "upload"}
+EVERY_PAGE = {"model", "hide", "lock"}
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Shared:
     seed: int | None = None
     label: str | None = None
     hide: frozenset[str] = frozenset()
+    lock: frozenset[str] = frozenset()
     problems: list[str] = field(default_factory=list)
 
 
@@ -106,12 +110,9 @@ def parse(params: Mapping[str, str]) -> Shared:
                 setattr(s, name, v)
     if params.get("label"):
         s.label = str(params["label"]).strip()
-    flags = {f.strip().lower() for f in str(params.get("hide", "")).split(",") if f.strip()}
-    unknown = sorted(flags - HIDE_FLAGS)
-    if unknown:
-        s.problems.append(f"hide={','.join(unknown)} is not a flag here (known: "
-                          f"{', '.join(sorted(HIDE_FLAGS))})")
-    s.hide = frozenset(flags & HIDE_FLAGS)
+    lesson, problems = parse_lesson(params)
+    s.hide, s.lock = lesson.hide, lesson.lock
+    s.problems += problems
     return s
 
 
@@ -150,21 +151,6 @@ def find_model(name: str, models: Mapping[str, str]) -> str | None:
     return hits[0][1] if hits else None
 
 
-def hidden() -> frozenset[str]:
-    """The session's lesson flags (from the first URL that set them)."""
-    flags = st.session_state.get(HIDE_KEY)
-    if flags is None and st.query_params.get("hide"):  # app.py runs before any page
-        flags = sorted(parse({"hide": st.query_params["hide"]}).hide)
-        st.session_state[HIDE_KEY] = flags
-    return frozenset(flags or [])
-
-
-def shown(page: str) -> bool:
-    """Whether a page file (e.g. "pages/train.py") is in the menu, i.e. not hidden by a
-    lesson flag: a link to a hidden page would fail."""
-    return Path(page).stem not in hidden()
-
-
 def warn(shared: Shared | None) -> None:
     """One warning naming what the URL asked for and this page could not use."""
     if shared is not None and shared.problems:
@@ -173,16 +159,17 @@ def warn(shared: Shared | None) -> None:
 
 
 def copy_link(page: str, params: Mapping[str, str], key: str) -> str:
-    """A "Copy link" popover holding this view's URL (the code box has a copy button);
-    returns the URL."""
+    """A "Copy link" popover holding this view's URL (the code box has a copy button) and
+    the session's lesson; returns the URL."""
+    params = {**params, **{k: v for k, v in link_lesson().query().items() if k not in params}}
     params = link_params(params)  # ui.publish: a published upload goes by its shared name
     url = link(st.context.url or "", page, params)
     with st.popover("Copy link", icon=":material/link:", key=key):
         st.code(url, language=None, wrap_lines=True)
         if not upload_note(key):  # an unpublished upload: this browser only, and Publish
             st.caption("Copy it with the icon at the box's right. Whoever opens it sees "
-                       "this view: the same model, point and settings. Add "
-                       "`&hide=train,upload` to hand out a focused lesson view.")
+                       "this view: the same model, point and settings. A lesson link "
+                       "(pages left out, the model kept) is in the sidebar's Lesson link.")
     return url
 
 
@@ -220,6 +207,12 @@ def _to_sliders(shared: Shared, ck: Checkpoint) -> None:
     """The Latent sliders page's state from a link: its z keys, range and class radio."""
     z = _z_for(shared, ck)
     if z is not None:
+        if max(abs(v) for v in z) > SLIDER_RANGE:  # the sliders reach ±SLIDER_RANGE
+            asked = ",".join(f"{v:g}" for v in z)
+            z = [min(max(v, -SLIDER_RANGE), SLIDER_RANGE) for v in z]
+            shared.problems.append(
+                f"z={asked} is beyond the sliders' range ±{SLIDER_RANGE:g}: "
+                f"({', '.join(f'{v:g}' for v in z)}) is shown")
         z = [round(v, 2) for v in z]
         need = max(abs(v) for v in z)
         st.session_state[SL_RANGE] = max(3.0, min(float(math.ceil(need)), SLIDER_RANGE))
@@ -256,12 +249,24 @@ def _to_replay(shared: Shared, ck: Checkpoint) -> None:
         shared.problems.append(f"no replay to open at step {shared.step} ({e})")
         return
     st.session_state[RP_FRAME] = int(np.abs(replay.step - shared.step).argmin())
+    last = int(replay.step[-1])
+    if shared.step > last:
+        shared.problems.append(f"step={shared.step} is past the end of training (step "
+                               f"{last:,}): the last snapshot is shown")
 
 
 def sliders_query(ck: Checkpoint, label: int | None) -> dict[str, str]:
-    """The Latent sliders page's link: model, z (its slider keys), class and pad layers."""
+    """The Latent sliders page's link: model, z (its slider keys; none at the origin, where
+    the page opens without a link), class and pad layers."""
     z = [float(st.session_state.get(z_key(i), 0.0)) for i in range(ck.model_config.latent_dim)]
-    return query(ck.name, z, label=label) | view_query("sliders", ck)
+    at_origin = all(round(v, 2) == 0 for v in z)
+    return query(ck.name, None if at_origin else z, label=label) | view_query("sliders", ck)
+
+
+def home_query(ck: Checkpoint, digit: int, seed: int) -> dict[str, str]:
+    """The home page's link: model, test image and seed of ε, each only when it differs from
+    the page's value without a link (test image #0, the evaluation seed)."""
+    return query(ck.name, digit=digit or None, seed=None if seed == EVAL_SEED else seed)
 
 
 def follow_link(page: str) -> None:
@@ -277,13 +282,17 @@ def follow_link(page: str) -> None:
         return
     done[page] = sig
     # On the pages of ui.view_links, digit, seed and label are that view's widgets.
-    own = {"model", "hide"} if page in ("manifold", "scatter", "generate") else set(params)
+    own = EVERY_PAGE if page in ("manifold", "scatter", "generate") else set(params)
     shared = parse({k: v for k, v in params.items() if k in own})
-    st.session_state[HIDE_KEY] = sorted(set(st.session_state.get(HIDE_KEY, [])) | shared.hide)
+    lesson = current_lesson()  # a lesson that keeps its model keeps it, whatever the link
+    wanted = lesson.model if lesson.locked and lesson.model else shared.model
+    if shared.model and wanted != shared.model:
+        shared.problems.append(f"model={shared.model!r} is not this lesson's: it keeps "
+                               f"{wanted}")
     models = available_models()
-    path = find_model(shared.model, models) if shared.model else None
-    if shared.model and path is None:
-        shared.problems.append(f"no model called {shared.model!r} here; the default is shown")
+    path = find_model(wanted, models) if wanted else None
+    if wanted and path is None:
+        shared.problems.append(f"no model called {wanted!r} here; the default is shown")
     if path is not None:
         st.session_state[MODEL_KEY] = path
     current = st.session_state.get(MODEL_KEY) or str(BUNDLED_DIR / DEFAULT_MODEL)
@@ -300,7 +309,7 @@ def follow_link(page: str) -> None:
         _to_home(shared, ck)
     if ck is not None:
         shared.problems += apply(page, params, ck)
-    unused = sorted(set(params) - {"model", "hide"} - PAGE_PARAMS.get(page, set())
+    unused = sorted(set(params) - EVERY_PAGE - PAGE_PARAMS.get(page, set())
                     - names(page))
     if unused:
         shared.problems.append(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} "

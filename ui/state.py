@@ -18,6 +18,7 @@ import streamlit as st
 import torch
 
 from ui.keys import CHOICE_KEY, MODEL_KEY, UPLOADS_KEY, UPLOAD_ERROR_KEY, UPLOAD_ROUND_KEY
+from ui.lesson import current as current_lesson, lesson_panel, locked_path
 from ui.navigation import ensure_entry
 from vae_core import (
     Checkpoint,
@@ -216,15 +217,19 @@ def active_model(conditional_ok: bool = False) -> Checkpoint:
         if current not in paths:
             default = str(BUNDLED_DIR / DEFAULT_MODEL)
             current = default if default in paths else paths[0]
+        lesson = current_lesson()  # ui.lesson: lock=model keeps the lesson's model, no picker
+        if lesson.locked:
+            current = locked_path(lesson, models, current)
         # Every page builds its own selectbox (a new widget), which only keeps a value that is
         # written back to session_state on every run.
         st.session_state[MODEL_KEY] = current
         labels = {v: k for k, v in models.items()}
-        st.selectbox("Active model", paths, key=MODEL_KEY, format_func=labels.get)
+        if lesson.locked:
+            st.caption("This lesson keeps its model.")
+        else:
+            st.selectbox("Active model", paths, key=MODEL_KEY, format_func=labels.get)
         st.session_state[CHOICE_KEY] = st.session_state[MODEL_KEY]
-        from ui.share import hidden  # here: ui.share imports modules that import this one
-
-        if "upload" not in hidden():  # a lesson link (?hide=upload) leaves it out
+        if not lesson.hides("upload"):  # a lesson (?hide=upload, lock=model) leaves it out
             with st.expander("Upload a model"):
                 _upload_widget()
         try:
@@ -233,6 +238,7 @@ def active_model(conditional_ok: bool = False) -> Checkpoint:
             st.error(f"Cannot load this model: {e}")
             st.stop()
         model_card(ck)
+        lesson_panel(ck.name)  # the teacher's Lesson link (not drawn during a lesson)
     if ck.model_config.conditional and not conditional_ok:
         st.info(f"**{ck.name}** is a conditional VAE: it draws a digit of a class you give "
                 "it. This page cannot pass it a class yet. Pick another model in the sidebar, "
