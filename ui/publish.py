@@ -30,13 +30,19 @@ def _published(upload: str) -> Path | None:
     return Path(dest) if dest and is_checkpoint(dest) else None
 
 
-def link_params(params: Mapping[str, str]) -> Mapping[str, str]:
-    """A view's link parameters, naming the published copy of an uploaded active model."""
+def shared_name(name: str) -> str:
+    """The name a link should give the model called `name`: its published copy's when `name`
+    is the active model, uploaded and published by this session; else `name` itself."""
     upload = _active_upload()
     dest = _published(upload) if upload else None
-    if dest is None or params.get("model") != Path(upload).name:
+    return dest.name if dest is not None and name == Path(upload).name else name
+
+
+def link_params(params: Mapping[str, str]) -> Mapping[str, str]:
+    """A view's link parameters, naming the published copy of an uploaded active model."""
+    if not params.get("model") or shared_name(params["model"]) == params["model"]:
         return params
-    return {**params, "model": dest.name}
+    return {**params, "model": shared_name(params["model"])}
 
 
 def _publish(upload: str) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from e2e_helpers import REPO_ROOT, assert_healthy, goto, screenshot, wait_for_app
+from e2e_helpers import (REPO_ROOT, assert_healthy, goto, running_server, screenshot,
+                         wait_for_app)
 
 pytestmark = pytest.mark.e2e
 
@@ -50,8 +51,32 @@ def popover_link(page) -> str:
     return code.inner_text().strip()
 
 
+def server_z(page) -> str:
+    """The "(z0, z1)" of the Sliders caption "z on the server: (...)"."""
+    text = page.locator('[data-testid="stCaptionContainer"]').filter(
+        has_text="z on the server").first.inner_text()
+    return text.split("z on the server: ", 1)[1].split(")", 1)[0] + ")"
+
+
 def linked_model(url: str) -> str:
     return parse_qs(urlsplit(url).query)["model"][0]
+
+
+def opens_the_published_model(browser, base_url: str, path: str, name: str, z: str):
+    """A fresh browser context on `base_url` + `path`: the published model is active at z,
+    with no warning. Returns the context (the caller closes it)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=base_url)
+    ctx.set_default_timeout(60_000)
+    other = ctx.new_page()
+    goto(other, path)
+    assert_healthy(other, base_url + path)
+    assert active_label(other) == f"{name} (yours)"
+    assert f"{name} · CONV" in other.locator(SIDEBAR).inner_text()
+    assert server_z(other) == z  # the same point of the same model
+    assert "no model called" not in other.locator("body").inner_text()
+    assert not other.locator('[data-testid="stAlertContentWarning"]').filter(
+        has_text="could not be followed").count()
+    return ctx, other
 
 
 def test_a_published_upload_opens_in_a_fresh_browser(browser, base_url: str, page,
@@ -64,6 +89,10 @@ def test_a_published_upload_opens_in_a_fresh_browser(browser, base_url: str, pag
     wait_for_app(page, expect_rerun=True, timeout=120)
     assert_healthy(page, "sliders after uploading teacher-model.zip")
     assert "teacher-model (uploaded)" in active_label(page)
+    page.locator(MAIN).get_by_role("button", name="Random draw").click()
+    wait_for_app(page, expect_rerun=True, timeout=120)
+    z = server_z(page)
+    assert z != "(0.00, 0.00)", z
 
     url = popover_link(page)
     assert linked_model(url) == "teacher-model", url
@@ -88,19 +117,12 @@ def test_a_published_upload_opens_in_a_fresh_browser(browser, base_url: str, pag
             (REPO_ROOT / "checkpoints" / "mnist-conv-2d" / f).read_bytes()
     assert "teacher-model (uploaded)" in active_label(page)  # this session keeps its upload
 
-    # Someone else, in a fresh browser context, opens the copied link.
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=base_url)
-    ctx.set_default_timeout(60_000)
-    try:
-        other = ctx.new_page()
-        goto(other, url.removeprefix(base_url))
-        assert_healthy(other, url)
-        assert active_label(other) == f"{name} (yours)"
-        assert f"{name} · CONV" in other.locator(SIDEBAR).inner_text()
-        body_text = other.locator("body").inner_text()
-        assert "no model called" not in body_text
-        assert not other.locator('[data-testid="stAlertContentWarning"]').filter(
-            has_text="could not be followed").count()
-        screenshot(other, "publish-fresh-browser")
-    finally:
+    # Someone else, in a fresh browser context, opens the copied link; then on a second server
+    # over the same shared models folder (a restart, or another replica of a class).
+    path = url.removeprefix(base_url)
+    ctx, other = opens_the_published_model(browser, base_url, path, name, z)
+    screenshot(other, "publish-fresh-browser")
+    ctx.close()
+    with running_server(user_models_dir) as again:
+        ctx, _ = opens_the_published_model(browser, again.url, path, name, z)
         ctx.close()
