@@ -18,7 +18,7 @@ const autoplayed = new Set();  // hashes that have played on their own in this p
 let sendSeq = 0;
 
 const stats = {
-  draws: 0, playing: false, frame: null, step: null, position: null, sent: [],
+  draws: 0, drawMs: [], playing: false, frame: null, step: null, position: null, sent: [],
   ready: false, hash: null, error: null, autoplayed: false, speed: 1,
 };
 Object.defineProperty(window, "replayPlayerStats", {
@@ -253,7 +253,7 @@ class Player {
   }
 
   draw() {
-    const r = this.r, d = this.data, { i, f } = locate(r.epoch, this.pos);
+    const t0 = performance.now(), r = this.r, d = this.data, { i, f } = locate(r.epoch, this.pos);
     blend(r.frames, 5 * d.points, i, f, this.pts);
     blend(r.kl_dims, d.dims, i, f, this.kl);
     drawClouds(this.ctx.clouds, this.gc, this.bases.clouds, this.pts, r.labels, d.colors, d.classes.length);
@@ -269,6 +269,8 @@ class Player {
       this.scrub.setAttribute("aria-valuetext", text.split(" · ").slice(0, 2).join(" · "));
     }
     stats.draws += 1;
+    stats.drawMs.push(Math.round((performance.now() - t0) * 1000) / 1000);
+    if (stats.drawMs.length > 600) stats.drawMs.splice(0, 300);
     stats.frame = k;
     stats.step = r.step[k];
     stats.position = this.pos;
