@@ -269,6 +269,10 @@ def test_copy_link_on_an_upload_says_this_browser_only_then_publishes(
     assert "Whoever opens it sees" in texts(at.caption)
     box = at.sidebar.selectbox(key=MODEL_KEY)
     assert "(uploaded)" in box.format_func(box.value)  # the session keeps its upload
+    # The sidebar's Lesson link keeps the published model too.
+    at.sidebar.checkbox(key="lesson_lock").check().run()
+    lesson = [c.value for c in at.sidebar.get("code")]
+    assert lesson and f"model={dest.name}" in lesson[0] and "lock=model" in lesson[0], lesson
     # Another browser: the link's model is found (in the shared folder), no warning.
     other = AppTest.from_file(APP, default_timeout=90)
     other.query_params.update({"model": dest.name, "z": "0.5,-0.5"})

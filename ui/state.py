@@ -20,6 +20,7 @@ import torch
 from ui.keys import CHOICE_KEY, MODEL_KEY, UPLOADS_KEY, UPLOAD_ERROR_KEY, UPLOAD_ROUND_KEY
 from ui.lesson import current as current_lesson, lesson_panel, locked_path
 from ui.navigation import ensure_entry
+from ui.publish import shared_name
 from vae_core import (
     Checkpoint,
     DataNotFoundError,
@@ -238,7 +239,8 @@ def active_model(conditional_ok: bool = False) -> Checkpoint:
             st.error(f"Cannot load this model: {e}")
             st.stop()
         model_card(ck)
-        lesson_panel(ck.name)  # the teacher's Lesson link (not drawn during a lesson)
+        lesson_panel(shared_name(ck.name))  # the teacher's Lesson link (not in a lesson);
+        # a published upload goes by its published name (ui.publish)
     if ck.model_config.conditional and not conditional_ok:
         st.info(f"**{ck.name}** is a conditional VAE: it draws a digit of a class you give "
                 "it. This page cannot pass it a class yet. Pick another model in the sidebar, "
