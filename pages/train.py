@@ -51,6 +51,9 @@ def start_run() -> str | None:
 
 
 refused = start_run() if submitted else None
+if refused:  # said at the top of the page; the learner is at the form's bottom
+    st.toast("Not started: the training slot is busy (the top of the page says why).",
+             icon=":material/hourglass_top:")
 if MISSING_KEY in st.session_state:
     dataset, why = st.session_state[MISSING_KEY]
     st.error(f"Training data not found: {why}")

@@ -188,6 +188,7 @@ def test_a_taken_training_slot_is_said_at_the_top(user_models: Path) -> None:
         assert not [i for i in at.info if "No training run" in i.value]
         (refused,) = [w for w in at.warning if "replica 2" in w.value]
         assert refused.value.startswith("Not started")
+        assert [t for t in at.toast if "top of the page" in t.value]  # seen from the form
         order = in_page_order(at)
         form = next(i for i, n in enumerate(order) if getattr(n, "type", "") == "form")
         assert order.index(refused) < form, "the refusal is under the form"

@@ -163,23 +163,27 @@ def busy_elsewhere(mgr: TrainingManager) -> str | None:
 
 
 def run_panel(mgr: TrainingManager, refused: str | None = None) -> None:
-    """Everything above the form: why Start was just `refused` (if it was), the run a Save
-    just kept, current run, another session's run, unsaved runs."""
+    """Everything above the form: why Start is (or was just) refused, the current run, another
+    session's run, the run a Save just kept, unsaved runs."""
     owner = session_owner()
     mine = mgr.latest(owner)
+    other = mgr.running_job()
+    elsewhere = None if refused or other is not None else busy_elsewhere(mgr)
     if refused:
         st.warning(refused, icon=":material/hourglass_top:")
-    saved = mgr.jobs.get(st.session_state.pop(SAVED_KEY, ""))
-    if saved is not None and saved is not mine and saved.saved_as:
-        st.success(saved_line(saved.saved_as), icon=":material/check_circle:")
+    elif elsewhere:
+        st.warning(f"The machine's training slot is taken ({elsewhere}): **Start training** is "
+                   "refused until that run ends.", icon=":material/hourglass_top:")
     if mine is not None and mine.id in mgr.jobs:
         current_run(mgr, mine)
-    other = mgr.running_job()
     if other is not None and other.owner != owner:
         snap = other.progress.snapshot()
         st.info(f"Another session is training on this server (epoch "
                 f"{max(snap['epoch'], 1)}/{snap['epochs']}): {run_summary(other)}. One run at "
                 "a time per server: Start is refused until it ends.")
+    saved = mgr.jobs.get(st.session_state.pop(SAVED_KEY, ""))
+    if saved is not None and saved is not mine and saved.saved_as:  # mine says it itself
+        st.success(saved_line(saved.saved_as), icon=":material/check_circle:")
     waiting = [j for j in mgr.unsaved() if j is not mine]
     if waiting:
         with st.expander(f"Unsaved runs ({len(waiting)})", expanded=mine is None):
@@ -191,10 +195,6 @@ def run_panel(mgr: TrainingManager, refused: str | None = None) -> None:
                 keep_or_discard(mgr, j, f"tr_keep_{j.id}")
     if st.session_state.get(DISCARD_ERROR):
         st.error(f"Not discarded: {st.session_state.pop(DISCARD_ERROR)}")
-    elsewhere = None if refused or other is not None else busy_elsewhere(mgr)
-    if elsewhere:
-        st.warning(f"The machine's training slot is taken ({elsewhere}): **Start training** is "
-                   "refused until that run ends.", icon=":material/hourglass_top:")
-    elif mine is None and other is None and not waiting and not refused:
+    if mine is None and other is None and not waiting and not refused and not elsewhere:
         st.info("No training run in this session yet. Choose the settings below and press "
                 "**Start training**.")
