@@ -108,10 +108,11 @@ def explorer() -> None:
             st.session_state[z_key(i)] = min(max(v, -r), r)
     copy_link("sliders", sliders_query(ck, y), key="sl_link")
     if not server_only:
-        z = [st.session_state[z_key(i)] for i in range(zdim)]
-        st.session_state[SL_CODE] = z
+        st.session_state[SL_CODE] = z = [st.session_state[z_key(i)] for i in range(zdim)]
         layers = plane_layers.pad_controls(ck)
         latent_pad(ck, z, r, dims, on_release=set_code, label=y, layers=layers)
+        if not readings.digit_model(ck):  # the pad reads digits only: say why it reads none
+            st.markdown(readings.decoded_reading(ck, z, y))
         shown = ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if zdim > 16 else "")
         what = "the red ring or a slider" if zdim == 2 else "a slider"
         st.caption(f"z on the server: ({shown}). Drag {what}: your browser decodes every "
@@ -131,10 +132,9 @@ def explorer() -> None:
         z = [box.slider(label, -r, r, step=0.01, key=z_key(i)) for i, label in enumerate(dims)]
         st.session_state[SL_CODE] = z
         image_box = st.container() if zdim == 2 else right
-    img = decode(ck, [z], y)[0]
     shown = ", ".join(f"{v:.2f}" for v in z[:6]) + (", …" if zdim > 6 else "")
-    image_box.image(png(img, 8), caption=f"decoded mean image at z = ({shown})",
-                    output_format="PNG")
+    image_box.image(png(decode(ck, [z], y)[0], 8), output_format="PNG",
+                    caption=f"decoded mean image at z = ({shown})")
     image_box.markdown(readings.decoded_reading(ck, z, y, class_labels(ck)))
     if zdim == 2:
         with right:
