@@ -4,6 +4,8 @@ corrections and defaults of ui/share.py (AppTest)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from ui.lesson import (ENV_LESSON, HIDE_FLAGS, Lesson, lan_address, lesson_url, 
 from ui.state import ENV_USER_DIR, MODEL_KEY
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+REPO = Path(APP).parent
 
 
 # --- pure: parse, query, union -----------------------------------------------------------------
@@ -69,6 +72,19 @@ def test_locked_path_prefers_the_bundled_model_else_keeps_the_current() -> None:
     assert locked_path(Lesson(lock=frozenset({"model"})), models, "/t/n") == "/t/n"
 
 
+@pytest.mark.parametrize("text,reason", [
+    ("hide=train,homework", "hide=homework is not a flag here"),
+    ("lock=model&model=mnist-mlp-2d&seed=1", "seed is not a lesson parameter"),
+    ("", "it leaves nothing out"),
+])
+def test_deploy_refuses_a_lesson_it_cannot_read_in_one_line(text: str, reason: str) -> None:
+    res = subprocess.run([sys.executable, "-m", "deploy", "--replicas", "1", "--lesson", text],
+                         cwd=REPO, text=True, capture_output=True, timeout=120)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and res.stderr.startswith(f"deploy: --lesson {text!r}: ")
+    assert reason in res.stderr, res.stderr
+
+
 # --- the app (AppTest) -------------------------------------------------------------------------
 @pytest.fixture
 def no_user_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,6 +129,14 @@ def test_a_lesson_link_keeps_its_model_and_stays_in_the_address(no_user_models) 
     assert at.query_params == LESSON  # written back: a reload keeps it
     assert Path(at.session_state[MODEL_KEY]).name == "mnist-conv-2d" and not at.sidebar.selectbox
     assert "hide=train,upload&lock=model" in copied_link(at)
+
+
+def test_a_lesson_link_in_its_own_spelling_is_followed_once(no_user_models) -> None:
+    at = open_link("sliders", model="mnist-mlp-2d", z="1,1", hide="upload,train,compare")
+    assert at.query_params["hide"] == "upload,train,compare"  # not rewritten: the same flags
+    at.session_state["z_0"] = -2.0  # the user moves a slider: the link is not applied again
+    at.run()
+    assert (at.session_state["z_0"], at.session_state["z_1"]) == (-2.0, 1.0)
 
 
 def test_a_page_a_lesson_hides_shows_the_note(no_user_models) -> None:

@@ -140,9 +140,13 @@ def shown(page: str) -> bool:
 
 def keep_in_url() -> None:
     """Write this session's link lesson into the address (a menu click drops the query), so
-    a reload keeps it; only what differs is written."""
-    for name, value in link_lesson().query().items():
-        if st.query_params.get(name) != value:
+    a reload keeps it. Only a flag the address lacks is written: a link's own spelling
+    (`hide=upload,train`) stays, so the page does not take it for a new link."""
+    lesson, (url, _) = link_lesson(), parse_lesson(st.query_params.to_dict())
+    same = {"hide": url.hide == lesson.hide, "lock": url.lock == lesson.lock,
+            "model": st.query_params.get("model") == lesson.model}
+    for name, value in lesson.query().items():
+        if not same[name]:
             st.query_params[name] = value
 
 
