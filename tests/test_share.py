@@ -275,9 +275,9 @@ def test_every_linked_key_is_a_widget_key_of_its_page() -> None:
     sources = {"manifold": ["pages/manifold.py", "ui/class_maps.py"],
                "scatter": ["pages/scatter.py", "ui/plane_layers.py"],
                "generate": ["pages/generate.py", "ui/classes.py"],
-               "sliders": ["ui/plane_layers.py"]}
+               "sliders": ["ui/plane_layers.py"], "compare": ["pages/compare.py"]}
     const = {v: k for k, v in vars(keys).items() if k.isupper() and isinstance(v, str)}
     for page, params in VIEWS.items():
         text = "".join((root / f).read_text() for f in sources[page])
-        for p in params:  # the page names the widget by its ui.keys constant, or a literal
-            assert f"K.{const[p.key]}" in text or f'"{p.key}"' in text, (page, p.key)
+        for p in params:  # the page names the key by its ui.keys constant, or a literal
+            assert const[p.key] in text or f'"{p.key}"' in text, (page, p.key)

@@ -17,8 +17,9 @@ import torch
 from ui.latent_map import draw_latent_map
 from ui.replay_figures import player_arrays
 from ui.state import encoded, test_set
-from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, Checkpoint, Labels, elbo_terms, eval_targets,
-                      kl_per_dim, latent_stats, manifold, pca, weights_mtime)
+from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, MIXTURE_CODES, Checkpoint, Labels, VAEError,
+                      classify, elbo_terms, eval_targets, hole_gap, kl_per_dim, latent_stats,
+                      manifold, mixture_subsample, pca, weights_mtime)
 
 TSNE_DEFAULT_POINTS = 2000
 
@@ -341,3 +342,31 @@ def replay_frames(source: str, stamp: str, _replay: Any) -> tuple[list[dict[str,
     `stamp` (its replay file's mtime, its snapshot count and last step)."""
     layout, data = player_arrays(_replay)
     return layout, hashlib.sha256(data).hexdigest()[:24], data
+
+
+@st.cache_data(max_entries=16, show_spinner="Drawing codes from the prior...")
+def _prior_check(path: str, mtime: str, n: int, y: int | None, read: bool, _ck: Checkpoint,
+                 _mu: np.ndarray, _logvar: np.ndarray) -> dict[str, Any]:
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(n, _mu.shape[1], generator=g, dtype=torch.float64)
+    pick = mixture_subsample(len(_mu), MIXTURE_CODES, g).numpy()
+    gap = hole_gap(z, torch.from_numpy(_mu[pick]), torch.from_numpy(_logvar[pick])).numpy()
+    out = {"z": z.numpy(), "gap": gap, "sure": None, "test_sure": None}
+    if read:  # the reference classifier's confidence in the decodings, and in n test digits'
+        labels = torch.from_numpy(test_set(_ck.train_config.dataset)[1][:n]).long()
+        own = labels if _ck.model_config.conditional else None
+        try:
+            out["sure"] = classify(decode(_ck, z.float(), y))[1].max(1)
+            out["test_sure"] = classify(decode(_ck, _mu[:n], own))[1].max(1)
+        except VAEError:  # no readable classifier: the caller says so
+            pass
+    return out
+
+
+def prior_check(ck: Checkpoint, n: int, y: int | None, read: bool) -> dict[str, Any]:
+    """n seeded codes z ~ N(0, I) [n, Z] and how the model covers them: the hole gap
+    log p(z) - log q_agg(z) [n] (vae_core.hole_gap, q_agg of the test codes); with `read`,
+    the digit classifier's confidence [n] in their decodings (under class y) and in the
+    reconstructions of the first n test digits (None without a classifier)."""
+    mu, logvar = encoded(ck)
+    return _prior_check(*key(ck), n, y, read, ck, mu, logvar)

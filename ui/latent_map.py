@@ -44,10 +44,11 @@ def draw_latent_map(grid: np.ndarray, r: float, n: int, size: int, mu: np.ndarra
 
 
 def draw_codes(xy: np.ndarray, labels: np.ndarray, center: np.ndarray, cov: np.ndarray,
-               size: int = 300) -> np.ndarray:
+               size: int = 300, classes: tuple[str, ...] = (), mark: str = "") -> np.ndarray:
     """RGB picture of codes on a plane: dots coloured by class, one posterior's 1-sigma
-    ellipse and centre in red, ticks in the margins. A picture, not a Plotly chart: the home
-    page's tour shows it on the first page, which then needs no chart library (cold start)."""
+    ellipse and centre in red, ticks in the margins; with `classes`, their legend underneath
+    (and `mark`, the red ring's name). A picture, not a Plotly chart: the home page's tour
+    shows it on the first page, which then needs no chart library (cold start)."""
     pts = np.asarray(xy, dtype=np.float64)
     e = float(np.percentile(np.abs(pts), 99.5)) * 1.1 if len(pts) else 1.0
     ring = ellipse_xy(center, cov)
@@ -68,7 +69,9 @@ def draw_codes(xy: np.ndarray, labels: np.ndarray, center: np.ndarray, cov: np.n
     canvas = Image.new("RGB", (size + MAP_MARGIN[0], size + MAP_MARGIN[1]), "white")
     canvas.paste(img, (MAP_MARGIN[0], 0))
     draw_axes(ImageDraw.Draw(canvas), e, e, size)
-    return np.asarray(canvas)
+    if not classes:
+        return np.asarray(canvas)
+    return np.concatenate([np.asarray(canvas), class_legend(classes, canvas.width, mark)])
 
 
 def nice_step(span: float, target: int = 6) -> float:
@@ -92,17 +95,22 @@ def draw_axes(draw: ImageDraw.ImageDraw, r: float, e: float, size: int) -> None:
         draw.text((left - 6, y), f"{v:g}", fill="#333", font=font, anchor="rm")
 
 
-def class_legend(classes: tuple[str, ...], width: int) -> np.ndarray:
-    """RGB strip: one coloured dot and name per class, in as many rows as needed."""
+def class_legend(classes: tuple[str, ...], width: int, mark: str = "") -> np.ndarray:
+    """RGB strip: one coloured dot and name per class, in as many rows as needed; with
+    `mark`, a last row naming the red ring (as mark_point and draw_codes draw it)."""
     font = ImageFont.load_default(size=12)
     per_row = 5 if max(len(c) for c in classes) > 2 else 10
     cell, rows = width // per_row, -(-len(classes) // per_row)
-    img = Image.new("RGB", (width, 20 * rows + 4), "white")
+    img = Image.new("RGB", (width, 20 * (rows + bool(mark)) + 4), "white")
     draw = ImageDraw.Draw(img)
     for i, name in enumerate(classes):
         x, y = (i % per_row) * cell + 2, (i // per_row) * 20 + 4
         draw.ellipse([x, y + 3, x + 10, y + 13], fill=CLASS_COLORS[i % len(CLASS_COLORS)])
         draw.text((x + 14, y), name, fill="#333", font=font)
+    if mark:
+        y = rows * 20 + 4
+        draw.ellipse([3, y + 2, 13, y + 12], outline="#e0002a", width=2)
+        draw.text((18, y), mark, fill="#333", font=font)
     return np.asarray(img)
 
 
@@ -160,8 +168,9 @@ def manifold_figure(grid: np.ndarray, vals: np.ndarray, xlabel: str, ylabel: str
 
 
 def posterior_svg(mu, sigma, z, width: int = 460, height: int = 260) -> str:
-    """Inline SVG of the posterior per latent dimension: a bar at mu with a +-sigma whisker
-    and the sampled z as a red diamond; hovering a dimension shows its numbers. SVG rather than
+    """Inline SVG of the posterior per latent dimension: a bar from 0 to mu, a capped whisker
+    from mu - sigma to mu + sigma and the sampled z as a hollow red diamond, with a legend
+    naming each; hovering a dimension shows its numbers. SVG rather than
     Plotly so that the first page needs no chart library (cold start)."""
     mu, sigma, z = (np.asarray(a, dtype=np.float64) for a in (mu, sigma, z))
     n = len(mu)
@@ -194,15 +203,26 @@ def posterior_svg(mu, sigma, z, width: int = 460, height: int = 260) -> str:
             f'fill="transparent"/>'
             f'<rect x="{cx - bw / 2:.1f}" y="{y0:.1f}" width="{bw:.1f}" '
             f'height="{max(y1 - y0, 0.5):.1f}" fill="#9ecae1"/>'
-            f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(mu[i] - sigma[i]):.1f}" '
-            f'y2="{y(mu[i] + sigma[i]):.1f}" stroke="#3182bd" stroke-width="1.5"/>'
-            f'<path d="M{cx:.1f},{y(z[i]) - 5:.1f} l5,5 l-5,5 l-5,-5 z" fill="#d62728"/></g>')
+            + _whisker(cx, y(mu[i] - sigma[i]), y(mu[i] + sigma[i]), min(8.0, bw))
+            # hollow, so the whisker under it stays visible
+            + f'<path d="M{cx:.1f},{y(z[i]) - 5:.1f} l5,5 l-5,5 l-5,-5 z" fill="none" '
+            f'stroke="#d62728" stroke-width="1.5"/></g>')
         if i % label_every == 0:
             out.append(f'<text x="{cx:.1f}" y="{top + h + 14}" text-anchor="middle" '
                        f'fill="#555">z{i}</text>')
-    lx = left + w - 190
+    lx = left + w - 215  # the legend names each mark as drawn: bar, whisker, diamond
     out.append(f'<rect x="{lx}" y="4" width="10" height="10" fill="#9ecae1"/>'
-               f'<text x="{lx + 14}" y="13">μ ± σ</text>'
-               f'<path d="M{lx + 75},4 l5,5 l-5,5 l-5,-5 z" fill="#d62728"/>'
-               f'<text x="{lx + 84}" y="13">z = μ + σ·ε</text></svg>')
+               f'<text x="{lx + 14}" y="13">μ (bar from 0)</text>'
+               + _whisker(lx + 104, 14, 3, 8) +
+               f'<text x="{lx + 112}" y="13">μ ± σ</text>'
+               f'<path d="M{lx + 155},4 l5,5 l-5,5 l-5,-5 z" fill="none" stroke="#d62728" '
+               f'stroke-width="1.5"/><text x="{lx + 164}" y="13">z = μ + σ·ε</text></svg>')
     return "".join(out)
+
+
+def _whisker(x: float, y0: float, y1: float, cap: float) -> str:
+    """A vertical line from y0 to y1 at x with horizontal caps `cap` pixels wide (SVG)."""
+    line = 'stroke="#08519c" stroke-width="1.5"'
+    return (f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0:.1f}" y2="{y1:.1f}" {line}/>'
+            + "".join(f'<line x1="{x - cap / 2:.1f}" x2="{x + cap / 2:.1f}" y1="{v:.1f}" '
+                      f'y2="{v:.1f}" {line}/>' for v in (y0, y1)))

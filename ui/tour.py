@@ -4,7 +4,6 @@ to the page that shows it in full. Back / Next move through the steps (session s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,11 +11,11 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
-from ui.derived import (anatomy, decode, key, manifold_image, pca_of_test_codes, posterior_samples,
+from ui.derived import (anatomy, decode, manifold_image, pca_of_test_codes, posterior_samples,
                         prior_samples, project_cov, subsample)
 from ui.figures import pad_2d, png, tile
+from ui.prior_holes import holes_story
 from ui.keys import STEP_KEY
 from ui.latent_map import draw_codes
 from ui.replay_figures import cloud_extent, posterior_clouds, project_frame, replay_plane
@@ -24,12 +23,10 @@ from ui.replay_view import replay_classes
 from ui.share import shown
 from ui.state import BUNDLED_DIR, MODEL_KEY, encoded, test_set
 from ui.wording import item_noun, with_article
-from vae_core import (MIXTURE_CODES, Checkpoint, VAEError, has_replay, hole_gap,
-                      load_replay, mixture_subsample)
+from vae_core import Checkpoint, VAEError, has_replay, load_replay
 
-HOLE_RATIO = 10.0  # a prior sample is in a hole when p(z) exceeds q(z) this many times
-HOLE_SAMPLES = 2000
 CVAE = "mnist-cvae-2d"
+COLLAPSED = 0.05  # nats: a dimension carrying less KL than this sits on the prior
 
 
 @dataclass
@@ -41,27 +38,17 @@ class Digit:
     label: int
     name: str  # "a 7", "a sandal"
     seed: int
+    cls: str = ""  # the class's name: "7", "Sandal"
 
 
-@st.cache_data(max_entries=16, show_spinner="Looking for holes in the latent space...")
-def _holes(path: str, mtime: str, _mu: np.ndarray, _logvar: np.ndarray, y: int | None,
-           _ck: Checkpoint) -> dict[str, Any]:
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(HOLE_SAMPLES, _mu.shape[1], generator=g, dtype=torch.float64)
-    pick = mixture_subsample(len(_mu), MIXTURE_CODES, g).numpy()
-    gap = hole_gap(z, torch.from_numpy(np.asarray(_mu)[pick]),
-                   torch.from_numpy(np.asarray(_logvar)[pick])).numpy()
-    order = np.argsort(gap)
-    show = np.concatenate([order[:6], order[-6:]])
-    return {"share": float((gap > math.log(HOLE_RATIO)).mean()),
-            "images": decode(_ck, z[show].float().numpy(), y), "worst": float(gap.max())}
+@dataclass(frozen=True)
+class View:
+    """Where a step's "Open the full view" goes: a page with the link parameters that open it
+    in the state the step shows (ui.share reads them), and what the link says."""
 
-
-def holes(ck: Checkpoint, y: int | None) -> dict[str, Any]:
-    """Where the prior N(0, I) has mass the aggregate posterior q(z) lacks: the share of prior
-    samples in such holes, and the 6 most typical and the 6 most 'holey' samples decoded."""
-    mu, logvar = encoded(ck)
-    return _holes(*key(ck), mu, logvar, y, ck)
+    page: str
+    params: dict[str, str]
+    label: str = "Open the full view"
 
 
 def _fmt(v: np.ndarray, k: int = 4) -> str:
@@ -92,14 +79,26 @@ def _switch_to_cvae() -> None:
     st.session_state[MODEL_KEY] = str(BUNDLED_DIR / CVAE)
 
 
-Step = Callable[[Checkpoint, Digit, dict[str, Any]], tuple[str, str, str]]
+Step = Callable[[Checkpoint, Digit, dict[str, Any]], tuple[str, str, View]]
+
+
+def _link(ck: Checkpoint, page: str, says: str, **params: Any) -> View:
+    """A step's full view: `page` with the model and `params` (None left out) as URL text;
+    the link `says` what opens."""
+    return View(f"pages/{page}.py", {"model": ck.name} | {k: str(v) for k, v in params.items()
+                                                          if v is not None}, says)
+
+
+def _label(ck: Checkpoint, d: Digit) -> str | None:
+    """The class a link gives a conditional model (the followed image's)."""
+    return d.cls if ck.model_config.conditional else None
 
 
 def _where(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[np.ndarray, str]:
     """2,000 encoded test images and this one's posterior (PCA plane beyond 2-D), as a
-    picture, and the plane's axes."""
+    picture with its legend, and the plane's axes."""
     mu, _ = encoded(ck)
-    _, labels, _ = test_set(ck.train_config.dataset)
+    _, labels, classes = test_set(ck.train_config.dataset)
     sel = subsample(len(mu), 2000)
     if ck.model_config.latent_dim <= 2:  # a 1-D model's codes sit on the z₀ axis
         xy, center = pad_2d(mu[sel]), pad_2d(a["mu"][None])[0]
@@ -108,63 +107,94 @@ def _where(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[np.ndarray, str
         mean, dirs, proj = pca_of_test_codes(ck)
         xy, center, cov = proj[sel], (a["mu"] - mean) @ dirs.T, project_cov(a["logvar"], dirs)
         axes = "PC1 across, PC2 up"
-    return draw_codes(xy, labels[sel], center, cov), axes
+    return draw_codes(xy, labels[sel], center, cov, classes=tuple(classes),
+                      mark=f"#{d.index}'s cloud (1σ)"), axes
 
 
-def _encoder(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]:
+def _encoder(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, View]:
     m = ck.model_config
     c1, c2 = st.columns([1, 3])
     c1.image(png(a["x"], 3), caption="x")
     where, axes = _where(ck, d, a)
-    c2.image(png(where), caption=f"2,000 test codes by class and #{d.index}'s cloud (red, "
-             f"1σ); {axes}", width="stretch")
+    c2.image(png(where), caption=f"2,000 test codes coloured by class and #{d.index}'s "
+             f"cloud (red ring: its μ, ellipse: 1σ); {axes}", width="stretch")
     given = " and its label" if m.conditional else ""
+    if m.latent_dim <= 2:  # the Sliders map draws the test codes and marks z = μ
+        view = _link(ck, "sliders", f"Open Latent sliders at #{d.index}'s μ, among the test "
+                     "codes", digit=d.index, label=_label(ck, d))
+    else:  # the Scatter page draws this PCA plane but marks no single code
+        view = _link(ck, "scatter", f"Open Latent scatter: the same PCA plane (#{d.index} is "
+                     "not marked there)")
     return ("The encoder", f"The encoder ({m.arch.upper()}) reads the 784 pixels of test "
             f"{item_noun(ck.train_config.dataset)} #{d.index} ({d.name}){given} and answers "
             f"with a Gaussian cloud in a {m.latent_dim}-D latent space, not a point: mean "
             f"μ = {_fmt(a['mu'])} and spread σ = {_fmt(a['sigma'])}. The smaller σ, the more "
-            "precisely the encoder pins the image down.", "pages/scatter.py")
+            "precisely the encoder pins the image down.", view)
 
 
-def _reparam(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]:
+def _reparam(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, View]:
     st.latex(r"z = \mu + \sigma \odot \varepsilon, \quad \varepsilon \sim \mathcal{N}(0, I)")
     _strip([a["x_z"], posterior_samples(ck, d.image, 5, d.seed + 1, y=_y(ck, d))],
            f"decoded from this z, then from 5 more draws of ε (seed {d.seed + 1})")
+    view = _link(ck, "generate", f"Open Generate: these 5 posterior samples of #{d.index}",
+                 tab="posterior", digit=d.index, n=5, seed=d.seed + 1)
     return ("ε and the reparameterisation", f"Training needs a *sample* z from the cloud, "
             f"yet gradients must reach μ and σ. So the noise is drawn outside the network: "
             f"with seed {d.seed}, ε = {_fmt(a['eps'])}, hence z = μ + σ·ε = {_fmt(a['z'])}. "
             "A new seed gives another z and a slightly different decoding; μ and σ stay "
-            "the same.", "pages/reconstruct.py")
+            "the same.", view)
 
 
-def _kl(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]:
+def collapse_sentence(kl_dims: np.ndarray) -> str:
+    """How many dimensions carry information about the image, in words that fit any count."""
+    n, used = len(kl_dims), int((np.asarray(kl_dims) > COLLAPSED).sum())
+    if used == n:
+        who = {1: "Its one dimension carries", 2: "Both dimensions carry"}.get(
+            n, f"All {n} dimensions carry")
+        return (f"{who} more than {COLLAPSED:g} nats: none sits on the prior, so none has "
+                "collapsed for this image.")
+    if used == 0:
+        return (f"No dimension carries more than {COLLAPSED:g} nats: every one sits on the "
+                "prior and says nothing about the image (posterior collapse).")
+    rest = n - used
+    return (f"{used} of {n} dimensions carry more than {COLLAPSED:g} nats; the "
+            + ("other one sits on the prior and says" if rest == 1 else
+               f"other {rest} sit on the prior and say")
+            + " nothing about the image (posterior collapse).")
+
+
+def _kl(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, View]:
     st.plotly_chart(_bars(a["kl_dims"], "KL per latent dimension, this image"),
                     key="tour_fig_kl")
-    used = int((a["kl_dims"] > 0.05).sum())
     mean = ck.metrics.get("test_kl")
     avg = f" (the test set's mean is {mean:.2f})" if isinstance(mean, (int, float)) else ""
+    view = _link(ck, "compare", "Open Compare with the test set's KL per dimension", kl="on")
     return ("The KL term", f"The loss charges every image KL(q(z|x) ‖ N(0, I)): how far "
             f"its cloud is from the prior. For {d.name} it is {a['kl']:.2f} nats{avg}. "
-            f"{used} of {ck.model_config.latent_dim} dimensions carry more than 0.05 nats; "
-            "the others sit on the prior and say nothing about the image (posterior "
-            "collapse).", "pages/compare.py")
+            + collapse_sentence(a["kl_dims"]), view)
 
 
-def _decoder(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]:
+def _decoder(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, View]:
+    as_cls = f" as {d.cls}s" if ck.model_config.conditional else ""
     _strip([a["x"], a["x_mu"], prior_samples(ck, 4, d.seed, _y(ck, d))],
-           "input · decoded μ · four decodings of z ~ N(0, I)", 3)
+           f"input · decoded μ · four decodings of z ~ N(0, I){as_cls} (seed {d.seed})", 3)
+    under = (f" (under class {d.cls}, the label of #{d.index}: this model is conditional)"
+             if as_cls else "")
+    view = _link(ck, "generate", "Open Generate: these prior samples and more", tab="prior",
+                 n=4, seed=d.seed, label=_label(ck, d))
     return ("The decoder", f"The decoder maps a code back to pixel probabilities. Decoding "
             f"μ reconstructs {d.name}; the reconstruction term −log p(x|z) is "
             f"{a['recon']:.1f} nats for it, so its −ELBO is {a['neg_elbo']:.1f}. Decoding "
-            "a z drawn from the prior makes a new image: that is the generative model.",
-            "pages/generate.py")
+            f"a z drawn from the prior{under} makes a new image: that is the generative "
+            "model.", view)
 
 
-def _manifold(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]:
+def _manifold(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, View]:
     m, y = ck.model_config, _y(ck, d)
+    params: dict[str, Any] = {"grid": 10, "label": _label(ck, d)}
     if m.latent_dim == 1:
         grid = tile(decode(ck, np.linspace(-3, 3, 10)[:, None], y), 10)
-        plane = "its one latent axis"
+        plane, params = "its one latent axis", {}
     elif m.latent_dim == 2:
         grid, _ = manifold_image(ck, 10, 3.0, y=y)
         plane = "the latent plane"
@@ -172,25 +202,32 @@ def _manifold(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, st
         mean, dirs, _ = pca_of_test_codes(ck)
         grid, _ = manifold_image(ck, 10, 3.0, base=mean, directions=dirs, y=y)
         plane = f"the plane of the test codes' two principal directions (of {m.latent_dim})"
-    st.image(png(grid, 1), caption="z from −3 to 3 on both axes", width=300)
-    return ("The manifold", f"Decode a whole grid of codes on {plane} and the images "
-            "morph smoothly into each other: neighbouring codes decode to similar images, "
-            "because the KL term made the clouds overlap.", "pages/manifold.py")
+        params["plane"] = "pca"
+    cls = f", all decoded as class {d.cls}" if m.conditional else ""
+    st.image(png(grid, 1), caption=f"z from −3 to 3 on both axes{cls}", width=300)
+    told = (f"Decode a whole grid of codes on {plane} and the images morph smoothly into "
+            "each other: neighbouring codes decode to similar images, because the KL term "
+            "made the clouds overlap.")
+    if m.conditional:
+        told += (f" This model is conditional, so the grid is drawn under one class: "
+                 f"**{d.cls}**, the label of test {item_noun(ck.train_config.dataset)} "
+                 f"#{d.index}. Its codes hold only the style: slant and stroke change across "
+                 "the grid, the class does not (pick another test image below for another "
+                 "class).")
+    return ("The manifold", told, _link(ck, "manifold", "Open Manifold: this grid", **params))
 
 
-def _holes_step(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]:
-    h = holes(ck, _y(ck, d))
-    _strip([h["images"][:6]], "the 6 prior samples the test set covers best")
-    _strip([h["images"][6:]], "the 6 deepest in holes")
-    return ("Holes in the latent space", f"The prior N(0, I) and the mixture of all the "
-            f"encoder's clouds over the test set (the aggregate posterior) should match, but "
-            f"they don't quite: {h['share']:.0%} of 2,000 codes drawn from the prior land "
-            f"where the prior is over {HOLE_RATIO:g}× denser than the aggregate posterior. "
-            "Almost no image is encoded there, so the decoder was hardly ever taught what to "
-            "draw there: compare the bottom row with the top.", "pages/sliders.py")
+def _holes_step(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, View]:
+    told = holes_story(ck, _y(ck, d), d.cls)
+    what = ("the deepest hole, hole map on" if told.holes else
+            "the sample drawn worst" if told.measured else "the first sample")
+    view = _link(ck, "sliders", f"Open Latent sliders at {what}",
+                 z=",".join(f"{v:.2f}".replace("-0.00", "0.00") for v in told.z),
+                 holes="on" if told.holes else None, label=_label(ck, d))
+    return "Holes in the latent space", told.text, view
 
 
-def _style(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]:
+def _style(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, View]:
     m = ck.model_config
     if m.conditional:
         k = m.n_classes
@@ -199,26 +236,31 @@ def _style(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]:
         return ("Conditional style", f"This model is conditional: the label is an input, "
                 f"so its {m.latent_dim}-D z only has to hold the *style*. Keep μ of "
                 f"{d.name} and change the label: every class is drawn in the same slant and "
-                "stroke width.", "pages/generate.py")
-    if (BUNDLED_DIR / CVAE).is_dir():
+                "stroke width.", _link(ck, "manifold", "Open Manifold's style grid: styles "
+                                       "across, every class", view="style"))
+    cvae = (BUNDLED_DIR / CVAE).is_dir()
+    if cvae:
         st.button(f"Switch to {CVAE}", key="tour_switch_cvae", on_click=_switch_to_cvae,
                   icon=":material/swap_horiz:")
+    view = (View("pages/manifold.py", {"model": CVAE, "view": "style"},
+                 f"Open {CVAE}'s style grid on Manifold (switches the model)") if cvae
+            else _link(ck, "generate", "Open Generate"))
     return ("Conditional style", f"This model is unconditional: its {m.latent_dim}-D z must "
             "hold the class *and* the style together, which is why classes sit in separate "
             f"regions. A conditional VAE takes the label as an input, so z keeps only the "
-            f"style. Switch to {CVAE} to draw one style in every class.", "pages/generate.py")
+            f"style. Switch to {CVAE} to draw one style in every class.", view)
 
 
-def _replay(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]:
+def _replay(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, View]:
+    plain = _link(ck, "replay", "Open Training replay")
     if not has_replay(ck.path):
         return ("Watch it learn", f"{ck.name} has no training replay saved. Models trained "
-                "now record one; the bundled mnist-mlp-2d has one to replay.",
-                "pages/replay.py")
+                "now record one; the bundled mnist-mlp-2d has one to replay.", plain)
     try:
         r = load_replay(ck.path, ck.model_config.latent_dim)
     except VAEError as e:  # shown as text: the replay page explains it in full
         return ("Watch it learn", f"The training replay of {ck.name} cannot be read: {e}",
-                "pages/replay.py")
+                plain)
     spread = np.exp(0.5 * r.logvar[[0, -1]]).mean(axis=(1, 2))
     mean, dirs, titles = replay_plane(r)
     xy, covs = project_frame(r, len(r) - 1, mean, dirs)
@@ -233,7 +275,9 @@ def _replay(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, str]
             f"{r.epoch[-1]:g} epochs: their mean σ went from {spread[0]:.2f} to "
             f"{spread[1]:.3f} and the KL per image from {r.kl_dims[0].sum():.2f} to "
             f"{r.kl_dims[-1].sum():.2f} nats {how}. On the right, where they ended; the "
-            "replay page plays the whole run.", "pages/replay.py")
+            "replay page plays the whole run.",
+            _link(ck, "replay", "Open Training replay at this last snapshot",
+                  step=int(r.step[-1])))
 
 
 STEPS: list[Step] = [_encoder, _reparam, _kl, _decoder, _manifold, _holes_step, _style,
@@ -246,18 +290,20 @@ def _move(delta: int) -> None:
 
 
 def tour(ck: Checkpoint, digit: Digit) -> None:
-    """The tour's current step: text, live view and link, with Back / Next."""
+    """The tour's current step: text, live view and a link to that view in full, with
+    Back / Next."""
     i = min(max(0, int(st.session_state.get(STEP_KEY, 0))), len(STEPS) - 1)
     a = anatomy(ck, digit.image, digit.seed, _y(ck, digit))
     with st.container(border=True):
         left, right = st.columns([3, 2])
         with right:
-            title, text, page = STEPS[i](ck, digit, a)
+            title, text, view = STEPS[i](ck, digit, a)
         with left:
             st.markdown(f"**Guided tour · step {i + 1} of {len(STEPS)}: {title}**")
             st.markdown(text)
-            if shown(page):
-                st.page_link(page, label="Open the full view", icon=":material/open_in_new:")
+            if shown(view.page):
+                st.page_link(view.page, label=view.label, icon=":material/open_in_new:",
+                             query_params=view.params)
             b, n, _ = st.columns([1, 1, 3])
             b.button("Back", key="tour_back", on_click=_move, args=(-1,), disabled=i == 0,
                      icon=":material/arrow_back:", width="stretch")
@@ -270,4 +316,5 @@ def digit_of(index: int, images: np.ndarray, labels: np.ndarray, classes: list[s
              seed: int) -> Digit:
     index = min(max(0, index), len(images) - 1)  # another dataset may be smaller
     label = int(labels[index])
-    return Digit(index, images[index], label, with_article(classes[label]), seed)
+    return Digit(index, images[index], label, with_article(classes[label]), seed,
+                 classes[label])

@@ -222,6 +222,9 @@ VIEWS: dict[str, tuple[Param, ...]] = {
         Param("cost", K.SL_COST, False, SWITCH),
         Param("cost_digit", K.SL_COST_DIGIT, 0, whole(0, last_test)),
     ),
+    "compare": (  # kl=on: KL per dimension and active units shown (the page's button pressed)
+        Param("kl", K.STATS_KEY, False, SWITCH),
+    ),
 }
 
 
