@@ -118,6 +118,17 @@ def test_pause_tells_the_server_the_snapshot_for_copy_link(models: Path) -> None
         assert not at.exception and at.session_state["rp_frame"] == 1, bad
 
 
+def test_another_model_opens_at_its_trained_model(models: Path) -> None:
+    """A paused frame belongs to its replay: the next model's player opens at its end."""
+    at = run_page(str(models / "tiny3d"))
+    pause_at(at, 1)
+    at.session_state[MODEL_KEY] = str(BUNDLED_DIR / "mnist-conv-16d")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    n = len(load_replay(BUNDLED_DIR / "mnist-conv-16d"))
+    assert player_data(at)["frame"] == n - 1 and at.session_state["rp_frame"] == n - 1
+
+
 def test_a_link_step_opens_the_player_there_without_autoplay(models: Path) -> None:
     at = run_page(str(models / "tiny3d"), frame=2)
     d = player_data(at)

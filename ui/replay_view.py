@@ -112,17 +112,22 @@ def replay_view(replay: Replay, classes: list[str], key: str, link: str | None =
     name), a "Copy link" to the snapshot the player last paused at. `source`: the model
     folder the replay was read from (None: this session's run). `autoplay`: play the run
     once when this session first opens it here (not after a link or a pause)."""
-    n = len(replay)
-    frame_key = f"{key}_frame"
+    n, frames = len(replay), _frames(replay, source)
+    frame_key, seen_key = f"{key}_frame", f"{key}_seen"
     autoplay = autoplay and frame_key not in st.session_state
-    if not 0 <= st.session_state.get(frame_key, -1) <= n - 1:
-        st.session_state[frame_key] = n - 1  # open at the trained model
+    seen = st.session_state.get(seen_key)  # (blob hash, snapshot) drawn last
+    frame = st.session_state.get(frame_key, -1)
+    # Open at the trained model: at first, and for a new replay (another model, a new run)
+    # unless something else (a link's step=) has moved the frame since the last one drew.
+    if not 0 <= frame <= n - 1 or (seen and seen[0] != frames[1] and seen[1] == frame):
+        st.session_state[frame_key] = n - 1
     i = int(st.session_state[frame_key])
+    st.session_state[seen_key] = (frames[1], i)
     if link is not None:  # a link to this moment of this model's training
         _, share = st.columns([5, 1], vertical_alignment="center")
         with share:
             copy_link("replay", query(link, step=int(replay.step[i])), key=f"{key}_link")
-    replay_player(replay, classes, i, key=f"{key}_player", frames=_frames(replay, source),
+    replay_player(replay, classes, i, key=f"{key}_player", frames=frames,
                   on_pause=partial(_hold, key), autoplay=autoplay)
 
 
