@@ -172,6 +172,9 @@ def test_the_lesson_panel_builds_the_link(no_user_models) -> None:
     at.sidebar.selectbox(key="lesson_start").set_value("sliders").run()
     code = [c.value for c in at.sidebar.get("code")]
     assert code[0].endswith("/sliders?hide=compare,train&lock=model&model=mnist-mlp-2d"), code
+    at.sidebar.checkbox(key="lesson_lock").uncheck().run()  # the link still opens this model
+    code = [c.value for c in at.sidebar.get("code")]
+    assert code[0].endswith("/sliders?hide=compare,train&model=mnist-mlp-2d"), code
 
 
 # --- corrections are named; no default values in a copied link ---------------------------------

@@ -29,6 +29,7 @@ import streamlit as st
 
 from ui.keys import LESSON_KEY
 from ui.navigation import PAGES
+from ui.publish import shared_name
 
 ENV_LESSON = "VAE_LESSON"  # the server's lesson, e.g. "hide=train,upload&lock=model"
 PAGE_FLAGS = tuple(page.removeprefix("pages/").removesuffix(".py") for page, _, _ in PAGES[1:])
@@ -181,15 +182,18 @@ def lan_address() -> str | None:
     return None if ip.startswith("127.") else ip
 
 
-def lesson_url(base_url: str, page: str, lesson: Lesson, host: str | None = None) -> str:
-    """The URL of `page` (a URL name, "" for home) with `lesson`, on the server of
-    `base_url`, its host replaced by `host` when given."""
+def lesson_url(base_url: str, page: str, lesson: Lesson, host: str | None = None,
+               model: str | None = None) -> str:
+    """The URL of `page` (a URL name, "" for home) with `lesson` and, unless the lesson names
+    it, `model`, on the server of `base_url`, its host replaced by `host` when given."""
     parts = urlsplit(base_url)
     netloc = parts.netloc
     if host:
         netloc = host + (f":{parts.port}" if parts.port else "")
     root = f"{parts.scheme}://{netloc}" if netloc else ""
     q = lesson.query()
+    if model and "model" not in q:
+        q["model"] = model
     return f"{root}/{page}" + (f"?{urlencode(q, safe=',')}" if q else "")
 
 
@@ -198,9 +202,10 @@ def lesson_panel(model: str) -> None:
     Not drawn while a lesson is in force (students need no link builder)."""
     if current():
         return
+    model = shared_name(model)  # an upload goes by its published copy's name (ui.publish)
     with st.expander("Lesson link", icon=":material/school:"):
-        st.caption("A link that opens this app with parts left out, for a class. Pages to "
-                   "hide:")
+        st.caption(f"A link that opens this app on {model} with parts left out, for a "
+                   "class. Pages to hide:")
         titles = {p.removeprefix("pages/").removesuffix(".py"): t for p, t, _ in PAGES[1:]}
         hide = {stem for stem, title in titles.items()
                 if st.checkbox(title, key=f"lesson_hide_{stem}")}
@@ -215,13 +220,14 @@ def lesson_panel(model: str) -> None:
                         model if lock else None)
         url = st.context.url or ""
         host = urlsplit(url).hostname or ""
-        st.code(lesson_url(url, start, lesson), language=None, wrap_lines=True)
+        st.code(lesson_url(url, start, lesson, model=model), language=None, wrap_lines=True)
         if host in LOCAL_HOSTS:
             ip = lan_address()
             if ip:
                 st.warning(f"Students cannot open `{host}`: it is their own computer. Hand "
                            "out this machine's address on your network:", icon=":material/lan:")
-                st.code(lesson_url(url, start, lesson, ip), language=None, wrap_lines=True)
+                st.code(lesson_url(url, start, lesson, ip, model), language=None,
+                        wrap_lines=True)
             else:
                 st.warning(f"Students cannot open `{host}`: it is their own computer, and "
                            "this machine has no network address. Connect it to the class "
