@@ -106,6 +106,40 @@ def test_timeline_by_keyboard_and_by_dragging_the_curves(page) -> None:
     screenshot(page, "replay-scrubbed")
 
 
+def test_play_by_keyboard_and_scrub_by_touch(browser, base_url) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=base_url,
+                                  has_touch=True)
+    try:
+        page = context.new_page()
+        open_player(page)
+        button = page.get_by_test_id("replay-play")
+        button.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => window.replayPlayerStats.frame > 0", timeout=30_000)
+        assert stats(page)["playing"]
+        page.keyboard.press("Space")
+        wait_for_app(page, expect_rerun=True)
+        s = stats(page)
+        assert not s["playing"] and s["sent"] == [s["frame"]] and s["frame"] > 0
+        box = page.get_by_test_id("replay-curves").bounding_box()
+        y = box["y"] + box["height"] / 2
+        cdp = context.new_cdp_session(page)
+        for kind, x in (("touchStart", 80), ("touchMove", 200), ("touchMove", 300),
+                        ("touchEnd", None)):
+            points = [] if x is None else [{"x": box["x"] + x, "y": y}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+            page.wait_for_timeout(100)
+        wait_for_app(page, expect_rerun=True)
+        t = stats(page)
+        # The snapshot under the finger: the plot spans x = 52 .. width - 44 over the epochs.
+        under = (300 - 52) / (box["width"] - 96) * float(REPLAY.epoch[-1])
+        assert abs(float(REPLAY.epoch[t["frame"]]) - under) < 0.2, (t["frame"], under)
+        assert t["frame"] != s["frame"] and t["sent"][-1] == t["frame"]
+        assert copied_step(page) == STEPS[t["frame"]]
+    finally:
+        context.close()
+
+
 def test_autoplay_plays_the_run_once_in_10_to_20_seconds(page) -> None:
     s = open_player(page, "")
     assert s["autoplayed"]
