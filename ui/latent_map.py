@@ -167,14 +167,14 @@ def manifold_figure(grid: np.ndarray, vals: np.ndarray, xlabel: str, ylabel: str
     return fig
 
 
-def posterior_svg(mu, sigma, z, width: int = 460, height: int = 260) -> str:
+def posterior_svg(mu, sigma, z, width: int = 460, height: int = 280) -> str:
     """Inline SVG of the posterior per latent dimension: a bar from 0 to mu, a capped whisker
     from mu - sigma to mu + sigma and the sampled z as a hollow red diamond, with a legend
     naming each; hovering a dimension shows its numbers. SVG rather than
     Plotly so that the first page needs no chart library (cold start)."""
     mu, sigma, z = (np.asarray(a, dtype=np.float64) for a in (mu, sigma, z))
     n = len(mu)
-    left, right, top, bottom = 44, 8, 26, 26
+    left, right, top, bottom = 44, 8, 44, 26  # title, then the legend, above the plot
     w, h = width - left - right, height - top - bottom
     hi = float(np.max(np.abs(np.concatenate([mu + sigma, mu - sigma, z])))) or 1.0
     ticks = nice_ticks(-hi, hi, 5)
@@ -210,13 +210,13 @@ def posterior_svg(mu, sigma, z, width: int = 460, height: int = 260) -> str:
         if i % label_every == 0:
             out.append(f'<text x="{cx:.1f}" y="{top + h + 14}" text-anchor="middle" '
                        f'fill="#555">z{i}</text>')
-    lx = left + w - 215  # the legend names each mark as drawn: bar, whisker, diamond
-    out.append(f'<rect x="{lx}" y="4" width="10" height="10" fill="#9ecae1"/>'
-               f'<text x="{lx + 14}" y="13">μ (bar from 0)</text>'
-               + _whisker(lx + 104, 14, 3, 8) +
-               f'<text x="{lx + 112}" y="13">μ ± σ</text>'
-               f'<path d="M{lx + 155},4 l5,5 l-5,5 l-5,-5 z" fill="none" stroke="#d62728" '
-               f'stroke-width="1.5"/><text x="{lx + 164}" y="13">z = μ + σ·ε</text></svg>')
+    lx = left  # the legend, on its own line, names each mark as drawn
+    out.append(f'<rect x="{lx}" y="22" width="10" height="10" fill="#9ecae1"/>'
+               f'<text x="{lx + 14}" y="31">μ (bar from 0)</text>'
+               + _whisker(lx + 104, 32, 21, 8) +
+               f'<text x="{lx + 112}" y="31">μ ± σ</text>'
+               f'<path d="M{lx + 165},22 l5,5 l-5,5 l-5,-5 z" fill="none" stroke="#d62728" '
+               f'stroke-width="1.5"/><text x="{lx + 174}" y="31">z = μ + σ·ε</text></svg>')
     return "".join(out)
 
 

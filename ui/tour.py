@@ -108,7 +108,7 @@ def _where(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[np.ndarray, str
         xy, center, cov = proj[sel], (a["mu"] - mean) @ dirs.T, project_cov(a["logvar"], dirs)
         axes = "PC1 across, PC2 up"
     return draw_codes(xy, labels[sel], center, cov, classes=tuple(classes),
-                      mark=f"#{d.index}'s cloud (1σ)"), axes
+                      mark=f"#{d.index}: its code (ring) and cloud"), axes
 
 
 def _encoder(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, View]:
