@@ -276,15 +276,18 @@ def follow_link(page: str) -> None:
     params = st.query_params.to_dict()
     if not params:
         return
+    lesson = current_lesson()  # a lesson that keeps its model keeps it, whatever the link
+    # The lesson's parameters are left out of what marks a link as followed: every page
+    # writes them into the address (ui.lesson.keep_in_url), which makes no new link.
+    kept = {"hide", "lock"} | ({"model"} if lesson.locked else set())
     done = st.session_state.setdefault(APPLIED_KEY, {})
-    sig = sorted(params.items())
+    sig = sorted((k, v) for k, v in params.items() if k not in kept)
     if done.get(page) == sig:
         return
     done[page] = sig
     # On the pages of ui.view_links, digit, seed and label are that view's widgets.
     own = EVERY_PAGE if page in ("manifold", "scatter", "generate") else set(params)
     shared = parse({k: v for k, v in params.items() if k in own})
-    lesson = current_lesson()  # a lesson that keeps its model keeps it, whatever the link
     wanted = lesson.model if lesson.locked and lesson.model else shared.model
     if shared.model and wanted != shared.model:
         shared.problems.append(f"model={shared.model!r} is not this lesson's: it keeps "

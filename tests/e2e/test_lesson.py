@@ -100,6 +100,24 @@ def test_a_lesson_link_survives_a_menu_click_and_a_reload(ctx_page) -> None:
                            and p not in PROBES for p in missing), missing  # nothing of ours
 
 
+def test_a_lesson_link_is_followed_once(ctx_page) -> None:
+    """The user's change after a lesson link stays: the address the page keeps is not taken
+    for a new link (a rewritten `hide=upload,train` made the page follow it again)."""
+    page = ctx_page
+    goto(page, "/manifold?model=mnist-mlp-2d&grid=12&hide=upload,train")
+    grid = page.locator('[data-testid="stSlider"]').filter(has_text="Grid size").get_by_role(
+        "slider")
+    value = lambda: grid.get_attribute("aria-valuenow") or grid.input_value()  # noqa: E731
+    assert value() == "12"
+    grid.focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_app(page, expect_rerun=True)
+    page.keyboard.press("ArrowRight")
+    wait_for_app(page, expect_rerun=True)
+    assert value() == "14"
+    assert query(page)["hide"] == ["upload,train"] and "grid=14" in copy_link_url(page)
+
+
 def test_a_lesson_server_shows_the_note_on_a_hidden_page(browser, lesson_server) -> None:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
