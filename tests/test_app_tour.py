@@ -127,6 +127,7 @@ def test_every_step_tells_the_models_own_numbers(model: str) -> None:
         assert f"{used} of {zdim} dimensions carry" in kl.text and f"other {zdim - used}" \
             in kl.text
     assert (kl.page, kl.params) == ("compare", {"model": model, "kl": "on"})
+    assert f"the test set's mean is {ck.metrics['test_kl']:.2f}" in kl.text
     # 5 and 4: a conditional model names the class it draws
     if cond:
         assert f"**{cls}**" in man.text and f"under class {cls}" in dec.text
