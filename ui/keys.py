@@ -16,7 +16,8 @@ otherwise):
 - give a widget either a default value or a session-state value, not both.
 
 A part that draws several widgets (the replay view, a class picker, a run's buttons) takes a
-key prefix from its page and derives its keys from it (`<prefix>_frame`, `<prefix>_playing`).
+key prefix from its page and derives its keys from it (`<prefix>_frame`, `<prefix>_player`,
+`<prefix>_seen`).
 """
 
 # The app and its navigation

@@ -28,6 +28,7 @@ take on/off, choices the words shown, a class its name or index:
               interpolation: from, to, steps; traversal: around=zero|digit, digit (alone:
               around=digit), steps, range
     sliders   holes=on, field=on (2-D models), cost=on, cost_digit (besides z, digit, label)
+    compare   kl=on (KL per dimension computed)
 
 "Copy link" writes the model and what differs from a page's values without a link (no
 z of zeros, no default seed), and the session's lesson.
