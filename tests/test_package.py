@@ -21,6 +21,7 @@ import time
 import tomllib
 import urllib.request
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -215,8 +216,11 @@ def test_wheel_carries_the_app_models_and_data(clone: Path, tmp: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {n.split("/")[0] for n in names} == {"vae_core", f"{DIST}-{VERSION}.dist-info"}
     share = "vae_core/share/"
-    for rel in ("app.py", ".streamlit/config.toml", "assets/favicon.png", "pages/home.py",
-                "ui/state.py", "ui/latent_pad/__init__.py", "ui/latent_pad/frontend/pad.js",
+    # every file of the app (a new component's frontend too), not a list that goes stale
+    app_files = [p.relative_to(clone).as_posix() for d in ("pages", "ui", "assets")
+                 for p in (clone / d).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert "ui/latent_pad/frontend/pad.js" in app_files
+    for rel in (*app_files, "app.py", ".streamlit/config.toml",
                 "data/mnist/t10k-images-idx3-ubyte.gz", "data/mnist/train-images-idx3-ubyte.gz",
                 "data/fashion-mnist/t10k-images-idx3-ubyte.gz"):
         assert share + rel in names, rel
@@ -308,7 +312,10 @@ def test_installed_app_serves_the_bundled_model(installed: Path, env: dict[str, 
             finally:
                 await c.close()
 
-        captions, problems = asyncio.run(sliders())
+        # In a thread of its own: Playwright's sync API (the e2e tests, earlier in the same
+        # pytest run) keeps an event loop running in this one.
+        with ThreadPoolExecutor(1) as pool:
+            captions, problems = pool.submit(asyncio.run, sliders()).result()
         assert any("z on the server: (0.00, 0.00)" in t for t in captions), captions
         assert problems == [], problems
         assert Client.config is not None  # the project's settings, from another folder:

@@ -107,7 +107,8 @@ def test_config_records_command_versions_commit_and_device(run, repo_root: Path)
     _, out = run
     cfg = read(out, "config.json")
     words = shlex.split(cfg["command"])
-    assert sys.argv[1:] and words[len(words) - len(sys.argv) + 1:] == sys.argv[1:]
+    # this process's own arguments (none under a bare `python -m pytest`, as in CI)
+    assert words[len(words) - len(sys.argv) + 1:] == sys.argv[1:]
     assert "/" not in words[0]  # the program's name, not this machine's path to it
     pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text())
     assert cfg["package_version"] == pyproject["project"]["version"]
