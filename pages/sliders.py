@@ -111,7 +111,7 @@ def explorer() -> None:
         st.session_state[SL_CODE] = z = [st.session_state[z_key(i)] for i in range(zdim)]
         layers = plane_layers.pad_controls(ck)
         latent_pad(ck, z, r, dims, on_release=set_code, label=y, layers=layers)
-        if not readings.digit_model(ck):  # the pad reads digits only: say why it reads none
+        if not readings.pad_reads(ck):  # no reading in the pad: say why
             st.markdown(readings.decoded_reading(ck, z, y))
         shown = ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if zdim > 16 else "")
         what = "the red ring or a slider" if zdim == 2 else "a slider"

@@ -13,7 +13,8 @@ import numpy as np
 
 from ui.derived import decode
 from ui.state import get_model
-from vae_core import UPLOAD_MODEL_DIR, Checkpoint, VAEError, is_checkpoint, read_digit
+from vae_core import (UPLOAD_MODEL_DIR, Checkpoint, VAEError, is_checkpoint, load_classifier,
+                      read_digit)
 
 UNSURE = 0.5  # below this probability a reading is called unsure
 
@@ -22,6 +23,18 @@ def digit_model(ck: Checkpoint) -> bool:
     """Whether the reference classifier (trained on MNIST digits) can read this model's
     images: MNIST models, not Fashion-MNIST or folder datasets."""
     return ck.train_config.dataset == "mnist"
+
+
+def pad_reads(ck: Checkpoint) -> bool:
+    """Whether the latent pad reads `ck`'s digits itself: a digit model, and the reference
+    classifier's files load (the pad gets them from the same place)."""
+    if not digit_model(ck):
+        return False
+    try:
+        load_classifier()
+    except VAEError:
+        return False
+    return True
 
 
 def reading(img: np.ndarray) -> tuple[int, float] | None:
