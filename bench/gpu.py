@@ -26,7 +26,7 @@ def available() -> bool:
 def run_all(data_dir: str | Path | None, n_images: int = 60_000, reps: int = 3,
             precisions: tuple[str, ...] = ("fp32", "bf16"), every: int = 50,
             device: str = "cuda", peak_n: int = 8192) -> dict[str, Any]:
-    """`device` other than "cuda" only exercises this code path (tests/test_bench.py)."""
+    """`device` other than "cuda" only exercises this code path (tests/bench/test_bench.py)."""
     if device == "cuda" and not available():
         return {"gpu": "not available on this machine"}
     from vae_core import build_model, load_split

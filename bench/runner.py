@@ -149,7 +149,7 @@ def _print_table(summary: dict[str, Any]) -> None:
         print(f"{k:<{width}}  {to_json(v) if isinstance(v, (dict, list)) else v}")
 
 
-# Sizes per mode. "smoke" only checks that the suite runs (tests/test_bench.py): its numbers
+# Sizes per mode. "smoke" only checks that the suite runs (tests/bench/test_bench.py): its numbers
 # mean nothing.
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"n_train": 30_000, "reps": 3, "peak_n": 2048, "peak_reps": 5, "budget_s": None,

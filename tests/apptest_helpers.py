@@ -1,4 +1,5 @@
-"""Helpers shared by the AppTest files: the Train page's fill-and-wait, and a fresh process."""
+"""Helpers shared by the AppTest files: open a page on a bundled model, the Train page's
+fill-and-wait, and a fresh process."""
 
 from __future__ import annotations
 
@@ -11,6 +12,21 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from ui.state import MODEL_KEY
+
+ROOT = Path(__file__).resolve().parents[1]
+CVAE, MLP = "mnist-cvae-2d", "mnist-mlp-2d"
+
+
+def open_page(page: str, model: str) -> AppTest:
+    """Run the app on bundled `model` and switch to `pages/<page>.py`, with no exception."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state[MODEL_KEY] = str(ROOT / "checkpoints" / model)
+    at.run()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
 def fill_form(at: AppTest, epochs: int, limit: int, hidden: str = "32") -> None:

@@ -10,7 +10,7 @@ and saved as JPEG (quality 35-95) or PNG. Every choice comes from `numpy.random.
 seeded with `seed`, so a corpus is the same on every machine.
 
 `corpus(images, seed)` renders many; `Render.params` says what each render drew (for
-failure reports). Used by tests/test_realworld.py and bench/realworld.py.
+failure reports). Used by tests/core/test_realworld.py and bench/realworld.py.
 """
 
 from __future__ import annotations
