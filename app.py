@@ -21,11 +21,12 @@ ICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 @asynccontextmanager
 async def warm_up(_app):
     """Preload the heavy imports in a worker thread while the server starts."""
+    # Imported here, in the lifespan hook: importing ui (torch, the pages' modules) at module
+    # level would delay the server's first answer, which is what this hook avoids.
     import anyio
 
-    from ui.preload import preload
-
     from ui.lesson import ENV_LESSON, server_lesson
+    from ui.preload import preload
 
     spent = await anyio.to_thread.run_sync(preload)
     print(f"  Preloaded in {sum(spent.values()):.1f} s: "
@@ -39,6 +40,8 @@ async def warm_up(_app):
 
 
 if __name__ == "__main__":
+    # Imported only as a session's entry script: `streamlit run` also imports this file as a
+    # module to find `app`, and must not pay for the ui layer there (see warm_up).
     from ui.navigation import app_navigation
 
     st.set_page_config(page_title="latent-explorer", page_icon=str(ICON), layout="wide")

@@ -6,7 +6,8 @@ import streamlit as st
 
 from ui import classes, comparison, derived, figures
 from ui.keys import COMPARE_MODELS, STATS_KEY
-from ui.state import MODEL_KEY, active_model, available_models, get_model, test_set_or_stop
+from ui.sidebar import active_model
+from ui.state import MODEL_KEY, available_models, get_model, test_set_or_stop
 from ui.wording import item_noun
 from vae_core import VAEError
 

@@ -3,12 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from ui import classes, derived, figures, generation, keys as K
+from ui import classes, derived, figures, generation, keys as K, sidebar
 from ui.share import view_link
-from ui.state import active_model, encoded, test_set_or_stop
+from ui.state import encoded, test_set_or_stop
 from ui.wording import item_noun
 
-ck = active_model(conditional_ok=True)
+ck = sidebar.active_model(conditional_ok=True)
 st.title("Generate")
 view_link("generate", ck)  # before the widgets: they take its values, or a link's
 x_test, labels, names = test_set_or_stop(ck.train_config.dataset)

@@ -9,7 +9,8 @@ from ui.figures import png
 from ui.keys import HOME_DIGIT, HOME_SEED
 from ui.latent_map import posterior_svg
 from ui.share import copy_link, home_query, shown
-from ui.state import active_model, test_set_or_stop
+from ui.sidebar import active_model
+from ui.state import test_set_or_stop
 from ui.tour import digit_of, tour
 from ui.wording import item_noun, with_article
 

@@ -10,7 +10,7 @@ from ui.figures import png
 from ui.latent_map import manifold_figure
 from ui.readings import digit_model
 from ui.share import view_link
-from ui.state import active_model
+from ui.sidebar import active_model
 from vae_core import compose_grid, decode_batch, grid_values
 
 ck = active_model(conditional_ok=True)

@@ -6,7 +6,8 @@ import streamlit as st
 from ui import classes, derived, figures, readings
 from ui.digit_input import upload_or_drawing
 from ui.latent_view import test_code_plane
-from ui.state import active_model, test_set_or_stop
+from ui.sidebar import active_model
+from ui.state import test_set_or_stop
 from ui.wording import item_noun, with_article
 
 N_SAMPLES = 8

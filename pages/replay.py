@@ -4,7 +4,7 @@ trained, on a timeline to scrub or play."""
 import streamlit as st
 
 from ui.replay_view import model_replay, replay_classes, replay_view
-from ui.state import active_model
+from ui.sidebar import active_model
 
 ck = active_model(conditional_ok=True)
 st.title("Training replay")

@@ -6,7 +6,8 @@ import streamlit as st
 from ui import derived, figures, plane_layers, keys as K
 from ui.latent_view import test_code_plane
 from ui.share import view_link
-from ui.state import active_model, encoded, test_set_or_stop
+from ui.sidebar import active_model
+from ui.state import encoded, test_set_or_stop
 from ui.wording import item_noun
 
 MAX_SHOWN = 32  # selected images drawn at most

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from ui import plane_layers, readings
+from ui import plane_layers, readings, sidebar
 from ui.class_maps import class_labels, class_radio
 from ui.derived import decode, inactive_dims, latent_map
 from ui.figures import png
@@ -17,12 +17,12 @@ from ui.keys import SL_CLASS, SL_CODE, SL_DIGIT, SL_DRAWS, SL_MAP, SL_MAP_DONE, 
 from ui.latent_map import class_legend, click_to_latent, map_extent, mark_point
 from ui.latent_pad import latent_pad, unavailable as pad_unavailable
 from ui.share import copy_link, sliders_query
-from ui.state import active_model, encoded, test_set_or_stop
+from ui.state import encoded, test_set_or_stop
 
 MAP_TILES, MAP_SIZE = 15, 420  # background manifold of the 2-D map: tiles, pixels
 MAX_RANGE = 10.0
 
-ck = active_model(conditional_ok=True)
+ck = sidebar.active_model(conditional_ok=True)
 zdim = ck.model_config.latent_dim
 server_only = pad_unavailable(ck)  # why this decoder cannot run in the browser, or None
 off = inactive_dims(ck)  # unused dimension -> its KL: marked on its slider, KL said below

@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui.config_form import configs_from, settings_form
 from ui.keys import MISSING_KEY
-from ui.state import active_model
+from ui.sidebar import active_model
 from ui.train_panel import run_panel, session_owner
 from ui.training import load_data, manager
 from vae_core import (ConfigError, DataNotFoundError, TrainingBusy, count_params,

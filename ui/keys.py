@@ -1,4 +1,4 @@
-"""Every `st.session_state` key the code reads or writes, in one place.
+"""Every `st.session_state` key the code reads or writes, and the app's pages, in one place.
 
 A widget's key is also its session-state key. Keys that only name a widget (Streamlit reads
 them, the code never does) stay literals at the widget, prefixed by their page (`mf_`,
@@ -21,6 +21,18 @@ key prefix from its page and derives its keys from it (`<prefix>_frame`, `<prefi
 """
 
 # The app and its navigation
+PAGES = [  # the app's pages: (file, title, icon); the first is the default page
+    ("pages/home.py", "How a VAE works", ":material/school:"),
+    ("pages/train.py", "Train", ":material/model_training:"),
+    ("pages/sliders.py", "Latent sliders", ":material/tune:"),
+    ("pages/manifold.py", "Manifold", ":material/grid_on:"),
+    ("pages/scatter.py", "Latent scatter", ":material/scatter_plot:"),
+    ("pages/reconstruct.py", "Reconstruct", ":material/draw:"),
+    ("pages/generate.py", "Generate", ":material/auto_awesome:"),
+    ("pages/compare.py", "Compare", ":material/compare:"),
+    ("pages/replay.py", "Training replay", ":material/history:"),
+]
+
 ENTRY_KEY = "nav_entry_ran"  # set by app.py on every run of a session
 LESSON_KEY = "lesson_links"  # the lesson of the links this session opened (ui.lesson)
 APPLIED_KEY = "share_applied"  # page -> the query this session has applied there

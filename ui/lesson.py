@@ -27,8 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import streamlit as st
 
-from ui.keys import LESSON_KEY
-from ui.navigation import PAGES
+from ui.keys import LESSON_KEY, PAGES
 from ui.publish import shared_name
 
 ENV_LESSON = "VAE_LESSON"  # the server's lesson, e.g. "hide=train,upload&lock=model"

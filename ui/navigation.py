@@ -1,10 +1,13 @@
-"""The app's pages and the one navigation every session goes through.
+"""The one navigation every session goes through, and the shared link it follows.
 
-app.py builds the navigation from `PAGES`. A page opened first on a fresh server by its own
-URL (e.g. /sliders) is run by Streamlit's older pages/-folder mode, without app.py (so without
-its page config, titles and icons). `ensure_entry()` notices that (app.py never ran in this
-session) and calls `st.navigation` itself, which is the public way to leave that mode for the
-whole server; the rerun then runs app.py, which routes to the same URL.
+app.py builds the navigation from `ui.keys.PAGES` (the session's lesson may hide pages), then
+follows the link the session opened (ui.share): navigation sits above the link layer.
+
+A page opened first on a fresh server by its own URL (e.g. /sliders) is run by Streamlit's
+older pages/-folder mode, without app.py (so without its page config, titles and icons).
+`ensure_entry()` notices that (app.py never ran in this session) and calls `st.navigation`
+itself, which is the public way to leave that mode for the whole server; the rerun then runs
+app.py, which routes to the same URL.
 """
 
 from __future__ import annotations
@@ -13,29 +16,18 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.keys import ENTRY_KEY
-from vae_core.resources import root
+from ui.keys import ENTRY_KEY, PAGES
+from ui.lesson import current, keep_in_url, note_page
+from ui.share import follow_link
+from vae_core import resources
 
-ROOT = root()  # the clone, or the installed copy of the app (vae_core.resources)
-PAGES = [  # (file, title, icon); the first is the default page
-    ("pages/home.py", "How a VAE works", ":material/school:"),
-    ("pages/train.py", "Train", ":material/model_training:"),
-    ("pages/sliders.py", "Latent sliders", ":material/tune:"),
-    ("pages/manifold.py", "Manifold", ":material/grid_on:"),
-    ("pages/scatter.py", "Latent scatter", ":material/scatter_plot:"),
-    ("pages/reconstruct.py", "Reconstruct", ":material/draw:"),
-    ("pages/generate.py", "Generate", ":material/auto_awesome:"),
-    ("pages/compare.py", "Compare", ":material/compare:"),
-    ("pages/replay.py", "Training replay", ":material/history:"),
-]
+ROOT = resources.root()  # the clone, or the installed copy of the app (vae_core.resources)
 
 
 def pages() -> list:
     """The st.Page objects of the app, in menu order. A page the session's lesson leaves out
     (ui/lesson.py; the home page always stays) keeps its address but leaves the menu, and
     shows a short note instead of itself."""
-    from ui.lesson import current, note_page  # here: ui.lesson shows the titles of PAGES
-
     lesson = current()
     out = []
     for n, (f, t, i) in enumerate(PAGES):
@@ -50,8 +42,6 @@ def pages() -> list:
 
 def app_navigation():
     """app.py's navigation (marks the session as entered through app.py)."""
-    from ui.share import follow_link  # here: ui.share imports modules that import this one
-
     st.session_state[ENTRY_KEY] = True
     page = st.navigation(pages())
     follow_link(page.url_path or "home")  # a shared link's model and state, once
@@ -61,8 +51,6 @@ def app_navigation():
 def ensure_entry() -> None:
     """Called first on every page: reroute a deep link opened outside app.py through it, and
     keep the session's lesson in the address (a menu click drops the query)."""
-    from ui.lesson import keep_in_url  # here: ui.lesson shows the titles of PAGES
-
     if not st.session_state.get(ENTRY_KEY):
         st.navigation(pages(), position="hidden")
         st.rerun()

@@ -1,4 +1,5 @@
-"""The active model and cached data, shared by every page.
+"""The models and the test set, loaded once and shared by every session (the sidebar that
+picks the active model is ui/sidebar.py).
 
 Models are loaded once per checkpoint folder with `st.cache_resource` (one object shared by all
 sessions, so pages treat it as read-only: eval mode, no_grad, no in-place changes). The test
@@ -8,26 +9,18 @@ model go through `st.cache_data`, keyed by the checkpoint path and its mtime.
 
 from __future__ import annotations
 
-import tempfile
 import warnings
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 import torch
 
-from ui.keys import CHOICE_KEY, MODEL_KEY, UPLOADS_KEY, UPLOAD_ERROR_KEY, UPLOAD_ROUND_KEY
-from ui.lesson import current as current_lesson, lesson_panel, locked_path
-from ui.navigation import ensure_entry
-from ui.publish import shared_name
+from ui.keys import MODEL_KEY, UPLOADS_KEY  # noqa: F401  (MODEL_KEY: the pages' and tests' name)
 from vae_core import (
     Checkpoint,
     DataNotFoundError,
-    VAEError,
     encode_dataset,
-    export_zip,
-    import_upload,
     is_checkpoint,
     load_checkpoint,
     load_split,
@@ -120,132 +113,3 @@ def encoded_test_set(path: str, mtime: float, dataset: str) -> tuple[np.ndarray,
 
 def encoded(ck: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
     return encoded_test_set(str(ck.path), weights_mtime(str(ck.path)), ck.train_config.dataset)
-
-
-
-
-def _uploader_key() -> str:
-    return f"ckpt_upload_{st.session_state.get(UPLOAD_ROUND_KEY, 0)}"
-
-
-def _on_upload() -> None:
-    """Uploader callback. It runs before the script, so it may switch the model picker (a
-    widget's key can't be written once the widget is drawn in this run)."""
-    files = st.session_state.get(_uploader_key()) or []
-    if not files:
-        return
-    # Whatever happens, the next upload starts from an empty uploader: a refused file left in
-    # it would be refused again with the next one.
-    st.session_state[UPLOAD_ROUND_KEY] = st.session_state.get(UPLOAD_ROUND_KEY, 0) + 1
-    try:
-        dest = import_upload([(f.name, f.getvalue()) for f in files], _upload_root())
-    except VAEError as e:
-        st.session_state[UPLOAD_ERROR_KEY] = str(e)
-        return
-    uploads = st.session_state.setdefault(UPLOADS_KEY, {})
-    label, n = f"{dest.name} (uploaded)", 1
-    while label in uploads:
-        n += 1
-        label = f"{dest.name} (uploaded {n})"
-    uploads[label] = str(dest)
-    st.session_state[MODEL_KEY] = str(dest)
-    st.session_state.pop(UPLOAD_ERROR_KEY, None)
-
-
-def _upload_widget() -> None:
-    st.file_uploader(
-        "Upload a checkpoint", type=None, accept_multiple_files=True, key=_uploader_key(),
-        on_change=_on_upload,
-        help="A .zip of a checkpoint folder, or config.json + model.safetensors "
-             "(+ metrics.json). Pickle files (.pt, .pth, .pkl) are refused: they can run code.")
-    if st.session_state.get(UPLOAD_ERROR_KEY):
-        st.error(f"Upload refused: {st.session_state[UPLOAD_ERROR_KEY]}")
-
-
-def _upload_root() -> str:
-    root = Path(tempfile.gettempdir()) / "latent-explorer-uploads"
-    root.mkdir(exist_ok=True)
-    return str(root)
-
-
-def model_card(ck: Checkpoint) -> None:
-    """Compact description of a model: architecture, training, test -ELBO; a zip download."""
-    m, t, met = ck.model_config, ck.train_config, ck.metrics
-    layers = m.hidden if m.arch == "mlp" else m.channels
-    st.markdown(f"**{ck.name}** · {m.arch.upper()} {layers} · z={m.latent_dim} · "
-                f"{m.likelihood} · {m.activation}")
-    elbo = met.get("test_neg_elbo")
-    if isinstance(elbo, (int, float)):
-        cols = st.columns(2)
-        cols[0].metric("test −ELBO", f"{elbo:.1f}",
-                       help="nats per image, under the model's own likelihood and binarization")
-        cols[1].metric("epochs", met.get("epochs", "–"))
-    else:
-        st.caption("No metrics were saved with this model (no metrics.json): its test −ELBO "
-                   "and training history are unknown. `python -m vae_core evaluate --save` "
-                   "adds them.")
-    if isinstance(met.get("test_nll_is"), (int, float)):
-        st.caption(f"IS-NLL {met['test_nll_is']:.2f} nats (k={met.get('is_samples')}), "
-                   f"active units {met.get('active_units')}/{m.latent_dim}")
-    kl = met.get("kl_per_dim")
-    if isinstance(kl, list) and kl and all(isinstance(v, (int, float)) for v in kl):
-        st.caption("KL per latent dimension (nats): a dimension near 0 is unused")
-        st.bar_chart({"KL": kl}, height=120, x_label="dimension", y_label=None)
-    with st.expander("Config"):
-        st.json({"model": m.to_dict(), "train": t.to_dict()}, expanded=False)
-    st.download_button(
-        "Download this model (.zip)", partial(export_zip, ck.path, ck.name),
-        file_name=f"{ck.name}.zip", mime="application/zip", key="ckpt_download",
-        icon=":material/download:", on_click="ignore", width="stretch",
-        help="config.json + model.safetensors + metrics.json in one folder: the upload above "
-             "(or any copy of the app) takes it back")
-
-
-def active_model(conditional_ok: bool = False) -> Checkpoint:
-    """Render the sidebar model picker and return the active checkpoint (or stop the page).
-
-    A page that cannot yet feed a class label to a conditional model (all but Train) stops
-    with a note for one, instead of failing inside the model."""
-    ensure_entry()
-    with st.sidebar:
-        st.subheader("Model")
-        models = available_models()
-        if not models:
-            st.error("No checkpoints found in checkpoints/. Train one on the Train page.")
-            st.stop()
-        paths = list(models.values())
-        current = st.session_state.get(MODEL_KEY) or st.session_state.get(CHOICE_KEY)
-        if current not in paths:
-            default = str(BUNDLED_DIR / DEFAULT_MODEL)
-            current = default if default in paths else paths[0]
-        lesson = current_lesson()  # ui.lesson: lock=model keeps the lesson's model, no picker
-        if lesson.locked:
-            current = locked_path(lesson, models, current)
-        # Every page builds its own selectbox (a new widget), which only keeps a value that is
-        # written back to session_state on every run.
-        st.session_state[MODEL_KEY] = current
-        labels = {v: k for k, v in models.items()}
-        if lesson.locked:
-            st.caption("This lesson keeps its model.")
-        else:
-            st.selectbox("Active model", paths, key=MODEL_KEY, format_func=labels.get)
-        st.session_state[CHOICE_KEY] = st.session_state[MODEL_KEY]
-        if not lesson.hides("upload"):  # a lesson (?hide=upload, lock=model) leaves it out
-            with st.expander("Upload a model"):
-                _upload_widget()
-        try:
-            ck = get_model(st.session_state[MODEL_KEY])
-        except VAEError as e:
-            st.error(f"Cannot load this model: {e}")
-            st.stop()
-        model_card(ck)
-        lesson_panel(shared_name(ck.name))  # the teacher's Lesson link (not in a lesson);
-        # a published upload goes by its published name (ui.publish)
-    if ck.model_config.conditional and not conditional_ok:
-        st.info(f"**{ck.name}** is a conditional VAE: it draws a digit of a class you give "
-                "it. This page cannot pass it a class yet. Pick another model in the sidebar, "
-                "or use it from the command line, e.g. `python -m vae_core sample "
-                f"--checkpoint {ck.path} --label 3 --out threes.png`.",
-                icon=":material/info:")
-        st.stop()
-    return ck
