@@ -3,15 +3,15 @@
 import streamlit as st
 
 from ui import keys as K
-from ui.class_maps import (class_labels, class_radio, shown_class_map, style_codes,
-                           style_figure, style_grid)
-from ui.derived import key, manifold_image, pca_of_test_codes
-from ui.figures import png
+from ui.class_maps import shown_class_map, style_codes, style_figure
+from ui.classes import class_labels, class_picker
+from ui.derived import decode, manifold_image, pca_of_test_codes, style_grid
+from ui.figures import png, tile
 from ui.latent_map import manifold_figure
 from ui.readings import digit_model
 from ui.share import view_link
 from ui.sidebar import active_model
-from vae_core import compose_grid, decode_batch, grid_values
+from vae_core import grid_values
 
 ck = active_model(conditional_ok=True)
 zdim = ck.model_config.latent_dim
@@ -27,7 +27,7 @@ if ck.model_config.conditional:
                                  "style": "style grid: each row one z, drawn in every "
                                           "class"}.get)
     if view == "manifold":
-        y = class_radio(ck, K.MF_CLASS)
+        y = class_picker(ck, None, K.MF_CLASS, horizontal=True)
 tinted = st.toggle("Class map", key=K.MF_CLASS_MAP,
                    help="Tint every tile by the digit the reference classifier reads in it: "
                         "where the decoder draws each digit")
@@ -47,7 +47,7 @@ if view == "style":
     else:
         knob = s3.number_input("Radius", 0.1, 4.0, step=0.25, key=K.MF_RADIUS)
     codes = style_codes(zdim, rows, how, knob, knob)
-    grid = style_grid(*key(ck), codes, ck.model)
+    grid = style_grid(ck, codes)
     if tinted:
         grid, read = shown_class_map(grid, rows, len(names))
         if read is not None:
@@ -75,7 +75,7 @@ lim = c3.number_input("Range L", 0.1, 10.0, step=0.5, key=K.MF_LIM,
 if zdim == 1:  # one axis only: a single strip of n tiles
     st.info("This model has a 1-D latent space: showing one row of tiles along z0.")
     vals = grid_values(n, spacing, lim)
-    strip = compose_grid(decode_batch(ck.model, vals[:, None], y), nrow=n).numpy()
+    strip = tile(decode(ck, vals[:, None], y), n, pad=0)
     if tinted:
         strip, _ = shown_class_map(strip, 1, n)
     st.image(png(strip, 2), caption="z0 = " + ", ".join(f"{v:.2f}" for v in vals.tolist()),

@@ -10,7 +10,7 @@ import torch
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from ui import plane_layers, readings, sidebar
-from ui.class_maps import class_labels, class_radio
+from ui.classes import class_labels, class_picker
 from ui.derived import decode, inactive_dims, latent_map
 from ui.figures import png
 from ui.keys import SL_CLASS, SL_CODE, SL_DIGIT, SL_DRAWS, SL_MAP, SL_MAP_DONE, SL_RANGE, z_key
@@ -89,7 +89,7 @@ def on_map_click() -> None:
 @st.fragment
 def explorer() -> None:
     images, labels, classes = test_set_or_stop(ck.train_config.dataset)
-    y = class_radio(ck, SL_CLASS)  # None for an unconditional model
+    y = class_picker(ck, None, SL_CLASS, horizontal=True)  # None for an unconditional model
     c = st.columns([1, 1, 1, 1.1, 1], vertical_alignment="bottom")
     c[0].button("Random draw", icon=":material/casino:", key="sl_random", on_click=draw_prior,
                 width="stretch", help="z ~ N(0, I), seeded by a counter (a new seed per click)")

@@ -1,11 +1,9 @@
-"""Classes on the Latent sliders and Manifold pages: the class radio of a conditional model,
-the style grid and the class map (the classifier's readings are ui.readings').
+"""The class map and the style grid of the Manifold page (their arrays are cached in
+ui.derived; the class picker is ui.classes', the classifier's readings ui.readings').
 
-A conditional VAE decodes p(x | y, z): the class y comes from the radio and z holds only the
+A conditional VAE decodes p(x | y, z): the class y comes from the class picker and z holds only the
 style. The reference digit classifier (vae_core.read_digit / classify) reads what a decoder
-drew, so a page can say which digit it sees and tint a grid by it. Cached functions take the
-checkpoint path and weights' mtime (the cache key) and the shared model with an underscore,
-which they only read.
+drew, so a page can say which digit it sees and tint a grid by it.
 """
 
 from __future__ import annotations
@@ -17,54 +15,14 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from ui.classes import DIGITS
+from ui.derived import class_map
 from ui.figures import png
 from ui.latent_map import class_legend
-from vae_core import (Checkpoint, VAEError, class_names, classify, compose_grid, decode_batch,
-                      tint_grid)
-
-DIGITS = [str(d) for d in range(10)]  # the reference classifier's classes
-
-
-def class_labels(ck: Checkpoint) -> list[str]:
-    """The names of a conditional model's classes: those saved with the checkpoint (its
-    training data's), else the dataset's, else their indices."""
-    saved = ck.info.get("classes")
-    names = saved if isinstance(saved, list) else class_names(ck.train_config.dataset)
-    return [str(names[i]) if i < len(names) else str(i)
-            for i in range(ck.model_config.n_classes)]
-
-
-def class_radio(ck: Checkpoint, key: str, label: str = "Class") -> int | None:
-    """A horizontal radio of a conditional model's classes (returns the index); None, and
-    nothing drawn, for an unconditional model."""
-    if not ck.model_config.conditional:
-        return None
-    names = class_labels(ck)
-    return st.radio(label, range(len(names)), key=key, horizontal=True,
-                    format_func=names.__getitem__,
-                    help="A conditional VAE draws the class you pick here; z holds only the "
-                         "style (slant, width, stroke)")
+from vae_core import VAEError
 
 
 # --- tiles and their readings ---------------------------------------------------------------
-def tiles_of(grid: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """The tiles [rows * cols, 28, 28] of a grid [28 rows, 28 cols], row by row."""
-    g = np.asarray(grid, np.float32)
-    if g.shape != (28 * rows, 28 * cols):
-        raise ValueError(f"a {rows} x {cols} grid is [{28 * rows}, {28 * cols}], got {g.shape}")
-    return g.reshape(rows, 28, cols, 28).transpose(0, 2, 1, 3).reshape(-1, 28, 28)
-
-
-@st.cache_data(max_entries=32, show_spinner="Reading every tile...")
-def class_map(grid: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
-    """(RGB grid [28 rows, 28 cols, 3]: each tile's ink in the colour of the class the
-    classifier reads there, grey where it is unsure; the readings [rows, cols])."""
-    labels, probs = classify(tiles_of(grid, rows, cols))
-    conf = probs[np.arange(len(labels)), labels]
-    shape = (rows, cols)
-    return tint_grid(grid, labels.reshape(shape), conf.reshape(shape)), labels.reshape(shape)
-
-
 def shown_class_map(grid: np.ndarray, rows: int, cols: int
                     ) -> tuple[np.ndarray, np.ndarray | None]:
     """The class map of a grid with its legend and tally drawn above it: (tinted grid,
@@ -105,16 +63,6 @@ def style_codes(zdim: int, rows: int, how: str, seed: int, radius: float) -> np.
         angle = 2 * np.pi * np.arange(rows) / rows + np.pi / 2  # the first row straight up
         codes[:, 0], codes[:, 1] = radius * np.cos(angle), radius * np.sin(angle)
     return codes
-
-
-@st.cache_data(max_entries=16, show_spinner="Decoding the style grid...")
-def style_grid(path: str, mtime: str, codes: np.ndarray, _model: torch.nn.Module
-               ) -> np.ndarray:
-    """[28 rows, 28 K]: row r is style code r decoded under every class, one per column."""
-    k = _model.cfg.n_classes
-    z = torch.as_tensor(np.repeat(np.asarray(codes, np.float32), k, axis=0))
-    y = torch.arange(k).repeat(len(codes))
-    return compose_grid(decode_batch(_model, z, y), nrow=k).numpy()
 
 
 def style_figure(grid: np.ndarray, codes: np.ndarray, classes: list[str]) -> go.Figure:

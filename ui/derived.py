@@ -14,12 +14,13 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ui.figures import codes_table, tile, tiles_of
 from ui.latent_map import draw_latent_map
 from ui.replay_figures import player_arrays
 from ui.state import encoded, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, MIXTURE_CODES, Checkpoint, Labels, VAEError,
                       classify, elbo_terms, eval_targets, hole_gap, kl_per_dim, latent_stats,
-                      manifold, mixture_subsample, pca, weights_mtime)
+                      manifold, mixture_subsample, pca, tint_grid, weights_mtime)
 
 TSNE_DEFAULT_POINTS = 2000
 
@@ -277,11 +278,32 @@ def _on(y: Labels | None, ck: Checkpoint) -> Labels | None:
     return y.to(device_of(ck.model)) if isinstance(y, torch.Tensor) else y
 
 
+# --- classes: the class map and the style grid (ui.class_maps draws them) -------------------
+@st.cache_data(max_entries=32, show_spinner="Reading every tile...")
+def class_map(grid: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB grid [28 rows, 28 cols, 3]: each tile's ink in the colour of the class the
+    classifier reads there, grey where it is unsure; the readings [rows, cols])."""
+    labels, probs = classify(tiles_of(grid, rows, cols))
+    conf = probs[np.arange(len(labels)), labels]
+    shape = (rows, cols)
+    return tint_grid(grid, labels.reshape(shape), conf.reshape(shape)), labels.reshape(shape)
+
+
+@st.cache_data(max_entries=16, show_spinner="Decoding the style grid...")
+def _style_grid(path: str, mtime: str, codes: np.ndarray, _ck: Checkpoint) -> np.ndarray:
+    k = _ck.model_config.n_classes
+    z = np.repeat(np.asarray(codes, np.float32), k, axis=0)
+    return tile(decode(_ck, z, torch.arange(k).repeat(len(codes))), k, pad=0)
+
+
+def style_grid(ck: Checkpoint, codes: np.ndarray) -> np.ndarray:
+    """[28 rows, 28 K]: row r is style code r decoded under every class, one per column."""
+    return _style_grid(*key(ck), codes, ck)
+
+
 @st.cache_data(show_spinner="Preparing the CSV...", max_entries=4)
 def _codes_csv(path: str, mtime: str, dataset: str, _mu: np.ndarray, _logvar: np.ndarray
                ) -> bytes:
-    from ui.figures import codes_table
-
     _, labels, names = test_set(dataset)
     idx = np.arange(len(_mu))
     return codes_table(idx, labels, names, _mu, _logvar).to_csv(index=False).encode()

@@ -46,6 +46,15 @@ def tile(images: Any, ncol: int, pad: int = 2, pad_value: float = 1.0) -> np.nda
                         pad_value).numpy()
 
 
+def tiles_of(grid: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The tiles [rows * cols, 28, 28] of a grid [28 rows, 28 cols], row by row (tile's
+    inverse without gutters)."""
+    g = np.asarray(grid, np.float32)
+    if g.shape != (28 * rows, 28 * cols):
+        raise ValueError(f"a {rows} x {cols} grid is [{28 * rows}, {28 * cols}], got {g.shape}")
+    return g.reshape(rows, 28, cols, 28).transpose(0, 2, 1, 3).reshape(-1, 28, 28)
+
+
 def png(img: Any, scale: int = 1) -> bytes:
     """PNG bytes of one grey [H, W] or RGB [H, W, 3] picture in [0, 1] (or RGB uint8),
     enlarged `scale` times with nearest neighbour (crisp pixels: browsers blur small images

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ui.class_maps import class_labels
+from ui.classes import class_labels
 from ui.derived import key
 from ui.keys import SL_RANGE
 from ui.state import encoded, test_set

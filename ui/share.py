@@ -50,7 +50,7 @@ from urllib.parse import urlencode, urlsplit
 import numpy as np
 import streamlit as st
 
-from ui.class_maps import class_labels
+from ui.classes import class_labels
 from ui.keys import (APPLIED_KEY, HOME_DIGIT, HOME_SEED, RP_FRAME, SL_CLASS, SL_CODE, SL_RANGE,
                      z_key)
 from ui.lesson import current as current_lesson, link_lesson, parse_lesson, shown  # noqa: F401

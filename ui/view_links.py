@@ -21,7 +21,7 @@ from typing import Any
 import streamlit as st
 
 from ui import keys as K
-from ui.class_maps import class_labels
+from ui.classes import class_labels
 from ui.classes import ALL
 from ui.derived import TSNE_DEFAULT_POINTS
 from ui.state import test_set
