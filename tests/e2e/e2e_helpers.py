@@ -1,4 +1,5 @@
-"""Helpers shared by the e2e tests: the Streamlit server process, chromium, and page waits.
+"""Helpers shared by the e2e tests: the Streamlit server process, chromium, page waits, and
+filling in the main area (a number field, an upload). The latent pad's are in pad_helpers.py.
 
 Kept out of conftest.py so test modules can import them (`from e2e_helpers import ...`).
 """
@@ -24,6 +25,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
 CHROMIUM = "/usr/bin/chromium"
+MAIN = '[data-testid="stMain"]'
+UPLOAD_INPUT = '[data-testid="stMain"] [data-testid="stFileUploader"] input[type="file"]'
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -250,6 +253,42 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True, timeout=30_000)
     return path
+
+
+def wait_for_text(page, text: str, timeout: float) -> None:
+    """Wait for `text` in the main area, surfacing a Streamlit exception at once if one shows."""
+    deadline = time.monotonic() + timeout
+    main = page.locator(MAIN)
+    while text not in main.inner_text():
+        assert_healthy(page, "train")
+        errors = page.locator(f'{MAIN} [data-testid="stAlertContentError"]')
+        if errors.count():
+            raise AssertionError(f"training failed: {errors.first.inner_text()}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{text!r} did not appear in {timeout:.0f} s; the page says:\n"
+                               f"{main.inner_text()[:2000]}")
+        page.wait_for_timeout(500)
+
+
+# --- filling in the main area ----------------------------------------------------------------
+
+def field(page, label: str):
+    """The input of the widget labelled exactly `label` in the main area."""
+    el = page.locator(MAIN).get_by_label(label, exact=True)
+    el.first.wait_for(state="visible", timeout=30_000)
+    assert el.count() == 1, f"{el.count()} inputs labelled {label!r}"
+    return el
+
+
+def set_number(page, label: str, value: int) -> None:
+    el = field(page, label)
+    el.fill(str(value))
+    el.press("Tab")  # commit the value (inside a form it is sent on submit)
+
+
+def upload(page, name: str, data: bytes, mime: str = "image/png") -> None:
+    page.locator(UPLOAD_INPUT).set_input_files({"name": name, "mimeType": mime, "buffer": data})
+    wait_for_app(page, expect_rerun=True, timeout=120)
 
 
 # --- images and charts ---------------------------------------------------------------------

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from e2e_helpers import assert_healthy, digit_png, goto, nav_to, screenshot, wait_for_app
-from test_pad_browser import plane_point, stats, wait_python_has
-from test_reconstruct import upload
+from e2e_helpers import (assert_healthy, digit_png, goto, nav_to, screenshot, upload,
+                         wait_for_app)
+from pad_helpers import plane_point, stats, wait_python_has
 
 from deploy import Launched, alive, launched
 

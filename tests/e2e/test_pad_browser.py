@@ -9,56 +9,17 @@ page's buttons move the pad; each blob is fetched once.
 from __future__ import annotations
 
 import math
-import re
 import time
 
 import numpy as np
 import pytest
 import torch
-from e2e_helpers import (REPO_ROOT, assert_healthy, goto, nav_to, pick_model, screenshot,
-                         wait_for_app)
-
-from ui.latent_pad import Blob
-from vae_core import export_decoder, load_checkpoint
+from e2e_helpers import goto, nav_to, screenshot, wait_for_app
+from pad_helpers import open_pad, plane_point, python_z, stats, wait_python_has
 
 pytestmark = pytest.mark.e2e
 
 MODELS = ["mnist-mlp-2d", "mnist-conv-2d", "mnist-conv-16d", "mnist-mlp-50d", "fashion-mlp-2d"]
-DEFAULT = "mnist-mlp-2d"
-MARGIN_L, PLANE = 34, 400  # the plane canvas's left margin and plane size, CSS pixels
-SERVER_Z = re.compile(r"z on the server: \(([^)]*)\)")
-
-
-def stats(page) -> dict:
-    return page.evaluate("window.latentPadStats")
-
-
-def open_pad(page, model: str = DEFAULT) -> tuple[torch.nn.Module, str]:
-    """Open Latent sliders on `model` and wait until the browser holds its decoder."""
-    goto(page, "/sliders")
-    if model != DEFAULT:
-        pick_model(page, f"{model} (bundled)")
-    vae = load_checkpoint(REPO_ROOT / "checkpoints" / model).model
-    digest = Blob.of(export_decoder(vae)[1].astype("<f4").tobytes()).hash
-    page.wait_for_function(
-        "h => { const s = window.latentPadStats; return !!s && s.ready && s.model === h; }",
-        arg=digest, timeout=120_000)
-    assert_healthy(page, f"sliders on {model}")
-    return vae, digest
-
-
-def python_z(page) -> list[float]:
-    """z as the server last rendered it (the caption under the pad)."""
-    text = page.locator('[data-testid="stCaptionContainer"]').filter(
-        has_text="z on the server").first.inner_text()
-    return [float(v) for v in SERVER_Z.search(text).group(1).split(", ") if v != "…"]
-
-
-def wait_python_has(page, z: list[float], timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while python_z(page) != z[:16]:
-        assert time.monotonic() < end, f"Python shows {python_z(page)}, the pad {z}"
-        page.wait_for_timeout(100)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -73,14 +34,6 @@ def test_browser_decode_equals_the_model(page, model: str) -> None:
     diff = np.abs(got - want).max()
     print(f"{model}: max |browser - torch| = {diff:.2e}")
     assert got.shape == (20, 784) and diff <= 1e-4
-
-
-def plane_point(page, x: float, y: float) -> tuple[float, float]:
-    """Screen position of latent (x, y) on the plane (range 3, 15 manifold tiles)."""
-    box = page.get_by_test_id("latent-pad-plane").bounding_box()
-    e = 3.0 * 15 / 14
-    return (box["x"] + MARGIN_L + (x + e) / (2 * e) * PLANE,
-            box["y"] + (e - y) / (2 * e) * PLANE)
 
 
 def test_pad_drag_morphs_the_digit_and_python_gets_z_on_release(page) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from e2e_helpers import assert_healthy, nav_to, screenshot, wait_for_app
-from test_pad_browser import open_pad, plane_point, stats
+from pad_helpers import open_pad, plane_point, stats
 
 from vae_core import read_digit
 

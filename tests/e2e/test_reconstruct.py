@@ -2,17 +2,9 @@
 refused with a friendly message, not a traceback."""
 
 import pytest
-from e2e_helpers import assert_healthy, digit_png, goto, image_bytes, screenshot, wait_for_app
+from e2e_helpers import assert_healthy, digit_png, goto, image_bytes, screenshot, upload
 
 pytestmark = pytest.mark.e2e
-
-UPLOAD_INPUT = '[data-testid="stMain"] [data-testid="stFileUploader"] input[type="file"]'
-
-
-def upload(page, name: str, data: bytes, mime: str = "image/png") -> None:
-    page.locator(UPLOAD_INPUT).set_input_files({"name": name, "mimeType": mime, "buffer": data})
-    wait_for_app(page, expect_rerun=True, timeout=120)
-
 
 def test_upload_digit_shows_reconstruction(page):
     goto(page, "/reconstruct")

@@ -5,11 +5,11 @@ reading; beside mnist-mlp-2d the bundled upload model's reconstruction appears, 
 import re
 
 import pytest
-from e2e_helpers import assert_healthy, digit_png, goto, pick_model, screenshot, wait_for_app
+from e2e_helpers import (UPLOAD_INPUT, assert_healthy, digit_png, goto, pick_model, screenshot,
+                         wait_for_app)
 
 pytestmark = pytest.mark.e2e
 
-UPLOAD_INPUT = '[data-testid="stMain"] [data-testid="stFileUploader"] input[type="file"]'
 CAPTIONS = '[data-testid="stMain"] [data-testid="stImage"]'
 
 

@@ -2,44 +2,13 @@
 name and can then be picked in the sidebar's model selectbox. The server's
 VAE_USER_MODELS_DIR is a temporary folder, so nothing is written into checkpoints/."""
 
-import time
-
 import pytest
-from e2e_helpers import assert_healthy, goto, plotly_point_counts, screenshot, wait_for_app
+from e2e_helpers import (MAIN, assert_healthy, field, goto, plotly_point_counts, screenshot,
+                         set_number, wait_for_app, wait_for_text)
 
 pytestmark = pytest.mark.e2e
 
 MODEL_NAME = "e2e-tiny"
-MAIN = '[data-testid="stMain"]'
-
-
-def field(page, label: str):
-    """The input of the widget labelled exactly `label` in the main area."""
-    el = page.locator(MAIN).get_by_label(label, exact=True)
-    el.first.wait_for(state="visible", timeout=30_000)
-    assert el.count() == 1, f"{el.count()} inputs labelled {label!r}"
-    return el
-
-
-def set_number(page, label: str, value: int) -> None:
-    el = field(page, label)
-    el.fill(str(value))
-    el.press("Tab")  # commit the value (inside a form it is sent on submit)
-
-
-def wait_for_text(page, text: str, timeout: float) -> None:
-    """Wait for `text` in the main area, surfacing a Streamlit exception at once if one shows."""
-    deadline = time.monotonic() + timeout
-    main = page.locator(MAIN)
-    while text not in main.inner_text():
-        assert_healthy(page, "train")
-        errors = page.locator(f'{MAIN} [data-testid="stAlertContentError"]')
-        if errors.count():
-            raise AssertionError(f"training failed: {errors.first.inner_text()}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{text!r} did not appear in {timeout:.0f} s; the page says:\n"
-                               f"{main.inner_text()[:2000]}")
-        page.wait_for_timeout(500)
 
 
 def test_tiny_training_saves_a_pickable_model(page, user_models_dir):

@@ -10,14 +10,13 @@
 """
 
 import pytest
-from e2e_helpers import assert_healthy, goto, screenshot, wait_for_app
-from test_train import set_number, wait_for_text
+from e2e_helpers import (MAIN, assert_healthy, goto, screenshot, set_number, wait_for_app,
+                         wait_for_text)
 
 from vae_core import acquire_training_slot
 
 pytestmark = pytest.mark.e2e
 
-MAIN = '[data-testid="stMain"]'
 ALERTS = f'{MAIN} [data-testid="stAlert"]'
 
 

@@ -1,0 +1,61 @@
+"""Helpers for the latent pad in Chromium, shared by the e2e tests that drive it: open Latent
+sliders and wait for the pad's decoder, read its test hooks, find a latent point on its plane,
+and wait for Python's z (the caption under the pad).
+
+`window.latentPadStats` (frames, decodes, digit changes, releases, z, Python's z) is the pad's
+read-only test hook (ui/latent_pad/frontend/)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import torch
+from e2e_helpers import REPO_ROOT, assert_healthy, goto, pick_model
+
+from ui.latent_pad import Blob
+from vae_core import export_decoder, load_checkpoint
+
+DEFAULT = "mnist-mlp-2d"
+MARGIN_L, PLANE = 34, 400  # the plane canvas's left margin and plane size, CSS pixels
+SERVER_Z = re.compile(r"z on the server: \(([^)]*)\)")
+
+
+def stats(page) -> dict:
+    return page.evaluate("window.latentPadStats")
+
+
+def open_pad(page, model: str = DEFAULT) -> tuple[torch.nn.Module, str]:
+    """Open Latent sliders on `model` and wait until the browser holds its decoder."""
+    goto(page, "/sliders")
+    if model != DEFAULT:
+        pick_model(page, f"{model} (bundled)")
+    vae = load_checkpoint(REPO_ROOT / "checkpoints" / model).model
+    digest = Blob.of(export_decoder(vae)[1].astype("<f4").tobytes()).hash
+    page.wait_for_function(
+        "h => { const s = window.latentPadStats; return !!s && s.ready && s.model === h; }",
+        arg=digest, timeout=120_000)
+    assert_healthy(page, f"sliders on {model}")
+    return vae, digest
+
+
+def python_z(page) -> list[float]:
+    """z as the server last rendered it (the caption under the pad)."""
+    text = page.locator('[data-testid="stCaptionContainer"]').filter(
+        has_text="z on the server").first.inner_text()
+    return [float(v) for v in SERVER_Z.search(text).group(1).split(", ") if v != "…"]
+
+
+def wait_python_has(page, z: list[float], timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while python_z(page) != z[:16]:
+        assert time.monotonic() < end, f"Python shows {python_z(page)}, the pad {z}"
+        page.wait_for_timeout(100)
+
+
+def plane_point(page, x: float, y: float) -> tuple[float, float]:
+    """Screen position of latent (x, y) on the plane (range 3, 15 manifold tiles)."""
+    box = page.get_by_test_id("latent-pad-plane").bounding_box()
+    e = 3.0 * 15 / 14
+    return (box["x"] + MARGIN_L + (x + e) / (2 * e) * PLANE,
+            box["y"] + (e - y) / (2 * e) * PLANE)
