@@ -17,17 +17,12 @@ import torch
 from ui.figures import codes_table, tile, tiles_of
 from ui.latent_map import draw_latent_map
 from ui.replay_figures import player_arrays
-from ui.state import encoded, test_set
+from ui.state import content_hash, encoded, key, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, MIXTURE_CODES, Checkpoint, Labels, VAEError,
                       classify, elbo_terms, eval_targets, hole_gap, kl_per_dim, latent_stats,
-                      manifold, mixture_subsample, pca, tint_grid, weights_mtime)
+                      manifold, mixture_subsample, pca, tint_grid)
 
 TSNE_DEFAULT_POINTS = 2000
-
-
-def key(ck: Checkpoint) -> tuple[str, str]:
-    """(path, mtime) strings identifying a checkpoint's current weights."""
-    return str(ck.path), str(weights_mtime(ck.path))
 
 
 def device_of(model: torch.nn.Module) -> torch.device:
@@ -392,3 +387,28 @@ def prior_check(ck: Checkpoint, n: int, y: int | None, read: bool) -> dict[str, 
     reconstructions of the first n test digits (None without a classifier)."""
     mu, logvar = encoded(ck)
     return _prior_check(*key(ck), n, y, read, ck, mu, logvar)
+
+
+# --- the latent pad's byte arrays: what ui.latent_pad serves to a 2-D model's plane ----------
+@st.cache_data(max_entries=16, show_spinner=False)
+def _pad_points(path: str, mtime: str, dataset: str, n: int, _mu: np.ndarray
+                ) -> tuple[str, bytes]:
+    _, labels, _ = test_set(dataset)
+    data = (np.ascontiguousarray(_mu[:n, :2], dtype="<f4").tobytes()
+            + labels[:n].astype(np.uint8).tobytes())
+    return content_hash(data), data
+
+
+def pad_points(ck: Checkpoint, n: int) -> tuple[str, bytes]:
+    """(content hash, bytes): float32 [n, 2] codes then uint8 [n] labels of the first n test
+    digits (fewer if the test set is smaller)."""
+    n = min(n, len(test_set(ck.train_config.dataset)[1]))
+    return _pad_points(*key(ck), ck.train_config.dataset, n, encoded(ck)[0])
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def pad_images(dataset: str, n: int) -> tuple[str, bytes]:
+    """(content hash, bytes): uint8 [n, 28, 28] images of the first n test digits."""
+    images, _, _ = test_set(dataset)
+    data = np.round(images[:n] * 255).astype(np.uint8).tobytes()
+    return content_hash(data), data

@@ -17,9 +17,8 @@ import streamlit as st
 import torch
 
 from ui.classes import class_labels
-from ui.derived import key
 from ui.keys import SL_RANGE
-from ui.state import encoded, test_set
+from ui.state import encoded, key, test_set
 from ui.wording import item_noun, with_article
 from vae_core import Checkpoint, decoded_cost, hole_map, round_trip_field
 

@@ -21,13 +21,9 @@ from ui.replay_figures import (COLLAPSED_NATS, cloud_extent, kl_dims_bars, poste
                                project_frame, replay_curves, replay_plane)
 from ui.replay_player import replay_player
 from ui.share import copy_link, query
+from ui.state import replay
 from vae_core import (REPLAY, Checkpoint, Replay, ReplayRecorder, VAEError, class_names,
-                      has_replay, load_replay)
-
-
-@st.cache_resource(show_spinner="Loading the training replay...", max_entries=8)
-def _load(path: str, mtime: float, latent_dim: int) -> Replay:
-    return load_replay(path, latent_dim)  # shared read-only by every session
+                      has_replay)
 
 
 def model_replay(ck: Checkpoint) -> Replay:
@@ -41,7 +37,7 @@ def model_replay(ck: Checkpoint) -> Replay:
                 icon=":material/history:")
         st.stop()
     try:
-        return _load(str(ck.path), file.stat().st_mtime, ck.model_config.latent_dim)
+        return replay(str(ck.path), file.stat().st_mtime, ck.model_config.latent_dim)
     except VAEError as e:
         st.error(f"The training replay of **{ck.name}** cannot be shown: {e}. The model "
                  "itself is fine; the other pages use it as usual.")

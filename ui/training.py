@@ -1,7 +1,7 @@
 """One background training run per server, and the thread-safe progress record pages poll.
 
 The Train page starts `vae_core.Trainer` in a daemon thread. A `TrainingManager` (one per
-server, through `st.cache_resource`) holds a `threading.Lock` for the whole run, so a second
+server, through `ui.state.server_object`) holds a `threading.Lock` for the whole run, so a second
 Start from any session gets `TrainingBusy`; each run also holds a machine-wide slot in the
 user-models folder (`vae_core.acquire_training_slot`), so replicas behind a proxy share the
 limit ($VAE_MAX_TRAINING, default 1). Every run keeps its scratch folder until its owner
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import streamlit as st
 import torch
 
 from vae_core import (
@@ -47,13 +46,12 @@ from vae_core import (
     eval_targets,
     is_checkpoint,
     load_checkpoint,
-    load_split,
     safe_name,
     slot_holders,
     weights_mtime,
 )
 
-from .state import BUNDLED_DIR, user_dir
+from ui.state import BUNDLED_DIR, server_object, training_split, user_dir
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +68,11 @@ def training_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-@st.cache_resource(show_spinner="Loading the training set...", max_entries=2)
-def _split(dataset: str, train: bool, data_setting: str | None) -> Split:
-    # data_setting (the environment variable's value) is part of the key, so pointing the
-    # variable elsewhere reloads; the Split is shared read-only (Trainer copies it to floats).
-    return load_split(dataset, train=train, data_dir=None)
-
-
 def load_data(dataset: str, limit: int = 0) -> tuple[Split, Split]:
     """(training split limited to `limit` images, test split); raises DataNotFoundError."""
     setting = os.environ.get(ENV_VARS.get(dataset, ""), None)
-    train = _split(dataset, True, setting)
-    test = _split(dataset, False, setting)
+    train = training_split(dataset, True, setting)
+    test = training_split(dataset, False, setting)
     if limit:
         train = Split(train.images[:limit], train.labels[:limit], train.classes)
     return train, test
@@ -341,10 +332,9 @@ class TrainingManager:
             self.lock.release()
 
 
-@st.cache_resource
 def manager() -> TrainingManager:
     """The server's one TrainingManager (shared by every session)."""
-    return TrainingManager()
+    return server_object("training manager", TrainingManager)
 
 
 def save_run(job: TrainingJob, name: str) -> Path:
