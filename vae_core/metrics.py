@@ -1,6 +1,6 @@
 """Evaluation: test -ELBO, importance-sampled NLL, KL per dimension, active units.
 
-Protocol (see README, "Evaluation protocol"):
+Protocol (see docs/models.md, "Evaluation protocol"):
 * Every number is in nats per image, summed over pixels, averaged over the test set.
 * The test set is scored under the model's own likelihood and binarization: grey levels for
   `binarize="none"` (BCE on grey levels is *not* a true likelihood of grey images: compare such

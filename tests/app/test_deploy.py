@@ -298,7 +298,7 @@ async def _through_front(url: str, png: bytes) -> None:
 
 @pytest.mark.slow
 def test_two_machines_behind_a_front_proxy(tmp_path: Path) -> None:
-    """The README's recipe for several machines, played on one: two launchers of 2 replicas
+    """docs/serving.md's recipe for several machines, played on one: two launchers of 2 replicas
     sharing the user-models folder and the cookie secret, behind a front HAProxy rendered from
     the same template with a cookie of its own (LXMACHINE)."""
     from bench.loadtest import digit_pngs

@@ -48,19 +48,18 @@ def test_library_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert ns["grid"].shape == (15 * 28, 15 * 28) and ns["values"].shape == (15,)
 
 
-def test_readme_library_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The README's library example runs as written (from an empty folder) and gives the shapes
-    its comments state; the model it trains records the 2,000 images it really used."""
+def test_training_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/library.md's training example runs as written (from an empty folder) and gives the
+    shapes its comments state; the model it trains records the 2,000 images it really used."""
     import json
 
-    blocks = python_blocks((REPO_ROOT / "README.md").read_text(),
-                           "## The library and its command line")
+    blocks = python_blocks(DOC.read_text(), "## Training from Python")
     assert len(blocks) == 1
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("VAE_DATA_DIR", raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     ns: dict = {}
-    exec(compile(blocks[0], "README.md", "exec"), ns)  # our own documentation, as written
+    exec(compile(blocks[0], str(DOC), "exec"), ns)  # our own documentation, as written
     assert ns["mu"].shape == ns["logvar"].shape == (8, 2)
     assert ns["digits"].shape == (8, 1, 28, 28)
     config = json.loads((tmp_path / "my-mlp" / "config.json").read_text())

@@ -1,4 +1,4 @@
-"""The five reference setups of the README, each trained briefly on real MNIST, plus an epoch
+"""The five reference setups of docs/models.md, each trained briefly on real MNIST, plus an epoch
 that lowers the test loss and CPU determinism.
 
 Each setup is (ModelConfig, TrainConfig). A few dozen optimizer steps on 1,500 real digits
