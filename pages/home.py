@@ -8,7 +8,8 @@ from ui.derived import ELBO_SEED, anatomy, estimator_note
 from ui.figures import png
 from ui.keys import HOME_DIGIT, HOME_SEED
 from ui.latent_map import posterior_svg
-from ui.share import copy_link, home_query, shown
+from ui.lesson import shown
+from ui.share import copy_link, home_query
 from ui.sidebar import active_model
 from ui.state import test_set_or_stop
 from ui.tour import digit_of, tour

@@ -106,7 +106,7 @@ def explorer() -> None:
         # which would undo key presses made while this run was going on.
         if not -r <= v <= r:
             st.session_state[z_key(i)] = min(max(v, -r), r)
-    copy_link("sliders", sliders_query(ck, y), key="sl_link")
+    copy_link("sliders", sliders_query(ck), key="sl_link")
     if not server_only:
         st.session_state[SL_CODE] = z = [st.session_state[z_key(i)] for i in range(zdim)]
         layers = plane_layers.pad_controls(ck)

@@ -47,25 +47,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-import numpy as np
 import streamlit as st
 
-from ui.classes import class_labels
-from ui.keys import (APPLIED_KEY, HOME_DIGIT, HOME_SEED, RP_FRAME, SL_CLASS, SL_CODE, SL_RANGE,
-                     z_key)
-from ui.lesson import current as current_lesson, link_lesson, parse_lesson, shown  # noqa: F401
+from ui.keys import APPLIED_KEY, z_key
+from ui.lesson import current as current_lesson, link_lesson, parse_lesson
 from ui.publish import link_params, upload_note
-from ui.state import (BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, encoded,
-                      get_model, test_set)
+from ui.state import BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, get_model
 from ui.view_links import apply, names, seed_widgets, view_query
-from vae_core import EVAL_SEED, Checkpoint, VAEError, load_replay
+from vae_core import EVAL_SEED, Checkpoint, VAEError
 
-SLIDER_RANGE = 10.0  # the Latent sliders page's widest range
 MAX_DIMS = 512  # a longer z is refused (no model of this app has more dimensions)
-# What each page reads from a link besides model and the lesson (which every page takes).
-PAGE_PARAMS = {"home": {"digit", "seed"}, "sliders": {"z", "digit", "label"},
-               "replay": {"step"}}
-EVERY_PAGE = {"model", "hide", "lock"}
+EVERY_PAGE = {"model", "hide", "lock"}  # what every page reads; the rest is ui.view_links'
+
 
 
 @dataclass
@@ -181,87 +174,12 @@ def view_link(page: str, ck: Checkpoint) -> str:
     return copy_link(page, {"model": ck.name} | view_query(page, ck), key=f"{page}_link")
 
 
-def class_index(label: str, names: Sequence[str]) -> int | None:
-    """A class given by name ('7', 'Sandal') or by index; None if it is neither."""
-    lowered = [n.lower() for n in names]
-    if label.lower() in lowered:
-        return lowered.index(label.lower())
-    return int(label) if label.isdigit() and int(label) < len(names) else None
-
-
-def _z_for(shared: Shared, ck: Checkpoint) -> list[float] | None:
-    """The link's z for this model (or its test digit's posterior mean), else None."""
-    zdim = ck.model_config.latent_dim
-    if shared.z is not None:
-        if len(shared.z) == zdim:
-            return shared.z
-        shared.problems.append(f"z has {len(shared.z)} numbers, {ck.name} needs {zdim}")
-    elif shared.digit is not None:
-        mu, _ = encoded(ck)
-        if shared.digit < len(mu):
-            return [float(v) for v in mu[shared.digit]]
-        shared.problems.append(f"there is no test image #{shared.digit}")
-    return None
-
-
-def _to_sliders(shared: Shared, ck: Checkpoint) -> None:
-    """The Latent sliders page's state from a link: its z keys, range and class radio."""
-    z = _z_for(shared, ck)
-    if z is not None:
-        if max(abs(v) for v in z) > SLIDER_RANGE:  # the sliders reach ±SLIDER_RANGE
-            asked = ",".join(f"{v:g}" for v in z)
-            z = [min(max(v, -SLIDER_RANGE), SLIDER_RANGE) for v in z]
-            shared.problems.append(
-                f"z={asked} is beyond the sliders' range ±{SLIDER_RANGE:g}: "
-                f"({', '.join(f'{v:g}' for v in z)}) is shown")
-        z = [round(v, 2) for v in z]
-        need = max(abs(v) for v in z)
-        st.session_state[SL_RANGE] = max(3.0, min(float(math.ceil(need)), SLIDER_RANGE))
-        st.session_state[SL_CODE] = z  # the page seeds its slider keys from it
-        for i, v in enumerate(z):
-            st.session_state[z_key(i)] = v
-    if shared.label is not None:
-        cond = ck.model_config.conditional
-        k = class_index(shared.label, class_labels(ck)) if cond else None
-        if k is None:
-            shared.problems.append(f"label={shared.label!r} is not a class of {ck.name}"
-                                   if cond else f"{ck.name} takes no class label")
-        else:
-            st.session_state[SL_CLASS] = k
-
-
-def _to_home(shared: Shared, ck: Checkpoint) -> None:
-    """The home page's test image and seed of ε (the tour follows them too)."""
-    if shared.digit is not None:
-        n = len(test_set(ck.train_config.dataset)[0])
-        if shared.digit < n:
-            st.session_state[HOME_DIGIT] = shared.digit
-        else:
-            shared.problems.append(f"there is no test image #{shared.digit} (of {n:,})")
-    if shared.seed is not None:
-        st.session_state[HOME_SEED] = shared.seed
-
-
-def _to_replay(shared: Shared, ck: Checkpoint) -> None:
-    """The Training replay page's timeline at the snapshot nearest to the link's step."""
-    try:
-        replay = load_replay(ck.path, ck.model_config.latent_dim)
-    except VAEError as e:  # the page itself explains a missing or broken replay
-        shared.problems.append(f"no replay to open at step {shared.step} ({e})")
-        return
-    st.session_state[RP_FRAME] = int(np.abs(replay.step - shared.step).argmin())
-    last = int(replay.step[-1])
-    if shared.step > last:
-        shared.problems.append(f"step={shared.step} is past the end of training (step "
-                               f"{last:,}): the last snapshot is shown")
-
-
-def sliders_query(ck: Checkpoint, label: int | None) -> dict[str, str]:
+def sliders_query(ck: Checkpoint) -> dict[str, str]:
     """The Latent sliders page's link: model, z (its slider keys; none at the origin, where
     the page opens without a link), class and pad layers."""
     z = [float(st.session_state.get(z_key(i), 0.0)) for i in range(ck.model_config.latent_dim)]
     at_origin = all(round(v, 2) == 0 for v in z)
-    return query(ck.name, None if at_origin else z, label=label) | view_query("sliders", ck)
+    return query(ck.name, None if at_origin else z) | view_query("sliders", ck)
 
 
 def home_query(ck: Checkpoint, digit: int, seed: int) -> dict[str, str]:
@@ -272,8 +190,9 @@ def home_query(ck: Checkpoint, digit: int, seed: int) -> dict[str, str]:
 
 def follow_link(page: str) -> None:
     """Called by app.py before `page` runs: the first time this session opens `page` with a
-    query, make its model the active one and give the page its state (Latent sliders: z or
-    a test digit's code, and the class); one warning names what could not be used."""
+    query, make its model the active one and give the page its state (ui.view_links: its
+    widgets, the sliders' z or a test digit's code, a replay's step); one warning names what
+    could not be used."""
     params = st.query_params.to_dict()
     if not params:
         return
@@ -286,9 +205,7 @@ def follow_link(page: str) -> None:
     if done.get(page) == sig:
         return
     done[page] = sig
-    # On the pages of ui.view_links, digit, seed and label are that view's widgets.
-    own = EVERY_PAGE if page in ("manifold", "scatter", "generate") else set(params)
-    shared = parse({k: v for k, v in params.items() if k in own})
+    shared = parse({k: v for k, v in params.items() if k in EVERY_PAGE})
     wanted = lesson.model if lesson.locked and lesson.model else shared.model
     if shared.model and wanted != shared.model:
         shared.problems.append(f"model={shared.model!r} is not this lesson's: it keeps "
@@ -305,16 +222,9 @@ def follow_link(page: str) -> None:
     except VAEError as e:  # the page's own picker says so too
         shared.problems.append(f"the model cannot be loaded ({e})")
         ck = None
-    if ck is not None and page == "sliders":
-        _to_sliders(shared, ck)
-    if ck is not None and page == "replay" and shared.step is not None:
-        _to_replay(shared, ck)
-    if ck is not None and page == "home":
-        _to_home(shared, ck)
     if ck is not None:
         shared.problems += apply(page, params, ck)
-    unused = sorted(set(params) - EVERY_PAGE - PAGE_PARAMS.get(page, set())
-                    - names(page))
+    unused = sorted(set(params) - EVERY_PAGE - names(page))
     if unused:
         shared.problems.append(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} "
                                "not used by this page")

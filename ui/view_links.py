@@ -1,7 +1,8 @@
-"""What a link holds on the Manifold, Latent scatter, Generate and Latent sliders pages: one
-URL parameter per widget, its widget key and the value the widget shows without a link.
+"""What a link holds on each page: one URL parameter per widget, its widget key and the value
+the widget shows without a link; or, for a parameter that sets several keys or a derived one
+(the sliders' z, a replay's step), the function that writes them.
 
-ui/share.py lists the parameters; VIEWS below is their table.
+ui/share.py lists the parameters and follows links; VIEWS below is their one table.
 
 A parameter that depends on another (the Generate tab, the Manifold view) is read for the
 tab or view the same link asks for, else the one shown. A page calls `seed_widgets` before
@@ -13,7 +14,6 @@ the server.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,104 +21,12 @@ from typing import Any
 import streamlit as st
 
 from ui import keys as K
-from ui.classes import class_labels
 from ui.classes import ALL
-from ui.derived import TSNE_DEFAULT_POINTS
-from ui.state import test_set
-from vae_core import Checkpoint
-
-Reader = Callable[[str, Checkpoint], Any]  # URL text -> widget value; ValueError says why
-
-
-def whole(lo: int, hi: int | Callable[[Checkpoint], int]) -> Reader:
-    """An integer in [lo, hi]; `hi` may depend on the model."""
-    def read(text: str, ck: Checkpoint) -> int:
-        top = hi(ck) if callable(hi) else hi
-        try:
-            v = int(text)
-        except ValueError:
-            raise ValueError("is not a whole number") from None
-        if not lo <= v <= top:
-            raise ValueError(f"is not in {lo}..{top}")
-        return v
-    return read
-
-
-def number(lo: float, hi: float) -> Reader:
-    """A finite number in [lo, hi]."""
-    def read(text: str, ck: Checkpoint) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise ValueError("is not a number") from None
-        if not (math.isfinite(v) and lo <= v <= hi):
-            raise ValueError(f"is not in {lo:g}..{hi:g}")
-        return v
-    return read
-
-
-def one_of(choices: Mapping[str, Any]) -> Reader:
-    """One of the named choices (URL word -> widget value; the first word of a value is the
-    one links write)."""
-    def read(text: str, ck: Checkpoint) -> Any:
-        if text.lower() not in choices:
-            raise ValueError(f"is not one of {', '.join(choices)}")
-        return choices[text.lower()]
-    return read
-
-
-SWITCH = one_of({"on": True, "off": False, "1": True, "0": False, "true": True,
-                 "false": False})
-
-
-def a_class(allow_all: bool) -> Reader:
-    """A conditional model's class by name or index (`all` for a picker that offers it)."""
-    def read(text: str, ck: Checkpoint) -> int:
-        names = [n.lower() for n in class_labels(ck)]
-        if allow_all and text.lower() == "all":
-            return ALL
-        if text.lower() in names:
-            return names.index(text.lower())
-        if text.isdigit() and int(text) < len(names):
-            return int(text)
-        raise ValueError(f"is not a class of {ck.name}")
-    return read
-
-
-def last_test(ck: Checkpoint) -> int:
-    """The last test-set index of the model's dataset."""
-    return len(test_set(ck.train_config.dataset)[1]) - 1
-
-
-def all_points(ck: Checkpoint) -> int:
-    """The Scatter page's points without a link: the whole test set."""
-    return last_test(ck) + 1
-
-
-def tsne_points(ck: Checkpoint) -> int:
-    """The t-SNE subsample without a link."""
-    return min(TSNE_DEFAULT_POINTS, all_points(ck))
-
-
-def last_dim(ck: Checkpoint) -> int:
-    """The model's last latent dimension."""
-    return ck.model_config.latent_dim - 1
-
-
-def conditional(ck: Checkpoint) -> str | None:
-    return None if ck.model_config.conditional else f"{ck.name} is not conditional"
-
-
-def two_d(ck: Checkpoint) -> str | None:
-    return None if ck.model_config.latent_dim == 2 else f"{ck.name} is not 2-D"
-
-
-def many_d(ck: Checkpoint) -> str | None:
-    return None if ck.model_config.latent_dim > 2 else f"{ck.name} has no other plane"
-
-
-def two_d_conditional(ck: Checkpoint) -> str | None:
-    return two_d(ck) or conditional(ck)
+from ui.link_values import (SWITCH, Reader, Writer, a_class, all_points, codes, conditional,
+                            digit_code, last_dim, last_test, many_d, number, one_of,
+                            replay_frame, slider_code, takes_label, test_index, tsne_points,
+                            two_d, two_d_conditional, whole)
+from vae_core import EVAL_SEED, Checkpoint
 
 
 @dataclass(frozen=True)
@@ -132,6 +40,9 @@ class Param:
     when: tuple[str, Any] | None = None  # (another parameter, the value it must have)
     needs: Callable[[Checkpoint], str | None] | None = None  # why the model has no such widget
     implies: tuple[str, Any] | None = None  # (another parameter, the value a link gives it)
+    # Sets several keys, or a derived one, instead of `key`: such a parameter only comes from
+    # links (not seeded, not in view_query: the page writes it into its own link).
+    write: Writer | None = None
 
     def start(self, ck: Checkpoint) -> Any:
         """The widget's value without a link, for this model."""
@@ -216,7 +127,14 @@ VIEWS: dict[str, tuple[Param, ...]] = {
         Param("steps", K.GEN_TRAV_STEPS, 9, whole(3, 15), ("tab", TRAV)),
         Param("range", K.GEN_TRAV_LIM, 3.0, number(0.5, 5.0), ("tab", TRAV)),
     ),
-    "sliders": (  # the pad's layers; z, digit and label are ui.share's own
+    "home": (  # the followed test image and the seed of eps (the tour follows them too)
+        Param("digit", K.HOME_DIGIT, 0, test_index),
+        Param("seed", K.HOME_SEED, EVAL_SEED, whole(0, 2**31 - 1)),
+    ),
+    "sliders": (  # z (or a test digit's code: z first), the class, the pad's layers
+        Param("z", K.SL_CODE, None, codes, write=slider_code),
+        Param("digit", K.SL_CODE, None, test_index, write=digit_code),
+        Param("label", K.SL_CLASS, 0, a_class(False), needs=takes_label),
         Param("holes", K.SL_HOLES, False, SWITCH, needs=two_d),
         Param("field", K.SL_FIELD, False, SWITCH, needs=two_d),
         Param("cost", K.SL_COST, False, SWITCH),
@@ -224,6 +142,9 @@ VIEWS: dict[str, tuple[Param, ...]] = {
     ),
     "compare": (  # kl=on: KL per dimension and active units shown (the page's button pressed)
         Param("kl", K.STATS_KEY, False, SWITCH),
+    ),
+    "replay": (  # a training step: the snapshot nearest to it
+        Param("step", K.RP_FRAME, None, whole(0, 2**31 - 1), write=replay_frame),
     ),
 }
 
@@ -236,7 +157,7 @@ def names(page: str) -> set[str]:
 def seed_widgets(page: str, ck: Checkpoint) -> None:
     """Give the page's widgets their values without a link; call before drawing them."""
     for p in VIEWS[page]:
-        if p.needs is None or p.needs(ck) is None:
+        if p.write is None and (p.needs is None or p.needs(ck) is None):
             st.session_state.setdefault(p.key, p.start(ck))
 
 
@@ -264,11 +185,15 @@ def apply(page: str, params: Mapping[str, str], ck: Checkpoint) -> list[str]:
             given[p.name] = None
             continue
         try:
-            given[p.name] = st.session_state[p.key] = p.read(str(params[p.name]).strip(), ck)
+            given[p.name] = value = p.read(str(params[p.name]).strip(), ck)
         except ValueError as e:
             problems.append(f"{p.name}={params[p.name]!r} {e}")
             given[p.name] = None
             continue
+        if p.write is None:
+            st.session_state[p.key] = value
+        else:
+            problems += p.write(value, ck, given)
         if p.implies is not None and p.implies[0] not in params:
             other = next(o for o in VIEWS[page] if o.name == p.implies[0])
             st.session_state[other.key] = p.implies[1]
@@ -282,7 +207,7 @@ def view_query(page: str, ck: Checkpoint) -> dict[str, str]:
     link (a short, readable URL that `apply` reads back)."""
     q: dict[str, str] = {}
     for p in VIEWS[page]:
-        if (p.needs and p.needs(ck)) or p.name in q:
+        if p.write is not None or (p.needs and p.needs(ck)) or p.name in q:
             continue
         if p.when is not None and _current(page, p.when[0], {}) != p.when[1]:
             continue
