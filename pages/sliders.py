@@ -1,7 +1,6 @@
 """Latent sliders: set every coordinate of z by hand and watch the decoder's image change.
-
-The latent pad (ui/latent_pad) decodes in the browser while you drag; z comes back on release.
-Decoders it cannot export fall back to server-side sliders."""
+The latent pad (ui/latent_pad) decodes in the browser while you drag; z comes back on release
+into SL_CODE, its one owner. Decoders it cannot export fall back to server-side sliders."""
 
 import math
 
@@ -39,28 +38,29 @@ if ck.model_config.conditional:
     st.caption("A **conditional** VAE: pick the class below and z sets only its style "
                "(slant, width, stroke). The same z in another class is the same handwriting.")
 
-last = st.session_state.get(SL_CODE, [])  # slider keys are dropped while on other pages
-for i in range(zdim):
-    st.session_state.setdefault(z_key(i), last[i] if i < len(last) else 0.0)
+last = st.session_state.get(SL_CODE) or []  # z: its one owner (links, buttons, the pad write it)
+st.session_state[SL_CODE] = [float(last[i]) if i < len(last) else 0.0 for i in range(zdim)]
+for i in range(zdim) if server_only else ():  # the server sliders' keys (dropped off-page)
+    st.session_state.setdefault(z_key(i), st.session_state[SL_CODE][i])
 st.session_state.setdefault(SL_RANGE, 3.0)
 st.session_state.setdefault(SL_DRAWS, 0)
 
 
 def set_code(values) -> None:
-    """Callback helper: write slider values (and widen the range to fit them) before rendering."""
+    """Callback helper: write z (and widen the range to fit it) before rendering."""
     values = [round(float(v), 2) for v in values]
     need = max((abs(v) for v in values), default=0.0)
     if need > st.session_state[SL_RANGE]:
         st.session_state[SL_RANGE] = min(float(math.ceil(need)), MAX_RANGE)
-    for i, v in enumerate(values):
+    st.session_state[SL_CODE] = values
+    for i, v in enumerate(values if server_only else ()):  # the server sliders show it
         st.session_state[z_key(i)] = v
 
 
 def keep_code() -> None:
     """Range callback: the sliders' bounds change, their values don't (clipped if they must)."""
     r = st.session_state[SL_RANGE]
-    for i, v in enumerate(st.session_state.get(SL_CODE, [])[:zdim]):
-        st.session_state[z_key(i)] = min(max(float(v), -r), r)
+    set_code([min(max(v, -r), r) for v in st.session_state[SL_CODE]])
 
 
 def draw_prior() -> None:
@@ -100,15 +100,15 @@ def explorer() -> None:
                 width="stretch", help="the posterior mean μ of that test digit")
     r = c[4].number_input("Slider range ±R", 0.5, MAX_RANGE, step=0.5, key=SL_RANGE,
                           on_change=keep_code)
-    for i in range(zdim):  # values outside a smaller range would be refused by st.slider
-        v = st.session_state[z_key(i)]
-        # Write only a value that must change: a written key is pushed back to the browser,
-        # which would undo key presses made while this run was going on.
-        if not -r <= v <= r:
+    for i in range(zdim) if server_only else ():  # st.slider refuses values off its range;
+        v = st.session_state[z_key(i)]  # write only what must change (a written key goes back
+        if not -r <= v <= r:  # to the browser, and would undo key presses made meanwhile)
             st.session_state[z_key(i)] = min(max(v, -r), r)
+    z = [st.session_state[z_key(i)] if server_only else min(max(v, -r), r)
+         for i, v in enumerate(st.session_state[SL_CODE])]
+    st.session_state[SL_CODE] = z
     copy_link("sliders", sliders_query(ck), key="sl_link")
     if not server_only:
-        st.session_state[SL_CODE] = z = [st.session_state[z_key(i)] for i in range(zdim)]
         layers = plane_layers.pad_controls(ck)
         latent_pad(ck, z, r, dims, on_release=set_code, label=y, layers=layers)
         if not readings.pad_reads(ck):  # no reading in the pad: say why
@@ -130,7 +130,6 @@ def explorer() -> None:
     with left:
         box = st.container(height=420) if zdim > 8 else st.container()
         z = [box.slider(label, -r, r, step=0.01, key=z_key(i)) for i, label in enumerate(dims)]
-        st.session_state[SL_CODE] = z
         image_box = st.container() if zdim == 2 else right
     shown = ", ".join(f"{v:.2f}" for v in z[:6]) + (", …" if zdim > 6 else "")
     image_box.image(png(decode(ck, [z], y)[0], 8), output_format="PNG",

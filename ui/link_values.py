@@ -102,8 +102,7 @@ def test_index(text: str, ck: Checkpoint) -> int:
 
 
 def slider_code(z: list[float], ck: Checkpoint, given: Mapping[str, Any]) -> list[str]:
-    """The Latent sliders' z keys and range from a link's code, clamped to their widest
-    range (the page seeds its slider keys from SL_CODE)."""
+    """The Latent sliders' z and range from a link's code, clamped to their widest range."""
     problems = []
     if max(abs(v) for v in z) > SLIDER_RANGE:
         asked = ",".join(f"{v:g}" for v in z)
@@ -113,9 +112,7 @@ def slider_code(z: list[float], ck: Checkpoint, given: Mapping[str, Any]) -> lis
     z = [round(v, 2) for v in z]
     st.session_state[K.SL_RANGE] = max(3.0, min(float(math.ceil(max(map(abs, z)))),
                                                  SLIDER_RANGE))
-    st.session_state[K.SL_CODE] = z
-    for i, v in enumerate(z):
-        st.session_state[K.z_key(i)] = v
+    st.session_state[K.SL_CODE] = z  # z's one owner; the page seeds any slider keys from it
     return problems
 
 

@@ -49,7 +49,7 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
-from ui.keys import APPLIED_KEY, z_key
+from ui.keys import APPLIED_KEY, SL_CODE
 from ui.lesson import current as current_lesson, link_lesson, parse_lesson
 from ui.publish import link_params, upload_note
 from ui.state import BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, get_model
@@ -177,7 +177,7 @@ def view_link(page: str, ck: Checkpoint) -> str:
 def sliders_query(ck: Checkpoint) -> dict[str, str]:
     """The Latent sliders page's link: model, z (its slider keys; none at the origin, where
     the page opens without a link), class and pad layers."""
-    z = [float(st.session_state.get(z_key(i), 0.0)) for i in range(ck.model_config.latent_dim)]
+    z = [float(v) for v in st.session_state.get(SL_CODE, [])] or [0.0]
     at_origin = all(round(v, 2) == 0 for v in z)
     return query(ck.name, None if at_origin else z) | view_query("sliders", ck)
 

@@ -180,7 +180,7 @@ def test_the_lesson_panel_builds_the_link(no_user_models) -> None:
 def test_a_z_beyond_the_sliders_is_moved_and_named(no_user_models) -> None:
     at = open_link("sliders", model="mnist-mlp-2d", z="50,-50")
     assert not at.exception, [e.value for e in at.exception]
-    assert (at.session_state["z_0"], at.session_state["z_1"]) == (10.0, -10.0)
+    assert at.session_state["sl_code"] == [10.0, -10.0]
     assert len(at.warning) == 1
     assert "z=50,-50 is beyond the sliders' range ±10: (10, -10) is shown" in at.warning[0].value
 
