@@ -23,10 +23,9 @@ async def warm_up(_app):
     """Preload the heavy imports in a worker thread while the server starts."""
     # Imported here, in the lifespan hook: importing ui (torch, the pages' modules) at module
     # level would delay the server's first answer, which is what this hook avoids.
-    import anyio
-
-    from ui.lesson import ENV_LESSON, server_lesson
-    from ui.preload import preload
+    import anyio  # (all three deferred, as said above)
+    from ui.lesson import ENV_LESSON, server_lesson  # deferred: the ui layer imports torch
+    from ui.preload import preload  # deferred: it imports and times the heavy modules itself
 
     spent = await anyio.to_thread.run_sync(preload)
     print(f"  Preloaded in {sum(spent.values()):.1f} s: "

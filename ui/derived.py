@@ -18,9 +18,9 @@ from ui.figures import codes_table, tile, tiles_of
 from ui.latent_map import draw_latent_map
 from ui.replay_figures import player_arrays
 from ui.state import content_hash, encoded, key, test_set
-from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, MIXTURE_CODES, Checkpoint, Labels, VAEError,
-                      classify, elbo_terms, eval_targets, hole_gap, kl_per_dim, latent_stats,
-                      manifold, mixture_subsample, pca, tint_grid)
+from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, Checkpoint, Labels, VAEError, classify,
+                      elbo_terms, eval_targets, kl_per_dim, latent_stats, manifold, pca,
+                      prior_holes, tint_grid)
 
 TSNE_DEFAULT_POINTS = 2000
 
@@ -77,7 +77,7 @@ def subsample(n_total: int, n: int, seed: int = 0) -> np.ndarray:
 @st.cache_data(show_spinner="Running t-SNE (slow on a small CPU)...", max_entries=8)
 def _tsne(path: str, mtime: str, n: int, perplexity: float, seed: int,
           _mu: np.ndarray) -> np.ndarray:
-    from sklearn.manifold import TSNE
+    from sklearn.manifold import TSNE  # deferred: ~1 s of import, only when t-SNE is asked for
 
     idx = subsample(len(_mu), n, seed)
     return TSNE(2, perplexity=min(perplexity, (len(idx) - 1) / 3), init="pca",
@@ -364,11 +364,8 @@ def replay_frames(source: str, stamp: str, _replay: Any) -> tuple[list[dict[str,
 @st.cache_data(max_entries=16, show_spinner="Drawing codes from the prior...")
 def _prior_check(path: str, mtime: str, n: int, y: int | None, read: bool, _ck: Checkpoint,
                  _mu: np.ndarray, _logvar: np.ndarray) -> dict[str, Any]:
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(n, _mu.shape[1], generator=g, dtype=torch.float64)
-    pick = mixture_subsample(len(_mu), MIXTURE_CODES, g).numpy()
-    gap = hole_gap(z, torch.from_numpy(_mu[pick]), torch.from_numpy(_logvar[pick])).numpy()
-    out = {"z": z.numpy(), "gap": gap, "sure": None, "test_sure": None}
+    z, gap = prior_holes(torch.from_numpy(_mu), torch.from_numpy(_logvar), n)
+    out = {"z": z.numpy(), "gap": gap.numpy(), "sure": None, "test_sure": None}
     if read:  # the reference classifier's confidence in the decodings, and in n test digits'
         labels = torch.from_numpy(test_set(_ck.train_config.dataset)[1][:n]).long()
         own = labels if _ck.model_config.conditional else None
@@ -382,7 +379,7 @@ def _prior_check(path: str, mtime: str, n: int, y: int | None, read: bool, _ck: 
 
 def prior_check(ck: Checkpoint, n: int, y: int | None, read: bool) -> dict[str, Any]:
     """n seeded codes z ~ N(0, I) [n, Z] and how the model covers them: the hole gap
-    log p(z) - log q_agg(z) [n] (vae_core.hole_gap, q_agg of the test codes); with `read`,
+    log p(z) - log q_agg(z) [n] (vae_core.prior_holes, q_agg of the test codes); with `read`,
     the digit classifier's confidence [n] in their decodings (under class y) and in the
     reconstructions of the first n test digits (None without a classifier)."""
     mu, logvar = encoded(ck)

@@ -46,8 +46,10 @@ def preload() -> dict[str, float]:
 
 
 def _warm_default_model() -> None:
-    from vae_core import VAEError
+    # Deferred on purpose: preload() times these imports itself (torch, the ui layer), so
+    # this module imports nothing heavy at its top.
     from ui.state import BUNDLED_DIR, DEFAULT_MODEL, encoded, get_model, test_set
+    from vae_core import VAEError
 
     # Outside a script run, Streamlit warns once per cached call that there is no session.
     quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
