@@ -14,11 +14,6 @@ Modules, one per benchmark (each importable without side effects; nothing runs a
 * `bench.runner`      - the command line (`main()`), result files and plots.
 """
 
+from .runner import main
+
 __all__ = ["main"]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the suite (see `python -m bench --help`)."""
-    from .runner import main as _main
-
-    return _main(argv)

@@ -27,6 +27,8 @@ import torch.utils.data
 from torch import nn, optim
 from torch.nn import functional as F
 
+from vae_core.data import resolve_root
+
 BATCH_SIZE = 128
 SEED = 1  # the example's default --seed
 
@@ -70,8 +72,6 @@ def loss_function(recon_x: torch.Tensor, x: torch.Tensor, mu: torch.Tensor,
 
 def mnist_root(data_dir: str | Path | None) -> Path:
     """A torchvision root (`<root>/MNIST/raw/` with decompressed files) holding both splits."""
-    from vae_core.data import resolve_root
-
     root = resolve_root(data_dir, "mnist", True)
     test_root = resolve_root(data_dir, "mnist", False)
     if test_root != root:  # both splits must sit in one root for datasets.MNIST's check
@@ -88,7 +88,7 @@ def make_loaders(data_dir: str | Path | None, n_train: int = 0, device: str | to
                  batch_size: int = BATCH_SIZE, with_test: bool = True
                  ) -> tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader | None]:
     """The example's loaders; `n_train` > 0 keeps the first n training images (a Subset)."""
-    from torchvision import datasets, transforms
+    from torchvision import datasets, transforms  # deferred: ~1.5 s, only the example's loaders
 
     root = str(mnist_root(data_dir))
     kwargs = loader_kwargs(torch.device(device))

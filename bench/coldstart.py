@@ -114,7 +114,7 @@ def one_run(browser: Any, app_dir: Path = REPO_ROOT, timeout: float = 120.0) -> 
 
 def run(runs: int = 5, app_dir: Path = REPO_ROOT, timeout: float = 120.0) -> dict[str, Any]:
     """`runs` fresh server starts, each opened once; the results dict."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # deferred: optional, browser runs only
 
     done: list[dict[str, float]] = []
     with sync_playwright() as pw:

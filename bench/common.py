@@ -123,6 +123,7 @@ def load_average() -> list[float] | None:
 
 
 def env_info() -> dict[str, Any]:
+    # deferred: torch and torchvision take seconds, and `python -m bench --help` needs neither
     import torch
     import torchvision
 

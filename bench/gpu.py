@@ -16,6 +16,10 @@ from typing import Any
 
 import torch
 
+from vae_core import build_model, load_split
+
+from . import baseline
+from . import training as tr
 from .common import log, median
 
 
@@ -29,11 +33,6 @@ def run_all(data_dir: str | Path | None, n_images: int = 60_000, reps: int = 3,
     """`device` other than "cuda" only exercises this code path (tests/bench/test_bench.py)."""
     if device == "cuda" and not available():
         return {"gpu": "not available on this machine"}
-    from vae_core import build_model, load_split
-
-    from . import baseline
-    from . import training as tr
-
     dev = device
     name = torch.cuda.get_device_name(0) if dev == "cuda" else f"{dev} (code-path check)"
     out: dict[str, Any] = {"gpu": name, "n_images": n_images,

@@ -27,6 +27,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
+
+from vae_core import encode_dataset, load_checkpoint, load_split, preprocess_image
 
 from .common import CHECKPOINT_2D, REPO_ROOT, log, median, summary_ms, time_reps
 
@@ -36,14 +39,14 @@ GOALS_MS = {"slider_p95": 30.0, "manifold_40_median": 150.0, "encode_test_set_me
 
 def load_model(path: str | Path = CHECKPOINT_2D) -> Any:
     """The checkpoint, loaded as the pages load it (vae_core.load_checkpoint)."""
-    from vae_core import load_checkpoint
-
     return load_checkpoint(path)
 
 
 def slider_decode(ck: Any, reps: int = 200, seed: int = 0) -> dict[str, Any]:
     """p50/p95 of the Sliders page's server path (its fallback when the pad cannot run the
     decoder): one new z -> ui.derived.decode -> ui.figures.png at the page's scale 8."""
+    # deferred here and below: the app's ui modules bring streamlit (seconds), which only these
+    # measurements need (bench.scaling and a training-only run import this module too)
     from ui.derived import decode
     from ui.figures import png
 
@@ -64,6 +67,7 @@ def slider_decode(ck: Any, reps: int = 200, seed: int = 0) -> dict[str, Any]:
 def manifold_png(ck: Any, n: int = 40, reps: int = 10) -> dict[str, Any]:
     """The Manifold page's work on a cache miss: ui.derived.manifold_image (its st.cache_data
     cleared before each rep) + ui.figures.png of the [28n, 28n] grid."""
+    # deferred: ui brings streamlit (see slider_decode)
     from ui import derived
     from ui.figures import png
 
@@ -81,8 +85,6 @@ def manifold_png(ck: Any, n: int = 40, reps: int = 10) -> dict[str, Any]:
 
 def encode_test_set(model: Any, x: torch.Tensor, reps: int = 5) -> dict[str, Any]:
     """vae_core.encode_dataset over all test images (floats already in memory)."""
-    from vae_core import encode_dataset
-
     res = summary_ms(time_reps(lambda: encode_dataset(model, x), reps, warmup=1))
     res["images"] = len(x)
     return res
@@ -90,8 +92,6 @@ def encode_test_set(model: Any, x: torch.Tensor, reps: int = 5) -> dict[str, Any
 
 def upload_png(digit: np.ndarray, size: int = 280) -> bytes:
     """An MNIST digit as a user would upload it: enlarged, dark ink on white paper, RGB PNG."""
-    from PIL import Image
-
     arr = ((1.0 - digit) * 255).round().astype(np.uint8)
     img = Image.fromarray(arr, mode="L").resize((size, size), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
@@ -102,9 +102,9 @@ def upload_png(digit: np.ndarray, size: int = 280) -> bytes:
 def reconstruct_upload(ck: Any, png_bytes: bytes, reps: int = 30) -> dict[str, Any]:
     """The Reconstruct page's path: vae_core.preprocess_image(PNG bytes) +
     ui.derived.reconstruct; and the same + ui.figures.png at the page's scale."""
+    # deferred: ui brings streamlit (see slider_decode)
     from ui.derived import reconstruct
     from ui.figures import png
-    from vae_core import preprocess_image
 
     def recon() -> np.ndarray:
         return reconstruct(ck, preprocess_image(png_bytes))[0]
@@ -180,8 +180,6 @@ def cold_start(timeout: float = 60.0, app: str = "app.py") -> dict[str, Any]:
 def run_all(data_dir: str | Path | None, reps_slider: int = 200, reps_manifold: int = 10,
             reps_encode: int = 5, reps_upload: int = 30, with_cold_start: bool = True,
             cold_start_runs: int = 1) -> dict[str, Any]:
-    from vae_core import load_split
-
     t = time.perf_counter()
     ck = load_model()
     model = ck.model

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -102,9 +103,7 @@ def run(replicas: list[int], sessions: list[int], duration: float = 45.0,
         baseline_duration: float | None = None, warmup: float = 10.0, timeout: float = 60.0,
         log: Callable[[str], None] = print) -> dict[str, Any]:
     """Every replica count in turn; the results dict with its table and ratios."""
-    import platform
-
-    import streamlit
+    import streamlit  # deferred: ~2 s to import, only for its version in the results
 
     pngs = digit_pngs(20)
     bd = duration if baseline_duration is None else baseline_duration

@@ -9,10 +9,11 @@ from .common import log
 
 
 def _plt() -> Any:
+    # deferred: matplotlib (~1 s) loads only when a full run draws its plots
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # only after use("Agg"): no display is needed
 
     return plt
 

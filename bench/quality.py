@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from vae_core import Callback, Trainer, load_split
+
 from . import baseline
 from .common import Stopwatch, log
 from .training import core_model_config, core_train_config
@@ -88,8 +90,6 @@ class _BaselineRun:
 
 def time_to_quality(data_dir: str | Path | None, target: float = TARGET, cap: int = EPOCH_CAP,
                     device: str = "cpu", every: int = 10) -> dict[str, Any]:
-    from vae_core import Callback, Trainer, load_split
-
     train = load_split("mnist", True, data_dir)
     test = load_split("mnist", False, data_dir)
     base = _BaselineRun(data_dir, device, target, cap)

@@ -21,23 +21,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.browser import app_page, settle
 from bench.common import RESULTS_DIR, env_info, log, percentile, to_json, write_json
-from bench.loadtest import Server
 
 MODELS = ["mnist-mlp-2d", "mnist-cvae-2d", "fashion-mlp-2d", "mnist-conv-16d", "mnist-mlp-50d"]
 GOALS = {"fps_min": 30, "stale_while_playing": 0, "whole_run_s_40_epochs": [10, 20]}
 _STATE_JS = """() => [window.replayPlayerStats.draws, window.replayPlayerStats.playing,
   document.querySelectorAll('[data-stale="true"]').length]"""
-_SETTLED_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
-  return a && a.getAttribute('data-test-script-state') === 'notRunning'
-    && a.getAttribute('data-test-connection-state') === 'CONNECTED'
-    && !document.querySelector('[data-stale="true"]'); }"""
 
 
 def _settle(page, timeout: float = 120.0) -> None:
-    page.wait_for_function(_SETTLED_JS, timeout=timeout * 1000)
+    """Settled, and still settled half a second later."""
+    settle(page, timeout)
     page.wait_for_timeout(500)
-    page.wait_for_function(_SETTLED_JS, timeout=timeout * 1000)
+    settle(page, timeout)
 
 
 def _open(page, model: str) -> float:
@@ -86,39 +83,26 @@ def _whole_run(page) -> dict[str, Any]:
 
 
 def run(models: list[str] = MODELS, seconds: float = 3.0) -> dict[str, Any]:
-    from playwright.sync_api import sync_playwright
-
-    server = Server()
-    server.start()
-    out: dict[str, Any] = {"goals": GOALS, "env": env_info(), "models": {}}
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                         args=["--no-sandbox", "--disable-gpu"])
-            out["chromium"] = browser.version
-            page = browser.new_page(viewport={"width": 1400, "height": 1000},
-                                    base_url=server.url)
-            fetched: list[Any] = []
-            page.on("response", lambda r: fetched.append(r) if r.url.endswith(".bin") else None)
-            for i, model in enumerate(models):
-                log(f"replay player: {model}")
-                fetched.clear()
-                ready = _open(page, model)
-                res: dict[str, Any] = {
-                    "ready_s": round(ready, 2),
-                    "fetched_bytes": sum(len(r.body()) for r in fetched),
-                    "fetched_sent_bytes": sum(r.request.sizes()["responseBodySize"]
-                                              for r in fetched),
-                    "play": _play(page, seconds)}
-                res["snapshots"] = int(page.locator('[data-testid="replay-scrubber"]')
-                                       .get_attribute("max")) + 1
-                if i == 0:
-                    res["whole_run_1x"] = _whole_run(page)
-                res["fetches_after"] = page.evaluate("window.replayPlayerStats.fetches")
-                out["models"][model] = res
-            browser.close()
-    finally:
-        server.stop()
+    with app_page() as app:
+        out: dict[str, Any] = {"goals": GOALS, "env": env_info(), "models": {},
+                               "chromium": app.chromium}
+        page = app.page
+        for i, model in enumerate(models):
+            log(f"replay player: {model}")
+            app.fetched.clear()
+            ready = _open(page, model)
+            res: dict[str, Any] = {
+                "ready_s": round(ready, 2),
+                "fetched_bytes": sum(len(r.body()) for r in app.fetched),
+                "fetched_sent_bytes": sum(r.request.sizes()["responseBodySize"]
+                                          for r in app.fetched),
+                "play": _play(page, seconds)}
+            res["snapshots"] = int(page.locator('[data-testid="replay-scrubber"]')
+                                   .get_attribute("max")) + 1
+            if i == 0:
+                res["whole_run_1x"] = _whole_run(page)
+            res["fetches_after"] = page.evaluate("window.replayPlayerStats.fetches")
+            out["models"][model] = res
     out["load_average_after"] = env_info()["load_average"]
     return out
 

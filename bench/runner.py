@@ -167,6 +167,7 @@ SIZES: dict[str, dict[str, Any]] = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     t_total = time.perf_counter()
+    # deferred: torch and the benchmarks take seconds to import; --help and a bad flag need none
     import torch
 
     from . import gpu, interactive, quality, scaling, training
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             if name in results:
                 write_json(out / f"{name}.json", {"env": results["env"], name: results[name]})
         if not args.no_plots:
-            from .plots import make_all
+            from .plots import make_all  # deferred: matplotlib, only for a full run's PNGs
 
             results["plots"] = make_all(results, out)
             if results["plots"]:

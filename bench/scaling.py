@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import torch
+
+from vae_core import count_params, encode_dataset, load_split, manifold, to_png_bytes
 
 from .common import log, median, summary_ms
 from .interactive import load_model
@@ -20,8 +23,6 @@ from .training import core_model_config, trainer_variants
 def manifold_sizes(model: Any, sizes: tuple[int, ...] = (10, 20, 30, 40), reps: int = 7
                    ) -> dict[str, Any]:
     """Median ms of vae_core.manifold(model, n) + to_png_bytes for each n."""
-    from vae_core import manifold, to_png_bytes
-
     def one(n: int) -> None:
         grid, _ = manifold(model, n)
         to_png_bytes(grid.numpy())
@@ -43,8 +44,6 @@ def scatter_figure(points: tuple[int, ...] = (1_000, 10_000), reps: int = 5,
                    ) -> dict[str, Any]:
     """go.Figure(go.Scattergl) of n 2-D codes coloured by label: build time, to_json time and
     size (what Streamlit ships to the browser for st.plotly_chart)."""
-    import plotly.graph_objects as go
-
     rng = np.random.default_rng(0)
     n_max = max(points)
     if codes is None or len(codes) < n_max:
@@ -82,8 +81,6 @@ def batch_sizes(data_dir: str | Path | None, sizes: tuple[int, ...] = (64, 128, 
                 n_images: int = 12_288, reps: int = 3, chunk: int = 4096) -> dict[str, Any]:
     """Core Trainer images/s per batch size, taking turns slice by slice (a slice is a
     multiple of every batch size, so no partial batches)."""
-    from vae_core import load_split
-
     split = load_split("mnist", True, data_dir, limit=max(chunk, n_images // chunk * chunk))
     return trainer_variants(split, {str(b): {"batch_size": b} for b in sizes}, reps, chunk,
                             label="batch sizes")
@@ -92,8 +89,6 @@ def batch_sizes(data_dir: str | Path | None, sizes: tuple[int, ...] = (64, 128, 
 def mlp_vs_conv(data_dir: str | Path | None, n_images: int = 6_400, reps: int = 3,
                 chunk: int = 1280) -> dict[str, Any]:
     """Core Trainer images/s: MLP 784-400-20 vs conv (channels [32, 64], latent 20)."""
-    from vae_core import count_params, load_split
-
     split = load_split("mnist", True, data_dir, limit=n_images)
     out = trainer_variants(split, {"mlp": {"arch": "mlp"}, "conv": {"arch": "conv"}}, reps,
                            chunk, label="mlp vs conv")
@@ -105,8 +100,6 @@ def mlp_vs_conv(data_dir: str | Path | None, n_images: int = 6_400, reps: int = 
 
 def run_all(data_dir: str | Path | None, train_data: bool = True, n_images: int = 12_800,
             reps: int = 3) -> dict[str, Any]:
-    from vae_core import encode_dataset, load_split
-
     model = load_model()
     out: dict[str, Any] = {"torch_threads": torch.get_num_threads()}
     out["manifold"] = manifold_sizes(model)

@@ -25,7 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from vae_core import (Callback, ModelConfig, Split, TrainConfig, Trainer, build_model,
+                      load_split)
 
 from . import baseline
 from .common import log, median
@@ -35,8 +39,6 @@ CORE_MODEL = {"arch": "mlp", "hidden": [400], "latent_dim": 20, "likelihood": "b
 
 
 def core_model_config(arch: str = "mlp") -> Any:
-    from vae_core import ModelConfig
-
     if arch == "conv":
         return ModelConfig(arch="conv", channels=[32, 64], latent_dim=20, likelihood="bernoulli",
                            activation="relu")
@@ -45,8 +47,6 @@ def core_model_config(arch: str = "mlp") -> Any:
 
 def core_train_config(batch_size: int = 128, epochs: int = 1, device: str = "cpu",
                       precision: str = "fp32") -> Any:
-    from vae_core import TrainConfig
-
     return TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adam", lr=1e-3,
                        binarize="none", device=device, precision=precision)
 
@@ -75,8 +75,6 @@ def calibrate_threads(candidates: tuple[int, ...] | None = None, seconds: float 
     default (one OpenMP thread per core) can be 10-30x slower than one thread, because every
     parallel region waits for a thread that another process has descheduled. A candidate
     already 3x slower than the best is not timed again (such steps can take a second each)."""
-    from vae_core import build_model
-
     default = torch.get_num_threads()
     cands = candidates or tuple(sorted({1, default}))
     torch.manual_seed(0)
@@ -170,8 +168,6 @@ class Interleave:
     def __init__(self, others: dict[str, Callable[[int], float]], every: int = 10,
                  at_epoch_end: Callable[[], None] | None = None,
                  budget_s: float | None = None, label: str = "") -> None:
-        from vae_core import Callback
-
         self.cb = type("_InterleaveCallback", (Callback,), {
             "on_train_start": lambda _s, tr: self._start(tr),
             "on_step": lambda _s, tr, info: self._step(tr, info),
@@ -246,8 +242,6 @@ def baseline_steps_fn(loader: torch.utils.data.DataLoader, device: str = "cpu"
 
 def core_trainer(split: Any, epochs: int, callback: Interleave, batch_size: int = 128,
                  device: str = "cpu", precision: str = "fp32") -> Any:
-    from vae_core import Trainer
-
     return Trainer(core_model_config(), core_train_config(batch_size, epochs, device, precision),
                    split, callbacks=[callback.cb])
 
@@ -255,8 +249,6 @@ def core_trainer(split: Any, epochs: int, callback: Interleave, batch_size: int 
 def core_epoch(split: Any, batch_size: int = 128, arch: str = "mlp", device: str = "cpu",
                precision: str = "fp32") -> dict[str, float]:
     """One epoch of a fresh vae_core.Trainer over `split` (no test set, no checkpoint)."""
-    from vae_core import Trainer
-
     trainer = Trainer(core_model_config(arch), core_train_config(batch_size, 1, device, precision),
                       split)
     t0 = time.perf_counter()
@@ -283,8 +275,6 @@ def baseline_epoch(loader: torch.utils.data.DataLoader, device: str = "cpu") -> 
 
 def _warm_up(data_dir: str | Path | None, device: str = "cpu") -> None:
     """Untimed: allocator, MKL/oneDNN kernels, the dataset's pages, for both loops."""
-    from vae_core import load_split
-
     core_epoch(load_split("mnist", True, data_dir, limit=1024), device=device)
     loader, _ = baseline.make_loaders(data_dir, 1024, device, with_test=False)
     baseline_epoch(loader, device)
@@ -297,8 +287,6 @@ def throughput(data_dir: str | Path | None, n_images: int = 12_800, reps: int = 
     """Core vs baseline images/s on the same first n_images (`reps` epochs each, taking turns
     every `every` steps); GFLOP/s of the core's step vs the matmul peak measured between epochs.
     `budget_s`: stop after the epoch that crosses it (a quick run on a loaded machine)."""
-    from vae_core import build_model, load_split
-
     split = load_split("mnist", True, data_dir, limit=n_images)
     loader, _ = baseline.make_loaders(data_dir, len(split), device, with_test=False)
     _warm_up(data_dir, device)
@@ -382,8 +370,6 @@ def loader_only_fn(loader: torch.utils.data.DataLoader) -> Callable[[int], float
 
 def _lean_forward(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     """The core model's loss without building VAEOutput (no sigmoid(x_hat), no extra means)."""
-    import torch.nn.functional as F
-
     def fwd(x: torch.Tensor) -> torch.Tensor:
         mu, logvar = model.encode(x)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
@@ -413,8 +399,6 @@ def probes(data_dir: str | Path | None, n_images: int = 12_800, reps: int = 3,
     would change. Also: the example's input pipeline alone, the Trainer with bf16 autocast
     (TrainConfig.precision), and thread counts.
     """
-    from vae_core import build_model, load_split
-
     split = load_split("mnist", True, data_dir, limit=n_images)
     x = split.floats()
     cfg = core_model_config()
@@ -474,8 +458,6 @@ def probes(data_dir: str | Path | None, n_images: int = 12_800, reps: int = 3,
 
 def _compile_probe(cfg: Any, x: torch.Tensor) -> dict[str, Any]:
     """torch.compile of the model (inductor, C++ codegen on CPU): compile time, then a runner."""
-    from vae_core import build_model
-
     info: dict[str, Any] = {"tried": True}
     try:
         torch.manual_seed(0)
@@ -495,8 +477,6 @@ def _compile_probe(cfg: Any, x: torch.Tensor) -> dict[str, Any]:
 
 # --- Trainer vs Trainer: fresh Trainers on slices, taking turns -----------------------------
 def _slice(split: Any, a: int, b: int) -> Any:
-    from vae_core import Split
-
     return Split(split.images[a:b], split.labels[a:b], split.classes)
 
 
