@@ -15,11 +15,11 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ui.plane_layers import HOLE_CELLS, HOLE_RATIO, PRIOR_RADIUS, hole_share
-from vae_core import encode_dataset, hole_map, load_checkpoint, load_split
+from ui.plane_layers import HOLE_CELLS
+from vae_core import (HOLE_RATIO, PRIOR_RADIUS, encode_dataset, hole_map, hole_share,
+                      load_checkpoint, load_split)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,10 +42,7 @@ def share(folder: Path, x: torch.Tensor, labels: torch.Tensor) -> float:
     y = labels if ck.model_config.conditional else None
     with torch.no_grad():
         mu, logvar = encode_dataset(ck.model, x, y=y)
-    gap = hole_map(mu, logvar, HOLE_CELLS, PRIOR_RADIUS).numpy()
-    c = (np.arange(HOLE_CELLS) + 0.5) * 2 * PRIOR_RADIUS / HOLE_CELLS - PRIOR_RADIUS
-    gap[np.hypot(*np.meshgrid(c, c)) > PRIOR_RADIUS] = -np.inf  # not looked at, as the app
-    return hole_share(gap)
+    return hole_share(hole_map(mu, logvar, HOLE_CELLS, PRIOR_RADIUS, radius=PRIOR_RADIUS))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,27 +20,20 @@ from ui.classes import class_labels
 from ui.keys import SL_RANGE
 from ui.state import encoded, key, test_set
 from ui.wording import item_noun, with_article
-from vae_core import Checkpoint, decoded_cost, hole_map, round_trip_field
+from vae_core import (HOLE_RATIO, PRIOR_RADIUS, Checkpoint, decoded_cost, hole_map, hole_share,
+                      round_trip_field)
 
 HOLE_CELLS = 48  # hole-map cells per side: smooth enough, 2,304 points cost ~0.1 s
 FIELD_ARROWS = 15  # round-trip arrows per side (the pad's manifold tiles)
-HOLE_RATIO = 10.0  # shaded from p(z) = 10 q(z) on, as in the tour's holes step
-HOLE_FULL = 1e4  # ... up to full shade at p(z) = 10,000 q(z)
-# Holes are looked for where the prior has its mass: |z| <= 3.5 holds 99.8% of N(0, I) in
-# 2-D. Farther out both densities are tiny and their ratio says nothing a learner can use
-# (it shaded 77% of mnist-mlp-2d's +-7.5 scatter, outliers' corners included).
-PRIOR_RADIUS = 3.5
+HOLE_FULL = 1e4  # shaded from p(z) = HOLE_RATIO q(z) on, up to full shade at 10,000 q(z)
 FIELD_COLOUR = "#d35400"
 
 
 @st.cache_data(max_entries=32, show_spinner="Looking for holes in the latent space...")
 def _holes(path: str, mtime: str, extent: float, n: int, _mu: np.ndarray,
            _logvar: np.ndarray) -> np.ndarray:
-    gap = hole_map(torch.from_numpy(np.asarray(_mu)), torch.from_numpy(np.asarray(_logvar)),
-                   n, extent).numpy()
-    c = (np.arange(n) + 0.5) * 2 * extent / n - extent
-    gap[np.hypot(*np.meshgrid(c, c)) > PRIOR_RADIUS] = -np.inf  # not looked at
-    return gap
+    return hole_map(torch.from_numpy(np.asarray(_mu)), torch.from_numpy(np.asarray(_logvar)),
+                    n, extent, radius=PRIOR_RADIUS).numpy()
 
 
 def holes(ck: Checkpoint, extent: float, n: int = HOLE_CELLS) -> np.ndarray:
@@ -63,14 +56,6 @@ def field(ck: Checkpoint, lim: float, y: int | None, n: int = FIELD_ARROWS
     """(z [n*n, 2], mu(decode(z)) [n*n, 2]) on an n x n grid over [-lim, lim]^2 (under class
     y for a conditional model)."""
     return _field(*key(ck), n, round(float(lim), 6), None if y is None else int(y), ck)
-
-
-def hole_share(gap: np.ndarray) -> float:
-    """The share of the map's cells within |z| <= PRIOR_RADIUS that lie in holes
-    (p(z) > HOLE_RATIO q(z))."""
-    gap = np.asarray(gap)
-    looked = np.isfinite(gap)
-    return float((gap[looked] > math.log(HOLE_RATIO)).mean()) if looked.any() else 0.0
 
 
 def needs_2d(ck: Checkpoint) -> None:

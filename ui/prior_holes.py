@@ -13,7 +13,6 @@ MNIST, or no classifier files) gets no measure, and the step says so.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +20,9 @@ import streamlit as st
 
 from ui.derived import decode, prior_check
 from ui.figures import png, tile
-from ui.plane_layers import PRIOR_RADIUS
 from ui.readings import digit_model
-from vae_core import Checkpoint, VAEError, classify
+from vae_core import HOLE_RATIO, PRIOR_RADIUS, Checkpoint, VAEError, classify, hole_share
 
-HOLE_RATIO = 10.0  # a prior sample is in a hole when p(z) exceeds q(z) this many times
 SAMPLES = 2000
 SURE = 0.9  # a decoding the classifier reads with at least this confidence is a clear digit
 FEW = 0.05  # a hole share below this is called few
@@ -69,7 +66,7 @@ def holes_story(ck: Checkpoint, y: int | None, cls: str) -> HolesTold:
     planar = zdim <= 2
     c = prior_check(ck, SAMPLES, y, read=not planar and digit_model(ck))
     z, gap = c["z"], c["gap"]
-    flagged = float((gap > math.log(HOLE_RATIO)).mean())
+    flagged = hole_share(gap)
     shares = {"hole": flagged}
     start = ("The prior N(0, I) and the mixture of all the encoder's clouds over the test set "
              "(the aggregate posterior) should match, but they don't quite: where the prior "

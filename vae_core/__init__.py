@@ -9,13 +9,14 @@ from .checkpoint import (Checkpoint, extract_zip, load_checkpoint, read_configs,
 from .classifier import (CLASS_COLOURS, UPLOAD_MODEL_DIR, class_consistency, classify,
                          load_classifier, read_digit, read_grid, tint_grid)
 from .config import ModelConfig, TrainConfig
-from .data import ENV_VARS, Split, class_names, download_root, load_split, missing_data_help
+from .data import download_root, load_split
+from .datasets import ENV_VARS, Split, class_names, missing_data_help
 from .download import download_dataset
 from .errors import (CheckpointError, ConfigError, DataNotFoundError, ExportError,
                      ImageError, TrainingBusy, TrainingDiverged, VAEError)
 from .export import decode_with_spec, export_classifier, export_decoder, run_spec
-from .latent import (compose_grid, decode_batch, encode_dataset, grid_values, interpolate_codes,
-                     manifold, pca, plane_codes, traversal_codes)
+from .codes import grid_values, interpolate_codes, plane_codes, traversal_codes
+from .latent import compose_grid, decode_batch, encode_dataset, manifold, pca
 from .loggers import CSVLogger, TensorBoardLogger, make_loggers
 from .losses import kl_normal, kl_per_dim, recon_nll
 from .metrics import (ACTIVE_THRESHOLD, EVAL_SEED, elbo_terms, eval_targets, evaluate_elbo,
@@ -23,9 +24,10 @@ from .metrics import (ACTIVE_THRESHOLD, EVAL_SEED, elbo_terms, eval_targets, eva
 from .model import (VAE, Labels, VAEOutput, batch_labels, build_model, count_params,
                     one_hot_labels)
 from .onnx_export import export_onnx
-from .plane_maps import (MIXTURE_CODES, decoded_cost, grid_centres, hole_gap, hole_map,
-                         log_aggregate_posterior, log_prior, mixture_subsample, pixel_cost,
-                         round_trip, round_trip_field)
+from .plane_maps import (HOLE_RATIO, MIXTURE_CODES, PRIOR_RADIUS, decoded_cost, grid_centres,
+                         hole_gap, hole_map, hole_share, log_aggregate_posterior, log_prior,
+                         mixture_subsample, pixel_cost, prior_holes, round_trip,
+                         round_trip_field)
 from .preprocess import preprocess_image, to_gray, to_mnist, to_png_bytes
 from .provenance import git_commit, package_version, run_record
 from .replay import (MAX_REPLAY_BYTES, REPLAY, Replay, ReplayRecorder, follow_set, has_replay,
@@ -63,7 +65,8 @@ __all__ = [
     "max_training_runs", "slot_holders",
     "MAX_REPLAY_BYTES", "REPLAY", "Replay", "ReplayRecorder", "follow_set", "has_replay",
     "load_replay", "save_replay",
-    "MIXTURE_CODES", "decoded_cost", "grid_centres", "hole_gap", "hole_map",
+    "HOLE_RATIO", "MIXTURE_CODES", "PRIOR_RADIUS", "decoded_cost", "grid_centres", "hole_gap",
+    "hole_map", "hole_share", "prior_holes",
     "log_aggregate_posterior", "log_prior", "mixture_subsample", "pixel_cost", "round_trip",
     "round_trip_field",
     "load",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,18 +59,10 @@ def _as_batch(images: Any) -> torch.Tensor:
 
 
 def load_classifier(path: str | Path | None = None) -> nn.Sequential:
-    """The classifier saved in folder `path` (default: the bundled one), in eval mode, cached
-    per process (read again when its files change). Raises CheckpointError when the files are
-    missing or do not match."""
+    """The classifier saved in folder `path` (default: the bundled one), in eval mode, read
+    from its files at every call (a few ms: a caller that wants one object keeps it and passes
+    it as `net`). Raises CheckpointError when the files are missing or do not match."""
     p = Path(path) if path else DEFAULT_DIR
-    stamp = tuple((f.stat().st_mtime_ns, f.stat().st_size) if f.is_file() else None
-                  for f in (p / SPEC, p / WEIGHTS))
-    return _load(str(p), stamp)
-
-
-@lru_cache(maxsize=4)
-def _load(folder: str, stamp: tuple) -> nn.Sequential:
-    p = Path(folder)
     try:
         spec = json.loads((p / SPEC).read_text())
         channels, dense = tuple(spec["channels"]), int(spec["dense"])
@@ -221,7 +212,6 @@ def save_classifier(net: nn.Module, spec: dict[str, Any], out: str | Path) -> Pa
     p.mkdir(parents=True, exist_ok=True)
     write_safetensors(p / WEIGHTS, net.state_dict(), {"format": "latent-explorer-classifier/1"})
     (p / SPEC).write_text(json.dumps(spec, indent=2) + "\n")
-    _load.cache_clear()
     return p
 
 

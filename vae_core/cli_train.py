@@ -21,6 +21,7 @@ from .data import load_split
 from .errors import ConfigError, VAEError
 from .loggers import make_loggers
 from .progress import TrainProgress, progress_mode
+from .replay import ReplayRecorder
 from .resources import bundled_dir, resolve_checkpoint, user_models_dir
 from .schema import config_fields
 from .train import Trainer
@@ -156,6 +157,7 @@ def cmd_train(a: argparse.Namespace, given: set[str]) -> int:
     callbacks: list[Any] = [TrainProgress(progress_mode())]
     if a.log_dir:
         callbacks += make_loggers(a.log_dir)
+    callbacks.append(ReplayRecorder())  # the replay sidecar beside the checkpoint
     trainer = Trainer(mcfg, tcfg, train, test, out, callbacks, resume=resume,
                       extra_config={"classes": train.classes}, overwrite=a.force)
     n_params = sum(p.numel() for p in trainer.model.parameters())

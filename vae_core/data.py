@@ -20,19 +20,17 @@ import hashlib
 import math
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from .datasets import DATASET_NAMES, ENV_VARS, TV_NAMES, Split, class_names, missing_data_help
+from .download import download_dataset
 from .errors import DataNotFoundError
+from .folder import load_folder_split
 from .resources import data_root
 
-ENV_DATA_DIR = "VAE_DATA_DIR"
-ENV_FASHION_DIR = "VAE_FASHION_DIR"
-ENV_FOLDER_DIR = "VAE_FOLDER_DIR"
 ENV_CACHE_DIR = "VAE_CACHE_DIR"
-ENV_VARS = {"mnist": ENV_DATA_DIR, "fashion-mnist": ENV_FASHION_DIR, "folder": ENV_FOLDER_DIR}
 REPO_DATA_DIR = data_root() / "mnist"  # the repository's data/, or the installed copy
 REPO_FASHION_DIR = REPO_DATA_DIR.parent / "fashion-mnist"
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # dataset-fashion-mnist package
@@ -44,38 +42,7 @@ MNIST_MD5 = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
-DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "folder": "image folder"}
-
-MNIST_CLASSES = [str(i) for i in range(10)]
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                   "Sneaker", "Bag", "Ankle boot"]
-# torchvision's class names; the module itself is imported only to download, because importing
-# torchvision costs seconds that loading data, `info`, `sample` and the app's first page don't need.
-_TV = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _PREFIX = {True: "train", False: "t10k"}
-
-
-@dataclass
-class Split:
-    """One split of a dataset in memory: images [N,1,28,28] uint8 and labels [N] int64.
-    `dataset` names where it came from ("mnist", ...; set by `load_split`, None when unknown):
-    the Trainer records it instead of the config's."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    classes: list[str]
-    dataset: str | None = None
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def floats(self) -> torch.Tensor:
-        """Images as float32 in [0, 1]."""
-        return self.images.float().div_(255)
-
-
-def class_names(dataset: str) -> list[str]:
-    return FASHION_CLASSES if dataset == "fashion-mnist" else MNIST_CLASSES
 
 
 def data_dirs(dataset: str = "mnist") -> list[Path]:
@@ -95,12 +62,6 @@ def data_dirs(dataset: str = "mnist") -> list[Path]:
 def default_data_dir(dataset: str = "mnist") -> Path | None:
     dirs = data_dirs(dataset)
     return dirs[0] if dirs else None
-
-
-def _tv_class(dataset: str) -> type:
-    from torchvision import datasets
-
-    return getattr(datasets, _TV[dataset])
 
 
 def read_idx(path: str | Path, ndim: int) -> torch.Tensor:
@@ -138,7 +99,7 @@ def _idx_files(folder: Path, train: bool) -> dict[str, Path] | None:
 
 
 def _has_split(folder: Path, dataset: str, train: bool) -> bool:
-    return bool(_idx_files(folder, train) or _idx_files(folder / _TV[dataset] / "raw",
+    return bool(_idx_files(folder, train) or _idx_files(folder / TV_NAMES[dataset] / "raw",
                                                        train))
 
 
@@ -156,25 +117,6 @@ def download_root() -> Path:
     """Where `download_dataset` puts a dataset when no folder is given (a torchvision root
     in the cache folder); the default search looks there too."""
     return _cache_base() / "downloads"
-
-
-def missing_data_help(dataset: str, cli: bool = True, download: bool | None = None) -> str:
-    """One sentence on how to get `dataset`'s files: its own package, variable and files.
-    `cli` names the command line's `--data-dir` too, and `download` (default: `cli`) offers
-    `--download`."""
-    download = cli if download is None else download
-    var = ENV_VARS[dataset]
-    # "point ... at" / "set ... to": the app has no flags, only the environment
-    point = f"point --data-dir (or the environment variable {var}) at" if cli else \
-        f"set the environment variable {var} to"
-    if dataset == "folder":
-        return (f"{point[0].upper()}{point[1:]} a folder of images with one sub-folder per "
-                "class (or train/ and test/ sub-folders holding those).")
-    get = {"mnist": "Restore the bundled copy with `git checkout -- data/mnist`",
-           "fashion-mnist": "Install Debian's package with "
-                            "`apt-get install dataset-fashion-mnist`"}[dataset]
-    return (f"{get}, or {point} a folder holding the four {DATASET_NAMES[dataset]} IDX .gz "
-            f"files{', or pass --download' if download else ''}.")
 
 
 _md5_ok: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> md5, per process
@@ -242,7 +184,7 @@ def resolve_root(data_dir: str | Path | None, dataset: str, train: bool,
             raise DataNotFoundError(f"{what} not found (looked in {looked}). {hint}")
     if not folder.is_dir():
         raise DataNotFoundError(f"{what} not found: {folder} is not a folder. {hint}")
-    tv_name = _TV[dataset]
+    tv_name = TV_NAMES[dataset]
     raw = folder / tv_name / "raw"
     if raw.is_dir() and _idx_files(raw, train):
         files = _idx_files(raw, train)
@@ -270,21 +212,17 @@ def load_split(dataset: str = "mnist", train: bool = False, data_dir: str | Path
     commands that do not take it).
     """
     if dataset == "folder":
-        from .folder import load_folder_split
-
         return load_folder_split(data_dir or default_data_dir("folder"), train, limit)
-    if dataset not in _TV:
-        raise DataNotFoundError(f"unknown dataset {dataset!r}; choose one of {sorted(_TV)}")
+    if dataset not in TV_NAMES:
+        raise DataNotFoundError(f"unknown dataset {dataset!r}; choose one of {sorted(TV_NAMES)}")
     try:
         root = resolve_root(data_dir, dataset, train, download_hint or download)
     except DataNotFoundError:
         if not download:
             raise
-        from .download import download_dataset  # torchvision and sockets only when asked
-
         where = Path(data_dir).expanduser() if data_dir else download_root()
         root = resolve_root(download_dataset(dataset, where), dataset, train)
-    raw = root / _TV[dataset] / "raw"
+    raw = root / TV_NAMES[dataset] / "raw"
     try:
         images = read_idx(raw / f"{_PREFIX[train]}-images-idx3-ubyte", 3)
         labels = read_idx(raw / f"{_PREFIX[train]}-labels-idx1-ubyte", 1)

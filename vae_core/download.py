@@ -12,8 +12,17 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .data import _TV, DATASET_NAMES, _tv_class, missing_data_help
+from .datasets import DATASET_NAMES, TV_NAMES, missing_data_help
 from .errors import DataNotFoundError
+
+
+def _tv_class(dataset: str) -> type:
+    """torchvision's dataset class for `dataset`."""
+    # Deferred: importing torchvision takes seconds (it pulls in torch._dynamo), and only a
+    # download needs it, not loading data, `info`, `sample` or the app's first page.
+    from torchvision import datasets
+
+    return getattr(datasets, TV_NAMES[dataset])
 
 
 def _unreachable(url: str, deadline_s: float) -> str | None:
@@ -52,8 +61,8 @@ def download_dataset(dataset: str, root: Path, timeout_s: float = 10) -> Path:
     each network read waits at most `timeout_s` (the process-wide socket default timeout is
     set meanwhile, then restored). Progress goes to stderr (torchvision's tqdm bars).
     """
-    if dataset not in _TV:
-        raise DataNotFoundError(f"cannot download {dataset!r}: only {sorted(_TV)} can be "
+    if dataset not in TV_NAMES:
+        raise DataNotFoundError(f"cannot download {dataset!r}: only {sorted(TV_NAMES)} can be "
                                 "downloaded")
     name = DATASET_NAMES[dataset]
     cls = _tv_class(dataset)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .datasets import Split, missing_data_help
 from .errors import DataNotFoundError, ImageError
 from .preprocess import preprocess_image
 
@@ -35,10 +36,8 @@ def _list(base: Path) -> tuple[list[tuple[Path, int]], list[str]]:
     return items, [base.name]
 
 
-def load_folder_split(root: str | Path | None, train: bool, limit: int = 0):
-    """Load the train or test split of an image folder as a vae_core.data.Split."""
-    from .data import Split, missing_data_help
-
+def load_folder_split(root: str | Path | None, train: bool, limit: int = 0) -> Split:
+    """Load the train or test split of an image folder as a `Split`."""
     if root is None:
         raise DataNotFoundError(f"no image folder given. {missing_data_help('folder')}")
     if not Path(root).expanduser().is_dir():

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .codes import interpolate_codes
 from .config import IMAGE_SIZE, MAX_PARAMS, ModelConfig
 from .errors import ConfigError, ImageError
 from .losses import kl_normal, log_normal, recon_nll
@@ -292,8 +293,6 @@ class VAE(nn.Module):
     def interpolate(self, z0: torch.Tensor, z1: torch.Tensor, steps: int = 10,
                     method: str = "linear", y: Labels | None = None) -> torch.Tensor:
         """Decoded images along a linear or spherical path from z0 to z1 (both [Z])."""
-        from .latent import interpolate_codes
-
         return self.decode(interpolate_codes(z0, z1, steps, method), y)
 
     # --- training objective --------------------------------------------------------------

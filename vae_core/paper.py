@@ -80,7 +80,7 @@ def remove_shadows(ink: np.ndarray, raw: np.ndarray, stroke: float
     or the map unchanged and None when no shading stands out from that noise (a plain page
     comes through exactly as it was).
     """
-    from scipy import ndimage
+    from scipy import ndimage  # deferred: a slow import the app's first page does not need
 
     k = int(max(OPENING_MIN, round(OPENING_STROKES * stroke)))
     # In a small image (a thick marker, cropped tightly) the opening is narrowed to half the
@@ -114,7 +114,7 @@ def ink_is_dark(d: np.ndarray, far: float) -> bool | None:
     keeps it and so takes it out of the count. None when neither side has thin far-off mass
     (the caller decides by the whole image).
     """
-    from scipy import ndimage
+    from scipy import ndimage  # deferred: a slow import the app's first page does not need
 
     h, w = d.shape
     f = max(1, -(-max(h, w) // POLARITY_SIDE))
@@ -193,7 +193,7 @@ def _horizontal_lines(ink: np.ndarray, level: float, stroke: float
                       ) -> tuple[np.ndarray, bool]:
     """The part of `ink` that belongs to near-horizontal paper lines (zeros if none), and
     whether they are a ruled page's family of lines (else a lone line or none)."""
-    from scipy import ndimage
+    from scipy import ndimage  # deferred: a slow import the app's first page does not need
 
     h, w = ink.shape
     if h < 8 or w < 32:
@@ -260,13 +260,26 @@ def _horizontal_lines(ink: np.ndarray, level: float, stroke: float
     return out, ruled_page
 
 
+def stroke_width(mask: np.ndarray, max_run: float = np.inf) -> float:
+    """Typical stroke width of a boolean ink mask in pixels: the smaller of the median
+    horizontal and the median vertical ink run (0 if there is no ink). Runs longer than
+    `max_run` (a shadow, a line) are left out."""
+    def runs(m: np.ndarray) -> np.ndarray:
+        p = np.zeros((m.shape[0], m.shape[1] + 2), np.int8)
+        p[:, 1:-1] = m
+        d = np.diff(p, axis=1).ravel()
+        r = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+        return r[r <= max_run]
+
+    h, v = runs(mask), runs(mask.T)
+    return float(min(np.median(h), np.median(v))) if len(h) and len(v) else 0.0
+
+
 def stroke_estimate(ink: np.ndarray) -> float:
     """Typical stroke width (px) of an ink map: the larger of the estimates on the map and on
     a 3x3-smoothed copy (a dithered scan's dots would otherwise pass for 1-px strokes), from
     runs shorter than a quarter of the image (longer ones are shadows or lines)."""
-    from scipy import ndimage
-
-    from .preprocess import stroke_width
+    from scipy import ndimage  # deferred: a slow import the app's first page does not need
 
     half, longest = 0.5 * float(ink.max()), max(ink.shape) / 4
     return max(stroke_width(ink > half, longest),
@@ -279,7 +292,7 @@ def paper_lines(ink: np.ndarray, raw: np.ndarray, floor: float) -> np.ndarray | 
     They are looked for in a top-hat of `raw` (see remove_shadows) a few pixels wide, which
     holds every thin structure and no shading; `floor` is the noise floor.
     """
-    from scipy import ndimage
+    from scipy import ndimage  # deferred: a slow import the app's first page does not need
 
     if min(ink.shape) < 2 * LINE_TOPHAT:
         return None

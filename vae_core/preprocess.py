@@ -21,7 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 from .paper import (NOISE_K, border_shading, contrast_gray, ink_is_dark, mad_sigma,
-                    paper_lines, remove_shadows, stroke_estimate)
+                    paper_lines, remove_shadows, stroke_estimate, stroke_width)
 
 MAX_BYTES = 10 * 1024 * 1024  # keep equal to server.maxUploadSize in .streamlit/config.toml
 MAX_PIXELS = 40_000_000
@@ -112,21 +112,6 @@ def to_gray(img: Image.Image) -> np.ndarray:
     except (ValueError, OSError) as e:
         raise ImageError(f"unsupported colour mode {img.mode!r}") from e
     return np.asarray(grey, dtype=np.float32) / 255.0
-
-
-def stroke_width(mask: np.ndarray, max_run: float = np.inf) -> float:
-    """Typical stroke width of a boolean ink mask in pixels: the smaller of the median
-    horizontal and the median vertical ink run (0 if there is no ink). Runs longer than
-    `max_run` (a shadow, a line) are left out."""
-    def runs(m: np.ndarray) -> np.ndarray:
-        p = np.zeros((m.shape[0], m.shape[1] + 2), np.int8)
-        p[:, 1:-1] = m
-        d = np.diff(p, axis=1).ravel()
-        r = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
-        return r[r <= max_run]
-
-    h, v = runs(mask), runs(mask.T)
-    return float(min(np.median(h), np.median(v))) if len(h) and len(v) else 0.0
 
 
 def _thicken_thin_strokes(g: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from tqdm import tqdm  # at the top: torch imports it anyway (torch.hub), so deferring saved nothing
+
 from .train import Callback, Trainer
 
 MODES = ("bar", "lines", "off")
@@ -29,16 +31,12 @@ def progress_mode(quiet: bool = False, stream: TextIO | None = None) -> str:
 
 
 def _tqdm(**kw: Any) -> Any:
-    from tqdm import tqdm  # only a terminal needs it
-
     return tqdm(file=sys.stderr, dynamic_ncols=True, **kw)
 
 
 def write_line(mode: str, text: str) -> None:
     """One line of progress on stderr (above a bar on a terminal; nothing when 'off')."""
     if mode == "bar":
-        from tqdm import tqdm
-
         tqdm.write(text, file=sys.stderr)
     elif mode == "lines":
         print(text, file=sys.stderr, flush=True)

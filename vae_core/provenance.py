@@ -18,16 +18,15 @@ import sys
 import tomllib
 from collections.abc import Sequence
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from .config import TrainConfig
+from .datasets import Split
 from .errors import ConfigError
-
-if TYPE_CHECKING:  # checkpoint imports this module, and data -> resources -> checkpoint
-    from .data import Split
 
 DIST_NAME = "latent-explorer"
 CHECKOUT = Path(__file__).resolve().parent.parent  # the repository root in a source checkout
@@ -47,8 +46,6 @@ def package_version() -> str:
             return project["version"]
     except (OSError, ValueError, KeyError, TypeError):
         pass  # not a checkout (an installed copy): ask the package metadata
-    from importlib import metadata
-
     try:
         return metadata.version(DIST_NAME)
     except metadata.PackageNotFoundError:

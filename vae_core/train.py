@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from .augment import augment_batch
 from .checkpoint import REPLAY, OPTIM, check_output_dir, load_checkpoint, load_optimizer_state, \
@@ -71,6 +72,8 @@ class Trainer:
     `resume` folder (CheckpointError before any work). On resume only the config's
     `RESUMABLE` fields may differ from the checkpoint's (ConfigError naming the others).
     `command` is recorded in config.json (default: sys.argv; the app says "Train page").
+    A training replay is recorded like any other callback: pass a `ReplayRecorder` (the CLI
+    and the Train page do); a run over an old model without one drops that model's replay.
     """
 
     model_cfg: ModelConfig
@@ -81,7 +84,6 @@ class Trainer:
     callbacks: list[Callback] = field(default_factory=list)
     resume: str | Path | None = None
     extra_config: dict[str, Any] = field(default_factory=dict)
-    replay: bool = True  # record a training replay beside the checkpoint (vae_core.replay)
     overwrite: bool = False  # allow an out_dir that already holds a model or other files
     command: str | list[str] | None = None  # what started the run, for config.json
 
@@ -102,12 +104,6 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         if not self.dist.is_main:  # only rank 0 logs and writes checkpoints
             self.callbacks, self.out_dir = [], None
-        if self.replay and self.out_dir and self.test_data is not None:
-            # Imported here: replay.py subclasses this module's Callback.
-            from .replay import ReplayRecorder
-
-            if not any(isinstance(cb, ReplayRecorder) for cb in self.callbacks):
-                self.callbacks = [*self.callbacks, ReplayRecorder()]
         torch.manual_seed(self.train_cfg.seed)
         self.history: list[dict[str, Any]] = []
         self.start_epoch = 0
@@ -142,8 +138,6 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)
         self.net: torch.nn.Module = self.model
         if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
             self.net = DistributedDataParallel(self.model)
         self.optimizer = make_optimizer(self.model, self.train_cfg)
         if self.resume and (Path(self.resume) / OPTIM).exists():

@@ -30,6 +30,7 @@ from vae_core import (
     CheckpointError,
     ConfigError,
     ModelConfig,
+    ReplayRecorder,
     TrainConfig,
     Trainer,
     build_model,
@@ -761,7 +762,8 @@ def test_checkpoint_files_respect_the_umask(umask_022, tmp_path: Path, mnist_tra
     022, like config.json: safetensors' own writer made model.safetensors 0600, which breaks
     a shared models folder."""
     out = tmp_path / "ck"
-    Trainer(MCFG, TCFG, subset(mnist_train, 100), subset(mnist_test, 50), out_dir=out).run()
+    Trainer(MCFG, TCFG, subset(mnist_train, 100), subset(mnist_test, 50), out_dir=out,
+            callbacks=[ReplayRecorder()]).run()
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
     assert set(modes) == {"config.json", "model.safetensors", "metrics.json",
                           "optimizer.safetensors", "replay.safetensors"}

@@ -24,7 +24,7 @@ def tiny_trainer(train, test, subset, callbacks, epochs: int = 2, resume=None, o
     mcfg = ModelConfig(arch="mlp", hidden=[16], latent_dim=2, **model)
     tcfg = TrainConfig(epochs=epochs, batch_size=64, device="cpu", seed=3)
     return Trainer(mcfg, tcfg, subset(train, N_TRAIN), subset(test, N_TEST), out_dir=out_dir,
-                   callbacks=callbacks, resume=resume, replay=False)
+                   callbacks=callbacks, resume=resume)
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,18 @@ constructed mixtures and on the bundled 2-D models with real MNIST test digits."
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from vae_core import (decoded_cost, encode_dataset, grid_centres, hole_gap, hole_map,
-                      load_checkpoint, log_aggregate_posterior, log_prior, pixel_cost,
-                      recon_nll, round_trip, round_trip_field)
+from vae_core import (HOLE_RATIO, PRIOR_RADIUS, decoded_cost, encode_dataset, grid_centres,
+                      hole_gap, hole_map, hole_share, load_checkpoint, load_split,
+                      log_aggregate_posterior, log_prior, pixel_cost, prior_holes, recon_nll,
+                      round_trip, round_trip_field)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -65,6 +69,68 @@ def test_hole_map_finds_the_empty_side() -> None:
 def test_hole_map_refuses_more_than_two_dims() -> None:
     with pytest.raises(ValueError, match="2-D latent plane"):
         hole_map(torch.zeros(5, 3), torch.zeros(5, 3))
+
+
+def test_hole_map_radius_leaves_the_far_cells_out() -> None:
+    g = torch.Generator().manual_seed(1)
+    mu, logvar = torch.randn(60, 2, generator=g), torch.full((60, 2), -1.0)
+    full = hole_map(mu, logvar, n=10, extent=4.0)
+    cut = hole_map(mu, logvar, n=10, extent=4.0, radius=3.0)
+    c = grid_centres(10, 4.0)
+    far = torch.hypot(*torch.meshgrid(c.flip(0), c, indexing="ij")) > 3.0
+    assert 0 < int(far.sum()) < 100
+    assert torch.isneginf(cut[far]).all() and torch.equal(cut[~far], full[~far])
+
+
+def test_hole_share_counts_what_was_looked_at() -> None:
+    edge = math.log(HOLE_RATIO)
+    assert hole_share(np.array([-np.inf, -np.inf, edge - 0.1, edge + 0.1])) == 0.5
+    assert hole_share(torch.tensor([edge + 1, math.inf, 0.0, -5.0])) == 0.5  # +inf: a hole
+    assert hole_share(np.full((3, 3), -np.inf)) == 0.0
+
+
+def test_prior_holes_are_seeded_prior_samples() -> None:
+    g = torch.Generator().manual_seed(2)
+    mu, logvar = torch.randn(500, 3, generator=g), torch.zeros(500, 3)
+    z, gap = prior_holes(mu, logvar, 400, codes=100, seed=5)
+    z2, gap2 = prior_holes(mu, logvar, 400, codes=100, seed=5)
+    assert z.shape == (400, 3) and z.dtype == torch.float64 and gap.shape == (400,)
+    assert torch.equal(z, z2) and torch.equal(gap, gap2)
+    assert abs(float(z.mean())) < 0.1 and abs(float(z.std()) - 1) < 0.1
+    assert not torch.equal(prior_holes(mu, logvar, 400, codes=100, seed=6)[0], z)
+    # with room for every code, the mixture is all of them: hole_gap's of the whole set
+    z, gap = prior_holes(mu, logvar, 400, codes=500)
+    assert torch.allclose(gap, hole_gap(z, mu, logvar), atol=1e-9)
+
+
+def bundled_2d(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "checkpoints").iterdir()
+                  if (p / "config.json").is_file() and
+                  json.loads((p / "config.json").read_text())["model"]["latent_dim"] == 2)
+
+
+@pytest.mark.parametrize("name", bundled_2d(Path(__file__).resolve().parents[2]))
+def test_tour_and_layers_count_the_same_holes(repo_root, name: str) -> None:
+    """The tour's hole share (prior samples in holes: `prior_holes`, as ui.prior_holes asks
+    for 2,000) and the plane layers' hole map (`hole_map` within PRIOR_RADIUS, in the
+    48 x 48 cells of the Sliders pad) measure the same holes: weighted by the prior,
+    the map's share of cells in holes is the tour's share, up to the sampling error (~0.01)
+    and the prior's 0.2% beyond the radius. The map's unweighted share (the layers' caption)
+    is a share of the area instead, and larger where holes lie in the prior's thin rim."""
+    ck = load_checkpoint(repo_root / "checkpoints" / name)
+    test = load_split(ck.train_config.dataset, False)
+    y = test.labels if ck.model_config.conditional else None
+    mu, logvar = encode_dataset(ck.model, test.floats(), y=y)
+    tour = hole_share(prior_holes(mu, logvar, 2000)[1])
+    gap = hole_map(mu, logvar, 48, PRIOR_RADIUS, radius=PRIOR_RADIUS)
+    c = grid_centres(48, PRIOR_RADIUS)
+    yy, xx = torch.meshgrid(c.flip(0), c, indexing="ij")
+    weight = log_prior(torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)).exp().reshape(48, 48)
+    looked = ~torch.isneginf(gap)
+    in_hole = (gap > math.log(HOLE_RATIO)) & looked
+    weighted = float(weight[in_hole].sum() / weight[looked].sum())
+    assert weighted == pytest.approx(tour, abs=0.03), (tour, weighted)
+    assert hole_share(gap) == pytest.approx(float(in_hole.sum() / looked.sum()))
 
 
 @pytest.fixture(scope="module")

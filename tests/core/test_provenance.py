@@ -20,8 +20,8 @@ import pytest
 import torch
 import torchvision
 
-from vae_core import (Callback, CheckpointError, ConfigError, ModelConfig, TrainConfig,
-                      Trainer, load_checkpoint, load_split, provenance)
+from vae_core import (Callback, CheckpointError, ConfigError, ModelConfig, ReplayRecorder,
+                      TrainConfig, Trainer, load_checkpoint, load_split, provenance)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -41,7 +41,8 @@ def full_train(mnist_dir: Path):
 def run(tmp_path_factory: pytest.TempPathFactory, full_train, mnist_test):
     """(trainer, folder) of one epoch with TrainConfig(limit=1000) on the full split."""
     out = tmp_path_factory.mktemp("prov") / "ck"
-    trainer = Trainer(MCFG, TCFG, full_train, mnist_test, out_dir=out)
+    trainer = Trainer(MCFG, TCFG, full_train, mnist_test, out_dir=out,
+                      callbacks=[ReplayRecorder()])
     trainer.run()
     return trainer, out
 

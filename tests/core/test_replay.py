@@ -15,7 +15,9 @@ from safetensors.torch import save_file
 from vae_core import (MAX_REPLAY_BYTES, REPLAY, CheckpointError, ModelConfig, ReplayRecorder,
                       TrainConfig, Trainer, copy_checkpoint, export_zip, follow_set,
                       import_upload, load_checkpoint, load_replay)
-from vae_core.replay import capacity
+from cli_helpers import TINY
+from cli_helpers import run as run_cli
+from vae_core.replay import REPLAY_DIGITS, REPLAY_EVERY, capacity
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,22 +67,35 @@ def test_recorder_shapes_and_steps(run) -> None:
 
 def test_recorder_does_not_change_training(run, mnist_train, mnist_test, subset) -> None:
     _, with_replay = run
-    plain = Trainer(MCFG, tcfg(), subset(mnist_train, 500), subset(mnist_test, 300),
-                    replay=False)
+    plain = Trainer(MCFG, tcfg(), subset(mnist_train, 500), subset(mnist_test, 300))
     plain.run()
     a, b = with_replay.model.state_dict(), plain.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_default_trainer_records_one(tmp_path: Path, mnist_train, mnist_test, subset) -> None:
+def test_a_replay_only_from_a_recorder(tmp_path: Path, mnist_train, mnist_test,
+                                       subset) -> None:
+    """The Trainer records a replay when its caller passes a ReplayRecorder (the CLI and the
+    Train page do), like any callback; without one it writes none."""
     out = tmp_path / "ck"
     Trainer(MCFG, tcfg(epochs=1), subset(mnist_train, 200), subset(mnist_test, 50),
-            out_dir=out).run()
+            out_dir=out, callbacks=[ReplayRecorder()]).run()
     r = load_replay(out)
     assert len(r.index) == 50 and r.step[-1] == 4
     Trainer(MCFG, tcfg(epochs=1), subset(mnist_train, 200), subset(mnist_test, 50),
-            out_dir=tmp_path / "off", replay=False).run()
+            out_dir=tmp_path / "off").run()
+    assert (tmp_path / "off" / "model.safetensors").is_file()
     assert not (tmp_path / "off" / REPLAY).exists()
+
+
+def test_cli_train_records_one(tmp_path: Path, mnist_dir: Path, capsys) -> None:
+    """`train` passes its Trainer a recorder with the default settings."""
+    out = tmp_path / "cli"
+    code, _, err = run_cli(["train", "--data-dir", mnist_dir, "--out", out, *TINY], capsys)
+    assert code == 0, err
+    r = load_replay(out, latent_dim=2)
+    assert len(r.index) == REPLAY_DIGITS and r.every == REPLAY_EVERY
+    assert r.step[0] == 0 and r.step[-1] == 2 and r.epoch_end[-1]
 
 
 def test_budget_thins_and_stays_small(tmp_path: Path, mnist_train, mnist_test, subset) -> None:
