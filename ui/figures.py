@@ -18,11 +18,8 @@ import plotly.graph_objects as go
 import torch
 from PIL import Image
 
-from vae_core import compose_grid, to_png_bytes
+from vae_core import CLASS_COLORS, compose_grid, to_png_bytes
 
-# Ten distinguishable colours (Plotly's "D3" palette), one per class, stable across pages.
-CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                "#7f7f7f", "#bcbd22", "#17becf"]
 MODEL_COLORS = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692"]
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
-from ui.figures import CLASS_COLORS, data_uri, ellipse_xy, nice_ticks, tick_text
+from ui.figures import data_uri, ellipse_xy, nice_ticks, tick_text
+from vae_core import CLASS_COLORS
 
 MAP_MARGIN = (30, 20)  # pixels left of and under the latent map's plane, for its ticks
 

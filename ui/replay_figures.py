@@ -15,8 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui.figures import CLASS_COLORS
-from vae_core import Replay
+from vae_core import CLASS_COLORS, Replay
 
 COLLAPSED_NATS = 0.05  # a dimension whose mean KL stays below this carries ~no information
 ELLIPSE_POINTS = 25

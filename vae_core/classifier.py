@@ -128,12 +128,13 @@ def read_grid(grid: Any, n: int, net: nn.Module | None = None
     return labels.reshape(n, n), conf.reshape(n, n).astype(np.float32)
 
 
-# One colour per class (matplotlib's tab10, as the app's scatter legend), RGB in [0, 1].
-CLASS_COLOURS = np.array([
-    [0.122, 0.467, 0.706], [1.000, 0.498, 0.055], [0.173, 0.627, 0.173],
-    [0.839, 0.153, 0.157], [0.580, 0.404, 0.741], [0.549, 0.337, 0.294],
-    [0.890, 0.467, 0.761], [0.498, 0.498, 0.498], [0.737, 0.741, 0.133],
-    [0.090, 0.745, 0.812]], np.float32)
+# The one class palette of the project: ten distinguishable colours (matplotlib's tab10,
+# Plotly's D3), one per class, the same in every figure, class map and browser component.
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                "#7f7f7f", "#bcbd22", "#17becf"]
+# The same colours as RGB in [0, 1], for tinting images.
+CLASS_COLOURS = np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] for c in CLASS_COLORS],
+                         np.float32)
 
 
 def tint_grid(grid: Any, labels: np.ndarray, confidence: np.ndarray | None = None
