@@ -19,7 +19,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from ui import keys as K
-from ui.derived import anatomy, decode, prior_check
+from ui.derived import anatomy, prior_check
+from ui.inference import decode
 from ui.latent_map import class_legend, draw_codes, posterior_svg
 from ui.prior_holes import HOLE_RATIO, PRIOR_RADIUS, SAMPLES, SURE, pct
 from ui import state as app_state

@@ -1,17 +1,23 @@
-"""AppTest for the Train page's runs: a finished, unsaved run is never deleted by the next
+"""AppTest for the Train page: a one-epoch run saved under a name (bad names refused), a
+second start refused while one runs, Stop keeping its epochs, missing data, invalid settings
+and a diverged run as errors; the runs: a finished, unsaved run is never deleted by the next
 run (of this or another session); only its own session can discard it; a new server lists
-runs an earlier one left behind."""
+runs an earlier one left behind; the form and its messages; the training chart's scales."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from apptest_helpers import fill_form, open_page, wait_until_idle
+from latent_pad_helpers import pad
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import fill_form, wait_until_idle
+from ui.state import MODEL_KEY
 from ui.training import TrainingManager, manager
-from vae_core import CheckpointError, is_checkpoint
+from vae_core import CheckpointError, is_checkpoint, load_checkpoint
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -194,3 +200,137 @@ def test_a_taken_training_slot_is_said_at_the_top(user_models: Path) -> None:
         assert order.index(refused) < form, "the refusal is under the form"
     finally:
         slot.release()
+
+
+# --- a run from start to save, refusals and errors -------------------------------------------
+@pytest.fixture
+def train_env(mnist_dir: Path, user_models: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("VAE_DATA_DIR", str(mnist_dir))
+    yield user_models
+    from ui.training import manager
+
+    job = manager().job  # never leave a thread running into the next test
+    if job is not None and job.thread is not None:
+        job.stop()
+        job.thread.join(60)
+
+
+def test_train_one_epoch_then_save_as(train_env: Path) -> None:
+    at = open_page("train")
+    fill_form(at, epochs=1, limit=300)
+    at.button(key="tr_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    wait_until_idle(at)
+    assert any("Finished: 1 epoch" in s.value for s in at.success), [s.value for s in at.success]
+    assert at.text_input(key="tr_save_name").value  # a suggested name
+
+    for bad in ["../evil", "mnist-mlp-2d", "con"]:  # path trick, bundled name, reserved name
+        at.text_input(key="tr_save_name").set_value(bad)
+        at.button(key="tr_save").click().run()
+        assert not at.exception
+        assert any("Not saved" in e.value for e in at.error), bad
+    assert not any(train_env.glob("*evil*"))
+
+    at.text_input(key="tr_save_name").set_value("my-first-vae")
+    at.button(key="tr_save").click().run()
+    assert not at.exception and not at.error
+    dest = train_env / "my-first-vae"
+    assert sorted(p.name for p in dest.iterdir()) == ["config.json", "metrics.json",
+                                                     "model.safetensors", "replay.safetensors"]
+    assert at.session_state[MODEL_KEY] == str(dest)
+    picker = at.sidebar.selectbox(key=MODEL_KEY)
+    assert str(dest) in picker.options or "my-first-vae (yours)" in picker.options
+    assert picker.value == str(dest)
+    assert load_checkpoint(dest).metrics["epochs"] == 1
+    at.switch_page("pages/sliders.py").run()  # the new model drives the other pages
+    assert not at.exception and pad(at)
+
+
+def test_second_start_is_refused_and_stop_keeps_epochs(train_env: Path) -> None:
+    at = open_page("train")
+    fill_form(at, epochs=200, limit=500, hidden="16")
+    at.button(key="tr_start").click().run()
+    assert not at.exception and [b for b in at.button if b.key == "tr_stop"]
+    at.button(key="tr_start").click().run()
+    assert any("already in progress" in w.value for w in at.warning)
+    other = open_page("train")  # another session of the same server is refused too
+    fill_form(other, epochs=1, limit=100)
+    other.button(key="tr_start").click().run()
+    assert any("already in progress" in w.value for w in other.warning)
+    manifold = open_page("manifold")  # other pages stay usable meanwhile
+    assert len(manifold.get("plotly_chart")) == 1
+
+    from ui.training import manager
+
+    end = time.time() + 60
+    while not manager().job.progress.snapshot()["history"] and time.time() < end:
+        time.sleep(0.2)  # let one epoch complete
+    at.button(key="tr_stop").click().run()
+    wait_until_idle(at)
+    assert any("Stopped" in i.value and "kept" in i.value for i in at.info)
+    assert at.text_input(key="tr_save_name")  # a stopped run with >= 1 epoch can be saved
+
+
+def test_missing_training_data_is_an_error(user_models: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "nowhere"))
+    at = open_page("train")
+    fill_form(at, epochs=1, limit=100)
+    at.button(key="tr_start").click().run()
+    assert not at.exception
+    assert any("VAE_DATA_DIR" in e.value for e in at.error)
+
+
+def test_invalid_settings_are_an_error(user_models: Path) -> None:
+    at = open_page("train")
+    at.text_input(key="tr_hidden").set_value("512, many")
+    at.button(key="tr_start").click().run()
+    assert not at.exception
+    assert any("not valid" in e.value for e in at.error)
+
+
+def test_diverged_run_shows_its_error(train_env: Path) -> None:
+    at = open_page("train")
+    fill_form(at, epochs=2, limit=500, hidden="16")
+    at.selectbox(key="tr_optimizer").set_value("sgd")
+    at.number_input(key="tr_lr").set_value(10.0)
+    at.button(key="tr_start").click().run()
+    wait_until_idle(at)
+    assert any("training stopped" in e.value for e in at.error), [e.value for e in at.error]
+    assert not [w for w in at.text_input if w.key == "tr_save_name"]  # no epoch: nothing to save
+
+
+# --- the training chart ----------------------------------------------------------------------
+def fake_training_snapshot(epochs: int = 3, spe: int = 200) -> dict:
+    """Steps whose first loss is ~4x the rest (as in every real run), per-epoch history."""
+    rng = np.random.default_rng(0)
+    steps = []
+    for g in range(epochs * spe):
+        loss = 150 + 450 * np.exp(-g / 10) + rng.normal(0, 3)
+        kl = 5 + 10 * np.exp(-g / 5) + rng.normal(0, 0.2)
+        steps.append({"global_step": g, "loss": loss, "recon": loss - kl, "kl": kl})
+    hist = [{"epoch": e, "train_loss": 160.0 - e, "train_recon": 154.0 - e,
+             "train_kl": 6.0 + e / 10, "test_loss": 158.0 - e, "test_recon": 152.0 - e,
+             "test_kl": 6.1 + e / 10} for e in range(1, epochs + 1)]
+    return {"steps": steps, "steps_per_epoch": spe, "history": hist}
+
+
+def test_training_chart_is_readable_after_the_first_steps() -> None:
+    """The per-step chart was scaled to the first-step spike and the KL axis had ticks such as
+    7.92 and 6.14 (synced to the left axis's grid)."""
+    from ui.training_figures import training_figure
+
+    snap = fake_training_snapshot()
+    fig = training_figure(snap)
+    later = [s for s in snap["steps"] if s["global_step"] >= 40]
+    lo, hi = fig.layout.yaxis.range  # per-step loss / recon axis
+    assert hi < snap["steps"][0]["loss"] / 2  # the spike is off the scale...
+    assert hi >= np.percentile([s["loss"] for s in later], 99)  # ...the rest is not
+    assert lo <= np.percentile([s["recon"] for s in later], 1)
+    klo, khi = fig.layout.yaxis2.range
+    assert khi < snap["steps"][0]["kl"] and klo <= np.percentile([s["kl"] for s in later], 1)
+    for axis in (fig.layout.yaxis2, fig.layout.yaxis4):  # the KL axes
+        assert axis.tickmode == "auto" and axis.nticks
+    # Too few steps to tell the spike from the rest: Plotly's own range.
+    early = training_figure({**snap, "steps": snap["steps"][:3]})
+    assert early.layout.yaxis.range is None

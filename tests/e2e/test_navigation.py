@@ -1,4 +1,5 @@
-"""Every page, reached through the sidebar navigation, renders without an exception."""
+"""Every page, reached through the sidebar navigation, renders without an exception; the page
+icon is served by the app itself, and nothing a page loads comes from elsewhere."""
 
 import pytest
 from e2e_helpers import PAGES, assert_healthy, goto, nav_to, screenshot
@@ -23,3 +24,16 @@ def test_page_through_nav(page, stem):
         assert page.url.rstrip("/").endswith(f"/{stem}"), page.url
     assert_healthy(page, stem)
     screenshot(page, stem)
+
+
+def test_favicon_is_served_by_the_app_itself(page, base_url):
+    """The page icon was a ':material/...' name, which the browser fetched from
+    fonts.gstatic.com: no icon offline. Nothing a page loads may come from elsewhere."""
+    outside: list[str] = []
+    local = (base_url, "data:", "blob:")
+    page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
+    goto(page, "/manifold")
+    icons = page.evaluate("() => Array.from(document.querySelectorAll('link[rel*=icon]'))"
+                          ".map(l => l.href)")
+    assert icons and all(h.startswith(base_url) for h in icons), icons
+    assert not outside, outside

@@ -1,8 +1,10 @@
 """Reconstruct: upload a photographed-style digit and get a reconstruction; a bad file is
-refused with a friendly message, not a traceback."""
+refused with a friendly message, not a traceback; the drawing canvas's toolbar does not cover
+the "Input" choice."""
 
 import pytest
-from e2e_helpers import assert_healthy, digit_png, goto, image_bytes, screenshot, upload
+from e2e_helpers import (assert_healthy, digit_png, goto, image_bytes, screenshot, upload,
+                         wait_for_app)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,3 +32,23 @@ def test_bad_file_is_refused_politely(page):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert_healthy(page, "reconstruct after bad upload")
     screenshot(page, "reconstruct-bad-file")
+
+
+def test_canvas_toolbar_does_not_cover_the_input_choice(page):
+    goto(page, "/reconstruct")
+    page.locator('[data-testid="stMain"] [data-testid="stRadio"]').get_by_text(
+        "Draw a digit").click()
+    wait_for_app(page, expect_rerun=True)
+    canvas = page.locator('[data-testid="stMain"] canvas').first
+    canvas.wait_for(state="visible", timeout=60_000)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 50, box["y"] + 50)  # the toolbar shows on hover
+    page.wait_for_timeout(800)
+    buttons = page.locator('[data-testid="stMain"] [data-testid="stBidiComponentIsolated"] '
+                           'button')
+    tops = [b["y"] for b in (buttons.nth(i).bounding_box() for i in range(buttons.count()))
+            if b is not None]
+    assert tops, "the canvas toolbar did not appear on hover"
+    radio = page.locator('[data-testid="stMain"] [data-testid="stRadio"]').first.bounding_box()
+    assert min(tops) >= radio["y"] + radio["height"], (tops, radio)
+    screenshot(page, "reconstruct-canvas-toolbar")
