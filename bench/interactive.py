@@ -44,10 +44,10 @@ def load_model(path: str | Path = CHECKPOINT_2D) -> Any:
 
 def slider_decode(ck: Any, reps: int = 200, seed: int = 0) -> dict[str, Any]:
     """p50/p95 of the Sliders page's server path (its fallback when the pad cannot run the
-    decoder): one new z -> ui.derived.decode -> ui.figures.png at the page's scale 8."""
+    decoder): one new z -> ui.inference.decode -> ui.figures.png at the page's scale 8."""
     # deferred here and below: the app's ui modules bring streamlit (seconds), which only these
     # measurements need (bench.scaling and a training-only run import this module too)
-    from ui.derived import decode
+    from ui.inference import decode
     from ui.figures import png
 
     rng = np.random.default_rng(seed)
@@ -101,9 +101,9 @@ def upload_png(digit: np.ndarray, size: int = 280) -> bytes:
 
 def reconstruct_upload(ck: Any, png_bytes: bytes, reps: int = 30) -> dict[str, Any]:
     """The Reconstruct page's path: vae_core.preprocess_image(PNG bytes) +
-    ui.derived.reconstruct; and the same + ui.figures.png at the page's scale."""
+    ui.inference.reconstruct; and the same + ui.figures.png at the page's scale."""
     # deferred: ui brings streamlit (see slider_decode)
-    from ui.derived import reconstruct
+    from ui.inference import reconstruct
     from ui.figures import png
 
     def recon() -> np.ndarray:

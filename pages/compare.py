@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import classes, comparison, derived, figures
+from ui import classes, comparison, derived, figures, inference
 from ui.keys import COMPARE_MODELS, STATS_KEY
 from ui.sidebar import active_model
 from ui.state import MODEL_KEY, available_models, get_model, test_set_or_stop
@@ -80,8 +80,8 @@ names_of = [ck.name for ck in cks]
 # --- reconstructions ---------------------------------------------------------------------
 st.subheader("Reconstructions")
 originals = x_test[idx]
-rows = [originals] + [derived.reconstruct(ck, originals,
-                                          y=derived.test_labels(ck.model, labels[idx]))
+rows = [originals] + [inference.reconstruct(ck, originals,
+                                          y=inference.test_labels(ck.model, labels[idx]))
                       for ck in cks]
 st.plotly_chart(figures.grid_figure(np.concatenate(rows), len(idx), ["original", *names_of],
                                     [f"#{i}" for i in idx]),
@@ -97,7 +97,7 @@ n_prior = int(c1.slider("Samples per model", 4, 24, 12, key="compare_prior_n"))
 label = (classes.class_picker(conditional[0], names, "compare_class", "Class (conditional "
                               "models)", container=c2) if conditional else None)
 dims = {ck.model_config.latent_dim for ck in cks}
-prior = [derived.prior_samples(ck, n_prior, seed, y=label if classes.is_conditional(ck)
+prior = [inference.prior_samples(ck, n_prior, seed, y=label if classes.is_conditional(ck)
                                else None) for ck in cks]
 st.plotly_chart(figures.grid_figure(np.concatenate(prior), n_prior, names_of),
                 key="compare_prior", width="content", config={"displayModeBar": False})

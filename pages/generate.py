@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import classes, derived, figures, generation, keys as K, sidebar
+from ui import classes, derived, figures, generation, inference, keys as K, sidebar
 from ui.share import view_link
 from ui.state import encoded, test_set_or_stop
 from ui.wording import item_noun
@@ -42,7 +42,7 @@ with prior_tab:
         st.caption(f"One row per class, seed {seed}: column j decodes the same style code z "
                    "in every row, so only the class changes down a column.")
     else:
-        imgs = derived.prior_samples(ck, int(n), int(seed), y=label)
+        imgs = inference.prior_samples(ck, int(n), int(seed), y=label)
         what = "" if label is None else f" of class {names[label]}"
         st.image(figures.png(figures.tile(imgs, ncol), 3), caption=f"{n} prior samples{what}, "
                  f"seed {seed}")
@@ -59,8 +59,8 @@ with post_tab:
     draw = st.checkbox("Also draw the pixels from p(x|z) (Bernoulli or Gaussian noise), "
                        "not just its mean", key=K.GEN_POST_PIXELS)
     own = int(labels[i]) if cond else None
-    samples = derived.posterior_samples(ck, x_test[i], n, seed, draw_pixels=draw, y=own)
-    recon = derived.reconstruct(ck, x_test[i][None], y=own)[0]
+    samples = inference.posterior_samples(ck, x_test[i], n, seed, draw_pixels=draw, y=own)
+    recon = inference.reconstruct(ck, x_test[i][None], y=own)[0]
     a, b, c = st.columns([1, 1, 4])
     a.image(figures.png(x_test[i], 5), caption=f"test #{i} (label {names[labels[i]]})",
             width=140)

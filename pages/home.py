@@ -4,7 +4,8 @@ the model's own numbers."""
 import pandas as pd
 import streamlit as st
 
-from ui.derived import ELBO_SEED, anatomy, estimator_note
+from ui.derived import anatomy
+from ui.inference import ELBO_SEED, estimator_note
 from ui.figures import png
 from ui.keys import HOME_DIGIT, HOME_SEED
 from ui.latent_map import posterior_svg

@@ -5,7 +5,8 @@ import streamlit as st
 from ui import keys as K
 from ui.class_maps import shown_class_map, style_codes, style_figure
 from ui.classes import class_labels, class_picker
-from ui.derived import decode, manifold_image, pca_of_test_codes, style_grid
+from ui.derived import manifold_image, pca_of_test_codes, style_grid
+from ui.inference import decode
 from ui.figures import png, tile
 from ui.latent_map import manifold_figure
 from ui.readings import digit_model

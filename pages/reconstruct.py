@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import classes, derived, figures, readings
+from ui import classes, derived, figures, inference, readings
 from ui.digit_input import upload_or_drawing
 from ui.latent_view import test_code_plane
 from ui.sidebar import active_model
@@ -38,10 +38,10 @@ if classes.is_conditional(ck):
 
 # --- what the model makes of it ------------------------------------------------------------
 binarized = ck.train_config.binarize != "none"
-score = derived.score_image(ck, img, y=y)
+score = inference.score_image(ck, img, y=y)
 x_in = score["target"] if binarized else img
-recon = derived.reconstruct(ck, x_in, y=y)[0]
-samples = derived.posterior_samples(ck, x_in, N_SAMPLES, seed=0, y=y)
+recon = inference.reconstruct(ck, x_in, y=y)[0]
+samples = inference.posterior_samples(ck, x_in, N_SAMPLES, seed=0, y=y)
 upload_ck = readings.upload_model(ck)
 cols = st.columns([1, 1, 1, 2] if upload_ck else [1, 1, 2])
 cols[0].image(figures.png(img, SCALE), width=SCALE * 28,
@@ -50,7 +50,7 @@ cols[1].image(figures.png(recon, SCALE), width=SCALE * 28, caption=readings.labe
     "reconstruction (decoded mean)" + ("" if y is None else f" as {names[y]}"), recon, ck,
     names))
 if upload_ck:
-    up = derived.reconstruct(upload_ck, img)[0]
+    up = inference.reconstruct(upload_ck, img)[0]
     cols[2].image(figures.png(up, SCALE), width=SCALE * 28, caption=readings.labelled(
         f"{upload_ck.name} (the {upload_ck.model_config.latent_dim}-D upload model)", up, ck,
         names))
@@ -74,7 +74,7 @@ if y is not None:
     st.subheader(f"Your {noun} in every class")
     st.caption(f"Your {noun} encoded given the label **{names[y]}** (its style code z), then "
                "decoded under every label: the same handwriting, each class.")
-    every = derived.decode(ck, np.repeat(score["mu"][None], len(names), 0),
+    every = inference.decode(ck, np.repeat(score["mu"][None], len(names), 0),
                            y=list(range(len(names))))
     for c, col in enumerate(st.columns(len(names))):
         col.image(figures.png(every[c], 4), width="stretch",
@@ -105,7 +105,7 @@ test = derived.test_neg_elbo(ck)
 pct = figures.percentile_of(test["neg_elbo"], score["neg_elbo"])
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("−ELBO (nats)", f"{score['neg_elbo']:.2f}",
-          help=f"reconstruction + KL: {derived.estimator_note()}")
+          help=f"reconstruction + KL: {inference.estimator_note()}")
 m2.metric("reconstruction", f"{score['recon']:.2f}")
 m3.metric("KL", f"{score['kl']:.2f}")
 m4.metric("percentile among test images", f"{pct:.1f}%",
@@ -123,7 +123,7 @@ scored = ("grey levels (binary cross-entropy on grey values: comparable only wit
           "binarized test set")
 st.markdown(f"Your {noun} {verdict}: its −ELBO is higher than that of {pct:.1f}% of the "
             f"{len(test['neg_elbo']):,} test images (test mean {test['neg_elbo'].mean():.1f}). "
-            f"Both are scored on {scored}, with the same estimator ({derived.estimator_note()}; "
+            f"Both are scored on {scored}, with the same estimator ({inference.estimator_note()}; "
             "the test images draw their z from one seeded stream, as in metrics.json). A test "
             "image scores the same here as on *How a VAE works*."
             + ("" if y is None else " A conditional model scores −log p(x | y), given the "

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import derived, figures, plane_layers, keys as K
+from ui import derived, figures, inference, keys as K, plane_layers
 from ui.latent_view import test_code_plane
 from ui.share import view_link
 from ui.sidebar import active_model
@@ -24,7 +24,7 @@ st.caption(f"Each point is the posterior mean E[z|x] of one {ck.train_config.dat
            "Click the legend to hide or show a class; select points with the box or lasso "
            f"tool (top right of the chart) to see those {nouns} below.")
 view_link("scatter", ck)  # before the widgets: they take its values, or a link's
-y_test = derived.test_labels(ck.model, labels)  # a conditional model's codes need them
+y_test = inference.test_labels(ck.model, labels)  # a conditional model's codes need them
 if y_test is not None:
     st.caption(f"**{ck.name}** is a conditional VAE: each test {nouns[:-1]} is encoded given "
                "its label, so these are style codes (slant, width, stroke), and the classes "
@@ -110,8 +110,8 @@ else:
                "decoded.")
     originals = x[shown]
     y = None if y_test is None else y_test[shown]  # each under its own label
-    recon = derived.reconstruct(ck, originals, y=y)
-    samples = derived.reconstruct(ck, originals, sample=True, seed=0, y=y)
+    recon = inference.reconstruct(ck, originals, y=y)
+    samples = inference.reconstruct(ck, originals, sample=True, seed=0, y=y)
     for s in range(0, len(shown), PER_ROW):
         part = slice(s, s + PER_ROW)
         batch = np.concatenate([originals[part], recon[part], samples[part]])

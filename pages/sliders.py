@@ -10,7 +10,8 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 
 from ui import plane_layers, readings, sidebar
 from ui.classes import class_labels, class_picker
-from ui.derived import decode, inactive_dims, latent_map
+from ui.derived import inactive_dims, latent_map
+from ui.inference import decode
 from ui.figures import png
 from ui.keys import SL_CLASS, SL_CODE, SL_DIGIT, SL_DRAWS, SL_MAP, SL_MAP_DONE, SL_RANGE, z_key
 from ui.latent_map import class_legend, click_to_latent, map_extent, mark_point

@@ -15,32 +15,15 @@ import streamlit as st
 import torch
 
 from ui.figures import codes_table, tile, tiles_of
+from ui.inference import decode, device_of, numpy_terms, score_image, test_labels
 from ui.latent_map import draw_latent_map
 from ui.replay_figures import player_arrays
 from ui.state import content_hash, encoded, key, test_set
-from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, Checkpoint, Labels, VAEError, classify,
-                      elbo_terms, eval_targets, kl_per_dim, latent_stats, manifold, pca,
-                      prior_holes, tint_grid)
+from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, PRIOR_RADIUS, Checkpoint, VAEError,
+                      classify, elbo_terms, eval_targets, hole_map, kl_per_dim, latent_stats,
+                      manifold, pca, prior_holes, round_trip_field, tint_grid)
 
 TSNE_DEFAULT_POINTS = 2000
-
-
-def device_of(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-def test_labels(model: Any, labels: np.ndarray) -> torch.Tensor | None:
-    """The test labels as the model takes them: a tensor for a conditional model (which
-    scores and encodes each image under its label), None for an unconditional one."""
-    return torch.from_numpy(np.asarray(labels)).long() if model.cfg.conditional else None
-
-
-def as_batch(img: np.ndarray, model: torch.nn.Module) -> torch.Tensor:
-    """[28, 28] or [N, 28, 28] array -> [N, 1, 28, 28] float tensor on the model's device."""
-    t = torch.as_tensor(np.asarray(img, dtype=np.float32))
-    if t.ndim == 2:
-        t = t[None]
-    return t[:, None].to(device_of(model))
 
 
 # --- projections of the encoded test set ----------------------------------------------------
@@ -134,21 +117,7 @@ def latent_map(ck: Checkpoint, r: float, n: int, size: int, y: int | None = None
                        mu, labels, ck)
 
 
-# --- -ELBO per image -------------------------------------------------------------------------
-# Every page scores images with vae_core.metrics.elbo_terms: one posterior sample, closed-form
-# KL. A single image is scored with eps seeded by ELBO_SEED, so the same image gets the same
-# -ELBO on "How a VAE works" and on Reconstruct.
-ELBO_SEED = EVAL_SEED
-
-
-def estimator_note(seed: int = ELBO_SEED) -> str:
-    """What the pages' -ELBO of one image is, in words (for captions)."""
-    return (f"one-sample estimate: the reconstruction term is scored at one z ~ q(z|x) drawn "
-            f"with seed {seed}, the KL in closed form")
-
-
-def _numpy(terms: dict[str, torch.Tensor], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    return {k: terms[k].cpu().numpy() for k in keys}
+# --- -ELBO per image (ui.inference scores one image) ----------------------------------------
 
 
 @st.cache_data(show_spinner="Scoring every test image...", max_entries=16)
@@ -158,8 +127,9 @@ def _test_neg_elbo(path: str, mtime: str, dataset: str, binarization: str, _mode
     xt = eval_targets(torch.from_numpy(x)[:, None], binarization)
     y = test_labels(_model, labels)
     g = torch.Generator(device=device_of(_model)).manual_seed(EVAL_SEED)
-    parts = [_numpy(elbo_terms(_model, xt[i:i + 1000], g, None if y is None else y[i:i + 1000]),
-                    ("neg_elbo", "recon", "kl"))
+    parts = [numpy_terms(elbo_terms(_model, xt[i:i + 1000], g,
+                                    None if y is None else y[i:i + 1000]),
+                         ("neg_elbo", "recon", "kl"))
              for i in range(0, len(xt), 1000)]
     return {k: np.concatenate([p[k] for p in parts]) for k in ("neg_elbo", "recon", "kl")}
 
@@ -168,28 +138,6 @@ def test_neg_elbo(ck: Checkpoint) -> dict[str, np.ndarray]:
     """Per-image test -ELBO, recon and KL [N] under the model's likelihood and binarization.
     Same protocol and random draws as evaluate_elbo, so the mean equals metrics.json's."""
     return _test_neg_elbo(*key(ck), ck.train_config.dataset, ck.train_config.binarize, ck.model)
-
-
-def image_elbo(model: Any, img: np.ndarray, binarization: str, seed: int = ELBO_SEED,
-               y: int | None = None) -> dict[str, Any]:
-    """-ELBO terms of one [28, 28] image (elbo_terms with eps seeded by `seed`), scored like the
-    test set: grey levels for binarization 'none', else one fixed Bernoulli draw (seed
-    EVAL_SEED) used as input and target. Also mu, logvar, eps, z [Z], the target and the
-    decoded mean of z [28, 28]. A conditional model scores it given its label y."""
-    x = torch.from_numpy(np.asarray(img, dtype=np.float32))[None, None]
-    target = eval_targets(x, binarization)
-    out = elbo_terms(model, target, seed, y)
-    res: dict[str, Any] = {k: float(out[k][0]) for k in ("neg_elbo", "recon", "kl")}
-    res.update({k: v[0] for k, v in _numpy(out, ("mu", "logvar", "eps", "z")).items()})
-    res.update(target=target[0, 0].numpy(),
-               x_z=torch.sigmoid(out["logits"])[0, 0].cpu().numpy())
-    return res
-
-
-def score_image(ck: Checkpoint, img: np.ndarray, seed: int = ELBO_SEED,
-                y: int | None = None) -> dict[str, Any]:
-    """image_elbo under the checkpoint's own binarization (given label y if conditional)."""
-    return image_elbo(ck.model, img, ck.train_config.binarize, seed, y)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -207,70 +155,6 @@ def anatomy(ck: Checkpoint, image: np.ndarray, seed: int, y: int | None) -> dict
     target as scored, mu, sigma, eps, z, the -ELBO terms, KL per dimension, decodings of z
     and of mu."""
     return _anatomy(*key(ck), np.asarray(image, dtype=np.float32), int(seed), y, ck)
-
-
-# --- decoding helpers (not cached: cheap and seeded) ------------------------------------------
-def reconstruct(ck: Checkpoint, images: np.ndarray, sample: bool = False, seed: int = 0,
-                y: Labels | None = None) -> np.ndarray:
-    """Decoded posterior means (or one seeded posterior sample each) of images [N, 28, 28]
-    (under labels y, one per image or one for all, if the model is conditional)."""
-    g = torch.Generator(device=device_of(ck.model)).manual_seed(seed)
-    with torch.no_grad():
-        out = ck.model.reconstruct(as_batch(images, ck.model), _on(y, ck), sample=sample,
-                                   generator=g)
-    return out[:, 0].cpu().numpy()
-
-
-def encode(ck: Checkpoint, images: np.ndarray, y: Labels | None = None
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior (mu, logvar) [N, Z] of images [N, 28, 28] (grey levels, as given; under
-    labels y if the model is conditional)."""
-    with torch.no_grad():
-        m, lv = ck.model.encode(as_batch(images, ck.model), _on(y, ck))
-    return m.cpu().numpy(), lv.cpu().numpy()
-
-
-def posterior_samples(ck: Checkpoint, image: np.ndarray, n: int, seed: int,
-                      draw_pixels: bool = False, y: int | None = None) -> np.ndarray:
-    """n decoded samples z ~ q(z|x) of one image (optionally with pixels drawn from p(x|z));
-    a conditional model encodes and decodes it under its label y."""
-    model = ck.model
-    g = torch.Generator(device=device_of(model)).manual_seed(seed)
-    with torch.no_grad():
-        x = as_batch(image, model).expand(n, -1, -1, -1)
-        mean = model.reconstruct(x, _on(y, ck), sample=True, generator=g)
-        out = pixel_draw(ck, mean, g) if draw_pixels else mean
-    return out[:, 0].cpu().numpy()
-
-
-def pixel_draw(ck: Checkpoint, mean: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """One draw x ~ p(x|z) given decoded means: Bernoulli pixels, or Gaussian noise (clipped)."""
-    cfg = ck.model_config
-    if cfg.likelihood == "bernoulli":
-        return torch.bernoulli(mean, generator=g)
-    noise = torch.randn(mean.shape, generator=g, device=mean.device, dtype=mean.dtype)
-    return (mean + noise * cfg.gaussian_var ** 0.5).clamp(0, 1)
-
-
-def decode(ck: Checkpoint, codes: np.ndarray | torch.Tensor, y: Labels | None = None
-           ) -> np.ndarray:
-    """Decode latent codes [N, Z] -> images [N, 28, 28] (under labels y if conditional)."""
-    with torch.no_grad():
-        z = torch.as_tensor(codes, dtype=torch.float32).to(device_of(ck.model))
-        return ck.model.decode(z, _on(y, ck))[:, 0].cpu().numpy()
-
-
-def prior_samples(ck: Checkpoint, n: int, seed: int, y: Labels | None = None) -> np.ndarray:
-    """n images decoded from z ~ N(0, I), drawn with a seeded generator (under labels y if
-    conditional: the seed alone picks the codes, so every class gets the same styles)."""
-    g = torch.Generator(device=device_of(ck.model)).manual_seed(seed)
-    with torch.no_grad():
-        return ck.model.sample(n, generator=g, y=_on(y, ck))[:, 0].cpu().numpy()
-
-
-def _on(y: Labels | None, ck: Checkpoint) -> Labels | None:
-    """Labels y on the model's device (a tensor must be; an int or list is made there)."""
-    return y.to(device_of(ck.model)) if isinstance(y, torch.Tensor) else y
 
 
 # --- classes: the class map and the style grid (ui.class_maps draws them) -------------------
@@ -409,3 +293,33 @@ def pad_images(dataset: str, n: int) -> tuple[str, bytes]:
     images, _, _ = test_set(dataset)
     data = np.round(images[:n] * 255).astype(np.uint8).tobytes()
     return content_hash(data), data
+
+
+# --- the plane's layers (ui.plane_layers draws them) -----------------------------------------
+@st.cache_data(max_entries=32, show_spinner="Looking for holes in the latent space...")
+def _hole_cells(path: str, mtime: str, extent: float, n: int, _mu: np.ndarray,
+                _logvar: np.ndarray) -> np.ndarray:
+    return hole_map(torch.from_numpy(np.asarray(_mu)), torch.from_numpy(np.asarray(_logvar)),
+                    n, extent, radius=PRIOR_RADIUS).numpy()
+
+
+def hole_cells(ck: Checkpoint, extent: float, n: int) -> np.ndarray:
+    """log p(z) - log q_agg(z) [n, n] on the cell centres of [-extent, extent]^2, row 0 at +y;
+    -inf beyond |z| = PRIOR_RADIUS (vae_core.hole_map). A conditional model's test codes are
+    style codes: one map serves every class."""
+    mu, logvar = encoded(ck)
+    return _hole_cells(*key(ck), round(float(extent), 6), n, mu, logvar)
+
+
+@st.cache_data(max_entries=32, show_spinner="Decoding and encoding the plane...")
+def _round_trips(path: str, mtime: str, n: int, lim: float, y: int | None, _ck: Checkpoint
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    z, head = round_trip_field(_ck.model, n, lim, y)
+    return z.numpy(), head.numpy()
+
+
+def round_trips(ck: Checkpoint, lim: float, y: int | None, n: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(z [n*n, 2], mu(decode(z)) [n*n, 2]) on an n x n grid over [-lim, lim]^2, under class
+    y for a conditional model (vae_core.round_trip_field)."""
+    return _round_trips(*key(ck), n, round(float(lim), 6), None if y is None else int(y), ck)

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from ui import derived, figures, readings
+from ui import figures, inference, readings
 from ui.latent_view import test_code_plane
 from vae_core import Checkpoint, ImageError, interpolate_codes, preprocess_image, traversal_codes
 
@@ -21,7 +21,7 @@ METHODS = ("linear", "slerp")
 def prior_by_class(ck: Checkpoint, n: int, seed: int) -> np.ndarray:
     """n prior samples of every class [K * n, 28, 28], class by class. One seed draws the
     codes, so column j holds the same style z in every row."""
-    return np.concatenate([derived.prior_samples(ck, n, seed, y=k)
+    return np.concatenate([inference.prior_samples(ck, n, seed, y=k)
                            for k in range(ck.model_config.n_classes)])
 
 
@@ -44,7 +44,7 @@ def interpolation(ck: Checkpoint, z0: np.ndarray, z1: np.ndarray, steps: int,
     """(codes [steps, Z], decoded frames [steps, 28, 28]) per method, linear and slerp."""
     a, b = torch.as_tensor(z0), torch.as_tensor(z1)
     paths = {m: interpolate_codes(a, b, steps, m).numpy() for m in METHODS}
-    return paths, {m: derived.decode(ck, p, y=y) for m, p in paths.items()}
+    return paths, {m: inference.decode(ck, p, y=y) for m, p in paths.items()}
 
 
 def traversal(ck: Checkpoint, steps: int, lim: float, base: np.ndarray | None,
@@ -58,7 +58,7 @@ def traversal(ck: Checkpoint, steps: int, lim: float, base: np.ndarray | None,
     codes = codes.view(z_dim, steps, z_dim)[list(dims)].reshape(-1, z_dim)
     prefix = "" if base is None else "Δ"
     # Short row labels ("z7 · inactive"): the grid leaves ~110 px for them.
-    return (derived.decode(ck, codes, y=y), [dim_names[d].split(" (")[0] for d in dims],
+    return (inference.decode(ck, codes, y=y), [dim_names[d].split(" (")[0] for d in dims],
             [f"{prefix}{v:+.1f}" for v in np.linspace(-lim, lim, steps)])
 
 
@@ -80,7 +80,7 @@ def uploaded_ends(ck: Checkpoint, files: Sequence[Any], chosen: int | None
         if ck.model_config.conditional:
             read = readings.reading(img) if readings.digit_model(ck) else None
             y = read[0] if read is not None else (chosen or 0)
-        codes.append(derived.encode(ck, img[None], y=y)[0][0])
+        codes.append(inference.encode(ck, img[None], y=y)[0][0])
         names.append(f.name)
         ys.append(y)
     return codes, names, ys, errors

@@ -18,10 +18,10 @@ import torch
 
 from ui.classes import class_labels
 from ui.keys import SL_RANGE
-from ui.state import encoded, key, test_set
+from ui.derived import hole_cells, round_trips
+from ui.state import test_set
 from ui.wording import item_noun, with_article
-from vae_core import (HOLE_RATIO, PRIOR_RADIUS, Checkpoint, decoded_cost, hole_map, hole_share,
-                      round_trip_field)
+from vae_core import HOLE_RATIO, PRIOR_RADIUS, Checkpoint, decoded_cost, hole_share
 
 HOLE_CELLS = 48  # hole-map cells per side: smooth enough, 2,304 points cost ~0.1 s
 FIELD_ARROWS = 15  # round-trip arrows per side (the pad's manifold tiles)
@@ -29,33 +29,17 @@ HOLE_FULL = 1e4  # shaded from p(z) = HOLE_RATIO q(z) on, up to full shade at 10
 FIELD_COLOUR = "#d35400"
 
 
-@st.cache_data(max_entries=32, show_spinner="Looking for holes in the latent space...")
-def _holes(path: str, mtime: str, extent: float, n: int, _mu: np.ndarray,
-           _logvar: np.ndarray) -> np.ndarray:
-    return hole_map(torch.from_numpy(np.asarray(_mu)), torch.from_numpy(np.asarray(_logvar)),
-                    n, extent, radius=PRIOR_RADIUS).numpy()
-
-
 def holes(ck: Checkpoint, extent: float, n: int = HOLE_CELLS) -> np.ndarray:
     """log p(z) - log q_agg(z) [n, n] on the cell centres of [-extent, extent]^2, row 0 at +y;
-    -inf beyond |z| = PRIOR_RADIUS. A conditional model's test codes are style codes: one
-    map serves every class."""
-    mu, logvar = encoded(ck)
-    return _holes(*key(ck), round(float(extent), 6), n, mu, logvar)
-
-
-@st.cache_data(max_entries=32, show_spinner="Decoding and encoding the plane...")
-def _field(path: str, mtime: str, n: int, lim: float, y: int | None, _ck: Checkpoint
-           ) -> tuple[np.ndarray, np.ndarray]:
-    z, head = round_trip_field(_ck.model, n, lim, y)
-    return z.numpy(), head.numpy()
+    -inf beyond |z| = PRIOR_RADIUS (ui.derived.hole_cells, cached)."""
+    return hole_cells(ck, extent, n)
 
 
 def field(ck: Checkpoint, lim: float, y: int | None, n: int = FIELD_ARROWS
           ) -> tuple[np.ndarray, np.ndarray]:
     """(z [n*n, 2], mu(decode(z)) [n*n, 2]) on an n x n grid over [-lim, lim]^2 (under class
-    y for a conditional model)."""
-    return _field(*key(ck), n, round(float(lim), 6), None if y is None else int(y), ck)
+    y for a conditional model; ui.derived.round_trips, cached)."""
+    return round_trips(ck, lim, y, n)
 
 
 def needs_2d(ck: Checkpoint) -> None:

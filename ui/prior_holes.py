@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from ui.derived import decode, prior_check
+from ui.derived import prior_check
+from ui.inference import decode
 from ui.figures import png, tile
 from ui.readings import digit_model
 from vae_core import HOLE_RATIO, PRIOR_RADIUS, Checkpoint, VAEError, classify, hole_share

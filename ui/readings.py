@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ui.derived import decode
+from ui.inference import decode
 from ui.state import get_model
 from vae_core import (UPLOAD_MODEL_DIR, Checkpoint, VAEError, is_checkpoint, load_classifier,
                       read_digit)

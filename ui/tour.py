@@ -12,8 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.derived import (anatomy, decode, manifold_image, pca_of_test_codes, posterior_samples,
-                        prior_samples, project_cov, subsample)
+from ui.derived import anatomy, manifold_image, pca_of_test_codes, project_cov, subsample
+from ui.inference import decode, posterior_samples, prior_samples
 from ui.figures import pad_2d, png, tile
 from ui.prior_holes import holes_story
 from ui.keys import STEP_KEY
