@@ -11,7 +11,8 @@ import re
 import time
 
 import torch
-from e2e_helpers import REPO_ROOT, assert_healthy, goto, pick_model
+from e2e_helpers import REPO_ROOT, assert_healthy, goto
+from page_helpers import pick_model
 
 from ui.latent_pad import Blob
 from vae_core import export_decoder, load_checkpoint

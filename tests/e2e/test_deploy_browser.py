@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from e2e_helpers import (assert_healthy, digit_png, goto, nav_to, screenshot, upload,
-                         wait_for_app)
+from e2e_helpers import assert_healthy, goto, nav_to, screenshot, wait_for_app
+from page_helpers import digit_png, upload
 from pad_helpers import plane_point, stats, wait_python_has
 
 from deploy import Launched, alive, launched

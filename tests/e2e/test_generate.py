@@ -2,8 +2,8 @@
 digits drawn."""
 
 import pytest
-from e2e_helpers import (assert_healthy, goto, image_bytes, main_images, pick_model, screenshot,
-                         wait_for_app)
+from e2e_helpers import assert_healthy, goto, screenshot, wait_for_app
+from page_helpers import image_bytes, main_images, pick_model
 
 pytestmark = pytest.mark.e2e
 

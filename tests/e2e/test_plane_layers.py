@@ -12,7 +12,8 @@ import time
 import numpy as np
 import pytest
 import torch
-from e2e_helpers import REPO_ROOT, assert_healthy, goto, pick_model, screenshot, wait_for_app
+from e2e_helpers import REPO_ROOT, assert_healthy, goto, screenshot, wait_for_app
+from page_helpers import pick_model
 
 from ui.latent_pad import Blob
 from vae_core import export_decoder, load_checkpoint, pixel_cost

@@ -3,8 +3,8 @@ refused with a friendly message, not a traceback; the drawing canvas's toolbar d
 the "Input" choice."""
 
 import pytest
-from e2e_helpers import (assert_healthy, digit_png, goto, image_bytes, screenshot, upload,
-                         wait_for_app)
+from e2e_helpers import assert_healthy, goto, screenshot, wait_for_app
+from page_helpers import digit_png, image_bytes, upload
 
 pytestmark = pytest.mark.e2e
 

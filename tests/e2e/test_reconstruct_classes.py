@@ -5,8 +5,8 @@ reading; beside mnist-mlp-2d the bundled upload model's reconstruction appears, 
 import re
 
 import pytest
-from e2e_helpers import (UPLOAD_INPUT, assert_healthy, digit_png, goto, pick_model, screenshot,
-                         wait_for_app)
+from e2e_helpers import UPLOAD_INPUT, assert_healthy, goto, screenshot, wait_for_app
+from page_helpers import digit_png, pick_model
 
 pytestmark = pytest.mark.e2e
 

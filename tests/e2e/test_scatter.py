@@ -3,8 +3,8 @@ points); the manifold underlay keeps the user's selection and hidden classes; wi
 conditional mnist-cvae-2d a box selection of the style codes shows the selected digits."""
 
 import pytest
-from e2e_helpers import (assert_healthy, box_select, goto, pick_model, plotly_point_counts,
-                         screenshot, wait_for_app)
+from e2e_helpers import assert_healthy, goto, screenshot, wait_for_app
+from page_helpers import box_select, pick_model, plotly_point_counts
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ import re
 import numpy as np
 import pytest
 import torch
-from e2e_helpers import (REPO_ROOT, assert_healthy, goto, image_bytes, main_images,
-                         running_server, screenshot, wait_for_app)
+from e2e_helpers import REPO_ROOT, assert_healthy, goto, running_server, screenshot, wait_for_app
+from page_helpers import image_bytes, main_images
 
 from vae_core import load_checkpoint
 

@@ -12,7 +12,8 @@ no longer matches; Playwright's get_by_role does). Older versions used baseweb's
 """
 
 import pytest
-from e2e_helpers import assert_healthy, goto, image_bytes, pick_model, screenshot, wait_for_app
+from e2e_helpers import assert_healthy, goto, screenshot, wait_for_app
+from page_helpers import image_bytes, pick_model
 
 pytestmark = pytest.mark.e2e
 

@@ -3,8 +3,8 @@ name and can then be picked in the sidebar's model selectbox. The server's
 VAE_USER_MODELS_DIR is a temporary folder, so nothing is written into checkpoints/."""
 
 import pytest
-from e2e_helpers import (MAIN, assert_healthy, field, goto, plotly_point_counts, screenshot,
-                         set_number, wait_for_app, wait_for_text)
+from e2e_helpers import MAIN, assert_healthy, goto, screenshot, wait_for_app
+from page_helpers import field, plotly_point_counts, set_number, wait_for_text
 
 pytestmark = pytest.mark.e2e
 

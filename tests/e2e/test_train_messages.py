@@ -10,8 +10,8 @@
 """
 
 import pytest
-from e2e_helpers import (MAIN, assert_healthy, goto, screenshot, set_number, wait_for_app,
-                         wait_for_text)
+from e2e_helpers import MAIN, assert_healthy, goto, screenshot, wait_for_app
+from page_helpers import set_number, wait_for_text
 
 from vae_core import acquire_training_slot
 
