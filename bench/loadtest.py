@@ -138,6 +138,9 @@ class Server:
     def start(self, timeout: float = 90.0) -> None:
         # data: VAE_DATA_DIR if set, else the MNIST bundled in data/mnist
         env = dict(os.environ, VAE_USER_MODELS_DIR=self.models_dir, PYTHONUNBUFFERED="1")
+        # the pages' window.* hooks, which these benchmarks read (ui.frontend_modules.HOOKS_ENV;
+        # a literal, so the benchmark does not import the app and its streamlit)
+        env["VAE_TEST_HOOKS"] = "1"
         cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]

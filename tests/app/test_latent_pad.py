@@ -152,5 +152,5 @@ def test_unavailable_reasons() -> None:
     mlp = load_checkpoint(BUNDLED / "mnist-mlp-2d")
     assert latent_pad.payload_sizes(mlp) == {"decoder": 2138176, "points": 45000,
                                              "images": 3920000, "reader": 966184}
-    spec = json.dumps(latent_pad._decoder(str(ck.path), 0.0, ck.model)[0])
+    spec = json.dumps(latent_pad._decoder(ck)[0])
     assert "conv_transpose2d" in spec

@@ -318,6 +318,10 @@ def test_installed_app_serves_the_bundled_model(installed: Path, env: dict[str, 
             captions, problems = pool.submit(asyncio.run, sliders()).result()
         assert any("z on the server: (0.00, 0.00)" in t for t in captions), captions
         assert problems == [], problems
+        # The pad's modules are served from the installed folder (ui.frontend_modules).
+        pad_js = f"{url}/_stcore/bidi-components/latent_explorer.latent_pad/blobs.js"
+        with urllib.request.urlopen(pad_js, timeout=10) as resp:
+            assert b"export function fetchBlob" in resp.read()
         assert Client.config is not None  # the project's settings, from another folder:
         assert Client.config.toolbar_mode == Config.ToolbarMode.MINIMAL
         assert not Client.config.gather_usage_stats

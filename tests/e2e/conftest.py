@@ -9,6 +9,7 @@ even when a test fails. Screenshots land in artifacts/e2e/ (gitignored).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,23 @@ for p in (str(REPO_ROOT), str(HERE)):
 
 from e2e_helpers import (ARTIFACTS, StreamlitServer, launch_chromium, require_chromium,
                          running_server)
+
+from ui.frontend_modules import HOOKS_ENV
+
+
+@pytest.fixture(scope="session", autouse=True)
+def page_test_hooks() -> Iterator[None]:
+    """Servers started by these tests define the pages' window.* test hooks (VAE_TEST_HOOKS=1,
+    ui.frontend_modules); a production server does not."""
+    before = os.environ.get(HOOKS_ENV)
+    os.environ[HOOKS_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[HOOKS_ENV]
+        else:
+            os.environ[HOOKS_ENV] = before
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,8 @@
 The browser runs the decoder exported by `vae_core.export_decoder` (frontend/decoder.js, plain
 Float32Array loops) once per animation frame, draws to canvases at the device pixel ratio, and
 calls `setStateValue` only on release: z then lands in session state through `on_release`.
+frontend/pad.js is the host module (its header names the others); ui.frontend_modules serves
+the folder, so they load as real ES modules.
 Python stays the source of truth: buttons that write z make the pad follow on the next run.
 
 How the big payloads travel, and why. A v2 component's `data` is part of the element's delta,
@@ -27,7 +29,6 @@ cost an extra rerun per model and sends the bytes over the websocket anyway.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,18 +36,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import streamlit as st
-from plotly.colors import qualitative
+from streamlit import runtime
 
+from ui.frontend_modules import component, hooks_wanted
+from ui.derived import pad_images, pad_points
 from ui.keys import ACK_KEY, HAVE_KEY
-from ui.plane_layers import (HOLE_CELLS, HOLE_FULL, HOLE_RATIO, PadLayers, cost_target,
-                             pad_arrays)
-from ui.state import encoded, test_set
-from vae_core import (VAE, Checkpoint, ExportError, VAEError, export_classifier, export_decoder,
-                      load_classifier, weights_mtime)
+from ui.plane_layers import (FIELD_COLOUR, HOLE_CELLS, HOLE_FULL, HOLE_RATIO, PadLayers,
+                             cost_target, pad_arrays)
+from ui.state import browser_classifier, browser_decoder, content_hash, test_set
+from vae_core import CLASS_COLORS, Checkpoint, VAEError, load_classifier
 
-FRONTEND = Path(__file__).resolve().parent / "frontend"
 NAME = "latent_explorer.latent_pad"
 KEY = "latent_pad"
 MAX_DIMS = 64
@@ -55,15 +55,8 @@ POINTS = 5000  # test digits on the 2-D plane; their images as uint8 are 3.9 MB
 TILES = 15  # manifold tiles per side under the plane (tile centres span [-range, range])
 MIME = "application/octet-stream"
 
-
-def _source() -> tuple[str, str]:
-    """(js, css): decoder.js and pad.js joined into one ES module (a v2 component takes one)."""
-    js = "\n".join((FRONTEND / name).read_text() for name in ("decoder.js", "pad.js"))
-    return js, (FRONTEND / "pad.css").read_text()
-
-
-_JS, _CSS = _source()
-_mount = st.components.v2.component(NAME, js=_JS, css=_CSS)
+# frontend/pad.js and the modules it imports, served from their folder (ui.frontend_modules)
+_mount = component(NAME, Path(__file__).resolve().parent, js="pad.js", css="pad.css")
 
 
 @dataclass(frozen=True)
@@ -75,27 +68,18 @@ class Blob:
 
     @classmethod
     def of(cls, data: bytes) -> Blob:
-        return cls(hashlib.sha256(data).hexdigest()[:24], data)
+        return cls(content_hash(data), data)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _decoder(path: str, mtime: float, _model: VAE) -> tuple[list[dict[str, Any]], Blob] | str:
+def _decoder(ck: Checkpoint) -> tuple[list[dict[str, Any]], Blob] | str:
     """The exported decoder of one checkpoint, or why it cannot run in the browser."""
-    try:
-        spec, weights = export_decoder(_model)
-    except ExportError as e:
-        return str(e)
-    if weights.nbytes > MAX_WEIGHT_BYTES:
-        return f"its decoder has {weights.nbytes / 2**20:.0f} MB of weights"
-    return spec, Blob.of(weights.astype("<f4").tobytes())
-
-
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _reader_of(net_id: int, _net: Any) -> tuple[list[dict[str, Any]], Blob]:
-    """The digit classifier exported for the browser (net_id: load_classifier's object, a
-    new one when its files change)."""
-    spec, weights = export_classifier(_net)
-    return spec, Blob.of(weights.astype("<f4").tobytes())
+    got = browser_decoder(ck)
+    if isinstance(got, str):
+        return got
+    spec, digest, data = got
+    if len(data) > MAX_WEIGHT_BYTES:
+        return f"its decoder has {len(data) / 2**20:.0f} MB of weights"
+    return spec, Blob(digest, data)
 
 
 def _reader(ck: Checkpoint) -> tuple[list[dict[str, Any]], Blob] | None:
@@ -105,32 +89,10 @@ def _reader(ck: Checkpoint) -> tuple[list[dict[str, Any]], Blob] | None:
         return None
     try:
         net = load_classifier()
-        return _reader_of(id(net), net)
+        spec, digest, data = browser_classifier(id(net), net)
     except (VAEError, OSError):
         return None
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _points(path: str, mtime: float, dataset: str, _mu: np.ndarray) -> Blob:
-    """float32 [n, 2] codes then uint8 [n] labels of the first POINTS test digits."""
-    _, labels, _ = test_set(dataset)
-    n = min(POINTS, len(labels))
-    return Blob.of(np.ascontiguousarray(_mu[:n, :2], dtype="<f4").tobytes()
-                   + labels[:n].astype(np.uint8).tobytes())
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _images(dataset: str) -> Blob:
-    """uint8 [n, 28, 28] images of the first POINTS test digits (the dataset's own bytes)."""
-    images, _, _ = test_set(dataset)
-    return Blob.of(np.round(images[:POINTS] * 255).astype(np.uint8).tobytes())
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _layers(path: str, mtime: float, r: float, y: int | None, _ck: Checkpoint) -> Blob:
-    """The hole map and the round-trip field for this model, range and class (see
-    ui.plane_layers.pad_arrays)."""
-    return Blob.of(pad_arrays(_ck, r, TILES, y))
+    return spec, Blob(digest, data)
 
 
 def unavailable(ck: Checkpoint) -> str | None:
@@ -138,7 +100,7 @@ def unavailable(ck: Checkpoint) -> str | None:
     zdim = ck.model_config.latent_dim
     if zdim > MAX_DIMS:
         return f"z has {zdim} dimensions (the pad takes up to {MAX_DIMS})"
-    got = _decoder(str(ck.path), weights_mtime(str(ck.path)), ck.model)
+    got = _decoder(ck)
     return got if isinstance(got, str) else None
 
 
@@ -147,8 +109,6 @@ def _ref(blob: Blob, what: str, kind: str, extra: dict[str, Any] | None = None
     """The JSON that names a blob; with a media URL unless the page already holds it."""
     url = None
     if blob.hash not in st.session_state.get(HAVE_KEY, set()):
-        from streamlit import runtime
-
         if runtime.exists():
             # One coordinate per kind: a new model's blob replaces the old one's registration.
             url = runtime.get_instance().media_file_mgr.add(blob.data, MIME, f"{KEY}.{kind}")
@@ -174,13 +134,11 @@ def _needed() -> None:
 
 def payload_sizes(ck: Checkpoint) -> dict[str, int]:
     """Bytes of each blob this model's pad fetches once (for the benchmark and the docs)."""
-    _, blob = _decoder(str(ck.path), weights_mtime(str(ck.path)), ck.model)
+    _, blob = _decoder(ck)
     sizes = {"decoder": len(blob.data)}
     if ck.model_config.latent_dim == 2:
-        dataset = ck.train_config.dataset
-        sizes["points"] = len(_points(str(ck.path), weights_mtime(str(ck.path)), dataset,
-                                      encoded(ck)[0]).data)
-        sizes["images"] = len(_images(dataset).data)
+        sizes["points"] = len(pad_points(ck, POINTS)[1])
+        sizes["images"] = len(pad_images(ck.train_config.dataset, POINTS)[1])
     reader = _reader(ck)
     if reader:
         sizes["reader"] = len(reader[1].data)
@@ -205,15 +163,14 @@ def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
                          f"got {label}")
     if not n_labels and label is not None:
         raise ValueError(f"{ck.name} is unconditional: it takes no class label")
-    path, mtime = str(ck.path), weights_mtime(str(ck.path))
-    spec, weights = _decoder(path, mtime, ck.model)
+    spec, weights = _decoder(ck)
     data: dict[str, Any] = {
         "z": [float(v) for v in z], "ack": st.session_state.get(ACK_KEY), "range": float(r),
         "tiles": TILES, "dims": list(dims),
         "decoder": _ref(weights, "the decoder", "decoder", {"spec": spec}),
-        "points": None, "images": None, "classes": [], "colors": qualitative.D3,
+        "points": None, "images": None, "classes": [], "colors": CLASS_COLORS,
         "label": None if label is None else int(label), "reader": None,
-        "layers": None, "cost": None,
+        "layers": None, "cost": None, "test_hooks": hooks_wanted(),
     }
     layers = layers or PadLayers()
     if layers.cost_index is not None:
@@ -224,15 +181,16 @@ def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
     if len(z) == 2:
         dataset = ck.train_config.dataset
         _, labels, classes = test_set(dataset)
-        points = _points(path, mtime, dataset, encoded(ck)[0])
+        points = Blob(*pad_points(ck, POINTS))
         data["points"] = _ref(points, "the test digits", "points", {"n": min(POINTS, len(labels))})
-        data["images"] = _ref(_images(dataset), "their images", "images")
+        data["images"] = _ref(Blob(*pad_images(dataset, POINTS)), "their images", "images")
         data["classes"] = list(classes)
         if layers.holes or layers.field:
-            blob = _layers(path, mtime, float(r), data["label"], ck)
+            # hole map and field come cached (ui.plane_layers); joining them costs ~0.1 ms
+            blob = Blob.of(pad_arrays(ck, float(r), TILES, data["label"]))
             data["layers"] = {
                 "holes": layers.holes, "field": layers.field, "cells": HOLE_CELLS,
-                "from": math.log(HOLE_RATIO), "to": math.log(HOLE_FULL),
+                "from": math.log(HOLE_RATIO), "to": math.log(HOLE_FULL), "colour": FIELD_COLOUR,
                 "arrays": _ref(blob, "the hole map and round-trip field", "layers")}
     _mount(key=KEY, data=data, on_release_change=partial(_released, on_release, len(z)),
            on_need_change=_needed)

@@ -16,7 +16,6 @@ Copy link's step= right; Python's frame (from a link) moves the player on the ne
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -25,32 +24,17 @@ from typing import Any
 import streamlit as st
 
 from ui.figures import CLASS_COLORS
+from ui.frontend_modules import component
 from ui.replay_figures import COLLAPSED_NATS, cloud_extent, player_ranges, replay_plane
 from vae_core import Replay
 
 FRONTEND = Path(__file__).resolve().parent / "frontend"
 NAME = "latent_explorer.replay_player"
-MODULES = ("frames.js", "scales.js", "load.js", "charts.js", "player.js")  # dependencies first
 MIME = "application/octet-stream"
 EPOCHS_PER_SECOND = 3.0  # 1x speed: a 40-epoch run plays in about 13 s
 PLAY_SECONDS = (6.0, 20.0)  # ... and any run in 6 to 20 s at 1x
-SIBLING_IMPORT = re.compile(r'^import\s*\{[^}]*\}\s*from\s*"\./[\w.]+";\n', re.M)
-EXPORT = re.compile(r"^export (?!default)", re.M)
-
-
-def _source() -> tuple[str, str]:
-    """(js, css): the ES modules joined into one (a v2 component takes one module). Each
-    module's imports of its siblings and its `export` keywords go; player.js keeps its
-    default export."""
-    parts = []
-    for name in MODULES:
-        text = SIBLING_IMPORT.sub("", (FRONTEND / name).read_text())
-        parts.append(EXPORT.sub("", text))
-    return "\n".join(parts), (FRONTEND / "player.css").read_text()
-
-
-_JS, _CSS = _source()
-_mount = st.components.v2.component(NAME, js=_JS, css=_CSS)
+# frontend/player.js and the modules it imports, served from their folder (ui.frontend_modules)
+_mount = component(NAME, FRONTEND.parent, js="player.js", css="player.css")
 
 
 def play_seconds(replay: Replay) -> float:

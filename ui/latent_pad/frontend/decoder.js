@@ -1,11 +1,11 @@
 // The decoder of vae_core.export, run with plain Float32Array loops (no WebGL, no library).
-// A classic script fragment: ui/latent_pad joins it with pad.js into one ES module.
+// An ES module with no DOM: the pad imports it, and so does node (decoder.test.js).
 //
 // Each kernel mirrors vae_core.export.decode_with_spec: activations are flat vectors, 3-D ones
 // channels-last (H, W, C), so every innermost loop walks contiguous memory. Buffers are
 // allocated once per model; decode() allocates nothing, so a drag does not feed the GC.
 
-function linear(x, y, w, wo, b, bo, nin, nout) {
+export function linear(x, y, w, wo, b, bo, nin, nout) {
   for (let o = 0; o < nout; o++) {
     let s = bo >= 0 ? b[bo + o] : 0;
     const row = wo + o * nin;
@@ -23,7 +23,7 @@ function linear(x, y, w, wo, b, bo, nin, nout) {
   }
 }
 
-function fillBias(y, b, bo, pixels, c) {
+export function fillBias(y, b, bo, pixels, c) {
   if (bo < 0) { y.fill(0); return; }
   for (let p = 0; p < pixels; p++) for (let j = 0; j < c; j++) y[p * c + j] = b[bo + j];
 }
@@ -32,7 +32,7 @@ function fillBias(y, b, bo, pixels, c) {
 // (iy*s - p + ky, ix*s - p + kx). Zero inputs (half of them after a ReLU) are skipped; the
 // taps that land inside the output are found once per input pixel. A gather over output
 // pixels (dot products in registers) measured 2x slower here: it cannot skip the zeros.
-function convTranspose(x, y, w, L, inShape) {
+export function convTranspose(x, y, w, L, inShape) {
   const [h, wd, cin] = inShape, [ho, wo, cout] = L.shape;
   const { k, stride: s, padding: p } = L, kkc = k * k * cout;
   fillBias(y, w, L.b, ho * wo, cout);
@@ -68,7 +68,7 @@ function convTranspose(x, y, w, L, inShape) {
 }
 
 // Convolution as a gather: one dot product over (ky, kx, ci) per output value.
-function conv(x, y, w, L, inShape) {
+export function conv(x, y, w, L, inShape) {
   const [h, wd, cin] = inShape, [ho, wo, cout] = L.shape;
   const { k, stride: s, padding: p } = L;
   for (let oy = 0; oy < ho; oy++) {
@@ -92,7 +92,7 @@ function conv(x, y, w, L, inShape) {
 }
 
 // Non-overlapping k x k max pooling, channels-last (the classifier's 2x2 pools).
-function maxPool(x, y, L, inShape) {
+export function maxPool(x, y, L, inShape) {
   const [, wd, c] = inShape, [ho, wo] = L.shape, k = L.k;
   for (let oy = 0; oy < ho; oy++) {
     for (let ox = 0; ox < wo; ox++) {
@@ -108,7 +108,7 @@ function maxPool(x, y, L, inShape) {
   }
 }
 
-function elementwise(op, L, x, n) {
+export function elementwise(op, L, x, n) {
   switch (op) {
     case "relu": for (let i = 0; i < n; i++) if (x[i] < 0) x[i] = 0; break;
     case "leaky_relu": for (let i = 0; i < n; i++) if (x[i] < 0) x[i] *= L.slope; break;
@@ -122,8 +122,8 @@ function elementwise(op, L, x, n) {
 const size = (shape) => shape.reduce((a, b) => a * b, 1);
 
 // Runs any vae_core.export spec: a decoder (z -> 784 pixels) or, with zdim = 784, the digit
-// classifier (pixels -> 10 logits, see Reader in pad.js).
-class Decoder {
+// classifier (pixels -> 10 logits, see reading.js).
+export class Decoder {
   /** spec: vae_core.export's layer list; weights: its flat float32 array. */
   constructor(spec, weights, zdim) {
     this.spec = spec;
