@@ -9,8 +9,11 @@ model go through `st.cache_data`, keyed by the checkpoint path and its mtime.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -20,9 +23,15 @@ from ui.keys import MODEL_KEY, UPLOADS_KEY  # noqa: F401  (MODEL_KEY: the pages'
 from vae_core import (
     Checkpoint,
     DataNotFoundError,
+    ExportError,
     encode_dataset,
+    export_classifier,
+    export_decoder,
     is_checkpoint,
     load_checkpoint,
+    Replay,
+    Split,
+    load_replay,
     load_split,
     weights_mtime,
 )
@@ -30,6 +39,7 @@ from vae_core import resources
 
 ROOT = resources.root()  # the clone, or the installed copy of the app (vae_core.resources)
 BUNDLED_DIR = resources.bundled_dir()
+T = TypeVar("T")
 DEFAULT_MODEL = "mnist-mlp-2d"
 ENV_USER_DIR = resources.ENV_USER_MODELS_DIR
 # The same path under a key no widget owns. After a fragment rerun (a latent pad release, a
@@ -61,14 +71,21 @@ def available_models() -> dict[str, str]:
     return found
 
 
+def key(ck: Checkpoint | str | Path) -> tuple[str, str]:
+    """(path, mtime) strings identifying a checkpoint's current weights: the one cache key of
+    everything derived from a model, here and in ui.derived."""
+    path = str(ck.path if isinstance(ck, Checkpoint) else ck)
+    return path, str(weights_mtime(path))
+
+
 @st.cache_resource(show_spinner="Loading model...", max_entries=16)
-def _load(path: str, mtime: float) -> Checkpoint:
+def _load(path: str, mtime: str) -> Checkpoint:
     return load_checkpoint(path)
 
 
 def get_model(path: str) -> Checkpoint:
     """The cached, read-only checkpoint at `path` (reloaded when its weights change)."""
-    return _load(path, weights_mtime(path))
+    return _load(*key(path))
 
 
 def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -100,7 +117,7 @@ def test_set_or_stop(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray, li
 
 
 @st.cache_resource(show_spinner="Encoding the test set...", max_entries=16)
-def encoded_test_set(path: str, mtime: float, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+def encoded_test_set(path: str, mtime: str, dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances of the whole test set under one model (read-only).
     A conditional model encodes each image with its own label: its codes hold style alone."""
     x, labels, _ = test_set(dataset)
@@ -112,4 +129,59 @@ def encoded_test_set(path: str, mtime: float, dataset: str) -> tuple[np.ndarray,
 
 
 def encoded(ck: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
-    return encoded_test_set(str(ck.path), weights_mtime(str(ck.path)), ck.train_config.dataset)
+    """(posterior means [N, Z], log-variances [N, Z]) of the test set under `ck` (cached)."""
+    return encoded_test_set(*key(ck), ck.train_config.dataset)
+
+
+@st.cache_resource(show_spinner="Loading the training set...", max_entries=2)
+def training_split(dataset: str, train: bool, data_setting: str | None) -> Split:
+    """A split of `dataset` for the Train page, shared read-only (the Trainer copies it to
+    floats). data_setting (the data folder variable's value) is part of the key, so pointing
+    the variable elsewhere reloads."""
+    return load_split(dataset, train=train, data_dir=None)
+
+
+@st.cache_resource(show_spinner="Loading the training replay...", max_entries=8)
+def replay(path: str, mtime: float, latent_dim: int) -> Replay:
+    """The training replay saved in checkpoint folder `path` (its file's mtime is part of the
+    key), shared read-only by every session; VAEError when it cannot be read."""
+    return load_replay(path, latent_dim)
+
+
+@st.cache_resource
+def server_object(name: str, _make: Callable[[], T]) -> T:
+    """The server's one object called `name`, made by `_make()` on first use and shared by
+    every session (the Train page's TrainingManager)."""
+    return _make()
+
+
+# --- the latent pad's exports: what ui.latent_pad serves to the browser ----------------------
+def content_hash(data: bytes) -> str:
+    """The name a blob of bytes travels under to the browser (24 hex digits of its sha256)."""
+    return hashlib.sha256(data).hexdigest()[:24]
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _browser_decoder(path: str, mtime: str, _model: torch.nn.Module
+                     ) -> tuple[list[dict[str, Any]], str, bytes] | str:
+    try:
+        spec, weights = export_decoder(_model)
+    except ExportError as e:
+        return str(e)
+    data = weights.astype("<f4").tobytes()
+    return spec, content_hash(data), data
+
+
+def browser_decoder(ck: Checkpoint) -> tuple[list[dict[str, Any]], str, bytes] | str:
+    """`ck`'s decoder for the browser (vae_core.export_decoder): its layer spec, the content
+    hash and little-endian float32 bytes of its weights; or why it does not export."""
+    return _browser_decoder(*key(ck), ck.model)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def browser_classifier(net_id: int, _net: Any) -> tuple[list[dict[str, Any]], str, bytes]:
+    """The digit classifier for the browser (vae_core.export_classifier): spec, hash, bytes.
+    net_id: id() of load_classifier's object, a new one when its files change."""
+    spec, weights = export_classifier(_net)
+    data = weights.astype("<f4").tobytes()
+    return spec, content_hash(data), data
