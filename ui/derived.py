@@ -18,7 +18,7 @@ from ui.figures import codes_table, tile, tiles_of
 from ui.inference import decode, device_of, numpy_terms, score_image, test_labels
 from ui.latent_map import draw_latent_map
 from ui.replay_figures import player_arrays
-from ui.state import content_hash, encoded, key, test_set
+from ui.state import classifier, content_hash, encoded, key, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, PRIOR_RADIUS, Checkpoint, VAEError,
                       classify, elbo_terms, eval_targets, hole_map, kl_per_dim, latent_stats,
                       manifold, pca, prior_holes, round_trip_field, tint_grid)
@@ -162,7 +162,7 @@ def anatomy(ck: Checkpoint, image: np.ndarray, seed: int, y: int | None) -> dict
 def class_map(grid: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
     """(RGB grid [28 rows, 28 cols, 3]: each tile's ink in the colour of the class the
     classifier reads there, grey where it is unsure; the readings [rows, cols])."""
-    labels, probs = classify(tiles_of(grid, rows, cols))
+    labels, probs = classify(tiles_of(grid, rows, cols), classifier())
     conf = probs[np.arange(len(labels)), labels]
     shape = (rows, cols)
     return tint_grid(grid, labels.reshape(shape), conf.reshape(shape)), labels.reshape(shape)
@@ -254,8 +254,9 @@ def _prior_check(path: str, mtime: str, n: int, y: int | None, read: bool, _ck: 
         labels = torch.from_numpy(test_set(_ck.train_config.dataset)[1][:n]).long()
         own = labels if _ck.model_config.conditional else None
         try:
-            out["sure"] = classify(decode(_ck, z.float(), y))[1].max(1)
-            out["test_sure"] = classify(decode(_ck, _mu[:n], own))[1].max(1)
+            net = classifier()
+            out["sure"] = classify(decode(_ck, z.float(), y), net)[1].max(1)
+            out["test_sure"] = classify(decode(_ck, _mu[:n], own), net)[1].max(1)
         except VAEError:  # no readable classifier: the caller says so
             pass
     return out

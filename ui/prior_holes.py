@@ -22,6 +22,7 @@ from ui.derived import prior_check
 from ui.inference import decode
 from ui.figures import png, tile
 from ui.readings import digit_model
+from ui.state import classifier
 from vae_core import HOLE_RATIO, PRIOR_RADIUS, Checkpoint, VAEError, classify, hole_share
 
 SAMPLES = 2000
@@ -55,7 +56,7 @@ def _row(ck: Checkpoint, z: np.ndarray, y: int | None, caption: str) -> np.ndarr
 def _mean_sure(images: np.ndarray) -> float | None:
     """The classifier's mean confidence in a row of decodings; None without a classifier."""
     try:
-        return float(classify(images)[1].max(1).mean())
+        return float(classify(images, classifier())[1].max(1).mean())
     except VAEError:
         return None
 

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ui.inference import decode
-from ui.state import get_model
-from vae_core import (UPLOAD_MODEL_DIR, Checkpoint, VAEError, is_checkpoint, load_classifier,
-                      read_digit)
+from ui.state import classifier, get_model
+from vae_core import (UPLOAD_MODEL_DIR, Checkpoint, VAEError, is_checkpoint, read_digit)
 
 UNSURE = 0.5  # below this probability a reading is called unsure
 
@@ -31,7 +30,7 @@ def pad_reads(ck: Checkpoint) -> bool:
     if not digit_model(ck):
         return False
     try:
-        load_classifier()
+        classifier()
     except VAEError:
         return False
     return True
@@ -41,7 +40,7 @@ def reading(img: np.ndarray) -> tuple[int, float] | None:
     """(class, confidence) the reference classifier reads in one [28, 28] image; None when
     the classifier's files are missing or damaged (the page goes on without readings)."""
     try:
-        return read_digit(np.asarray(img, dtype=np.float32))
+        return read_digit(np.asarray(img, dtype=np.float32), classifier())
     except VAEError:
         return None
 

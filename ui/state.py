@@ -24,10 +24,12 @@ from vae_core import (
     Checkpoint,
     DataNotFoundError,
     ExportError,
+    classifier_version,
     encode_dataset,
     export_classifier,
     export_decoder,
     is_checkpoint,
+    load_classifier,
     load_checkpoint,
     Replay,
     Split,
@@ -179,9 +181,24 @@ def browser_decoder(ck: Checkpoint) -> tuple[list[dict[str, Any]], str, bytes] |
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def browser_classifier(net_id: int, _net: Any) -> tuple[list[dict[str, Any]], str, bytes]:
-    """The digit classifier for the browser (vae_core.export_classifier): spec, hash, bytes.
-    net_id: id() of load_classifier's object, a new one when its files change."""
-    spec, weights = export_classifier(_net)
+def _classifier(version: str) -> torch.nn.Module:
+    return load_classifier()
+
+
+def classifier() -> torch.nn.Module:
+    """The reference digit classifier, loaded once per version of its files and shared
+    read-only (eval mode, no grads); VAEError when its files are missing or damaged."""
+    return _classifier(classifier_version())
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _browser_classifier(version: str) -> tuple[list[dict[str, Any]], str, bytes]:
+    spec, weights = export_classifier(classifier())
     data = weights.astype("<f4").tobytes()
     return spec, content_hash(data), data
+
+
+def browser_classifier() -> tuple[list[dict[str, Any]], str, bytes]:
+    """The digit classifier for the browser (vae_core.export_classifier): spec, content hash
+    and little-endian float32 bytes; VAEError when its files are missing or damaged."""
+    return _browser_classifier(classifier_version())

@@ -7,7 +7,8 @@ from .archive import copy_checkpoint, export_zip, import_upload, is_checkpoint, 
 from .checkpoint import (Checkpoint, extract_zip, load_checkpoint, read_configs, safe_name,
                          save_checkpoint)
 from .classifier import (CLASS_COLORS, CLASS_COLOURS, UPLOAD_MODEL_DIR, class_consistency,
-                         classify, load_classifier, read_digit, read_grid, tint_grid)
+                         classifier_version, classify, load_classifier, read_digit, read_grid,
+                         tint_grid)
 from .config import ModelConfig, TrainConfig
 from .data import download_root, load_split
 from .datasets import ENV_VARS, Split, class_names, missing_data_help
@@ -57,8 +58,9 @@ __all__ = [
     "save_checkpoint",
     "to_gray", "to_mnist", "to_png_bytes", "traversal_codes", "weights_mtime",
     "ExportError", "decode_with_spec", "export_classifier", "export_decoder", "run_spec",
-    "CLASS_COLORS", "CLASS_COLOURS", "UPLOAD_MODEL_DIR", "class_consistency", "classify",
-    "load_classifier", "read_digit", "read_grid", "tint_grid",
+    "CLASS_COLORS", "CLASS_COLOURS", "UPLOAD_MODEL_DIR", "class_consistency",
+    "classifier_version", "classify", "load_classifier", "read_digit", "read_grid",
+    "tint_grid",
     "Labels", "batch_labels", "one_hot_labels",
     "EVAL_SEED", "elbo_terms", "eval_targets", "kl_per_dim",
     "ENV_MAX_TRAINING", "SlotHolder", "TrainingSlot", "acquire_training_slot",

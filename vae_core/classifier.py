@@ -58,6 +58,21 @@ def _as_batch(images: Any) -> torch.Tensor:
     return as_images(images).detach().to("cpu", torch.float32)
 
 
+def classifier_version(path: str | Path | None = None) -> str:
+    """What identifies the classifier's files in folder `path` (default: the bundled one) as
+    they are now: their sizes and modification times ('' when missing). A cache of
+    load_classifier's result keys on it, so new files are loaded again."""
+    p = Path(path) if path else DEFAULT_DIR
+    stamps = []
+    for name in (SPEC, WEIGHTS):
+        try:
+            st = (p / name).stat()
+        except OSError:
+            return ""
+        stamps.append(f"{st.st_size}:{st.st_mtime_ns}")
+    return f"{p}|{'|'.join(stamps)}"
+
+
 def load_classifier(path: str | Path | None = None) -> nn.Sequential:
     """The classifier saved in folder `path` (default: the bundled one), in eval mode, read
     from its files at every call (a few ms: a caller that wants one object keeps it and passes

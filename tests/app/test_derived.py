@@ -4,6 +4,8 @@ metrics.json, one read-only copy of the test set and its codes, and one seeded â
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,11 @@ import torch
 from apptest_helpers import APP, BUNDLED, CONV16, digit_png, run_page
 from streamlit.testing.v1 import AppTest
 
+import vae_core.classifier as clf
 from ui import derived, inference
-from ui.state import get_model
+from ui.state import browser_classifier, classifier, get_model
 from ui.state import test_set as load_test_set
+from vae_core import VAEError
 
 
 def test_projection_helpers() -> None:
@@ -104,3 +108,21 @@ def test_elbo_terms_is_the_one_seeded_estimator() -> None:
     assert torch.allclose(t["z"], t["mu"] + (0.5 * t["logvar"]).exp() * t["eps"])
     ev = evaluate_elbo(model, x)
     assert ev["test_neg_elbo"] == pytest.approx(t["neg_elbo"].mean().item(), rel=1e-6)
+
+
+def test_the_classifier_is_loaded_once_per_version_of_its_files(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """ui.state.classifier(): one shared object while its files stay the same, a new one when
+    they change, and VAEError (not a stale object) when they are gone."""
+    folder = tmp_path / "clf"
+    shutil.copytree(clf.DEFAULT_DIR, folder)
+    monkeypatch.setattr(clf, "DEFAULT_DIR", folder)
+    first = classifier()
+    assert classifier() is first and browser_classifier()[1] == browser_classifier()[1]
+    weights = folder / clf.WEIGHTS
+    os.utime(weights, ns=(1, 1))  # the same bytes, another mtime: a new version
+    assert classifier() is not first
+    shutil.rmtree(folder)
+    with pytest.raises(VAEError):
+        classifier()

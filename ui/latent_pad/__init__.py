@@ -45,7 +45,7 @@ from ui.keys import ACK_KEY, HAVE_KEY
 from ui.plane_layers import (FIELD_COLOUR, HOLE_CELLS, HOLE_FULL, HOLE_RATIO, PadLayers,
                              cost_target, pad_arrays)
 from ui.state import browser_classifier, browser_decoder, content_hash, test_set
-from vae_core import CLASS_COLORS, Checkpoint, VAEError, load_classifier
+from vae_core import CLASS_COLORS, Checkpoint, VAEError
 
 NAME = "latent_explorer.latent_pad"
 KEY = "latent_pad"
@@ -88,8 +88,7 @@ def _reader(ck: Checkpoint) -> tuple[list[dict[str, Any]], Blob] | None:
     if ck.train_config.dataset != "mnist":
         return None
     try:
-        net = load_classifier()
-        spec, digest, data = browser_classifier(id(net), net)
+        spec, digest, data = browser_classifier()
     except (VAEError, OSError):
         return None
     return spec, Blob(digest, data)
