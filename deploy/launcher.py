@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-from vae_core.resources import root
+from vae_core import app_root
 
-REPO_ROOT = root()  # where app.py is (vae_core.resources)
+REPO_ROOT = app_root()  # where app.py is (vae_core.resources)
 TEMPLATE = Path(__file__).with_name("haproxy.cfg.template")
 RESTART_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # seconds before restart n of a crashing replica
 STABLE_S = 60.0  # a replica up this long has its restart count reset

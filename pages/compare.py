@@ -5,9 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from ui import classes, comparison, derived, figures, inference
-from ui.keys import COMPARE_MODELS, STATS_KEY
+from ui.keys import COMPARE_MODELS, MODEL_KEY, STATS_KEY
 from ui.sidebar import active_model
-from ui.state import MODEL_KEY, available_models, get_model, test_set_or_stop
+from ui.state import available_models, get_model, test_set_or_stop
 from ui.wording import item_noun
 from vae_core import VAEError
 

@@ -18,7 +18,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from ui.state import BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY
+from ui.keys import MODEL_KEY
+from ui.state import BUNDLED_DIR, DEFAULT_MODEL
 from ui.state import test_set as load_test_set
 
 ROOT = Path(__file__).resolve().parents[1]

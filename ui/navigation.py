@@ -19,9 +19,9 @@ import streamlit as st
 from ui.keys import ENTRY_KEY, PAGES
 from ui.lesson import current, keep_in_url, note_page
 from ui.share import follow_link
-from vae_core import resources
+from vae_core import app_root
 
-ROOT = resources.root()  # the clone, or the installed copy of the app (vae_core.resources)
+ROOT = app_root()  # the clone, or the installed copy of the app (vae_core.resources)
 
 
 def pages() -> list:

@@ -48,7 +48,7 @@ def preload() -> dict[str, float]:
 def _warm_default_model() -> None:
     # Deferred on purpose: preload() times these imports itself (torch, the ui layer), so
     # this module imports nothing heavy at its top.
-    from ui.state import BUNDLED_DIR, DEFAULT_MODEL, encoded, get_model, test_set
+    from ui.state import default_model, encoded, get_model, test_set
     from vae_core import VAEError
 
     # Outside a script run, Streamlit warns once per cached call that there is no session.
@@ -56,7 +56,7 @@ def _warm_default_model() -> None:
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        ck = get_model(str(BUNDLED_DIR / DEFAULT_MODEL))
+        ck = get_model(default_model())
         test_set(ck.train_config.dataset)
         encoded(ck)  # the tour's first step places the followed digit among the test codes
     except (VAEError, OSError):

@@ -49,10 +49,10 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
-from ui.keys import APPLIED_KEY, SL_CODE
+from ui.keys import APPLIED_KEY, MODEL_KEY, SL_CODE
 from ui.lesson import current as current_lesson, link_lesson, parse_lesson
 from ui.publish import link_params, upload_note
-from ui.state import BUNDLED_DIR, DEFAULT_MODEL, MODEL_KEY, available_models, get_model
+from ui.state import available_models, default_model, get_model
 from ui.view_links import apply, names, seed_widgets, view_query
 from vae_core import EVAL_SEED, Checkpoint, VAEError
 
@@ -216,7 +216,7 @@ def follow_link(page: str) -> None:
         shared.problems.append(f"no model called {wanted!r} here; the default is shown")
     if path is not None:
         st.session_state[MODEL_KEY] = path
-    current = st.session_state.get(MODEL_KEY) or str(BUNDLED_DIR / DEFAULT_MODEL)
+    current = st.session_state.get(MODEL_KEY) or default_model()
     try:
         ck = get_model(current)
     except VAEError as e:  # the page's own picker says so too

@@ -17,7 +17,7 @@ from ui.keys import CHOICE_KEY, MODEL_KEY, UPLOADS_KEY, UPLOAD_ERROR_KEY, UPLOAD
 from ui.lesson import current as current_lesson, lesson_panel, locked_path
 from ui.navigation import ensure_entry
 from ui.publish import shared_name
-from ui.state import BUNDLED_DIR, DEFAULT_MODEL, available_models, get_model
+from ui.state import available_models, default_model, get_model
 from vae_core import Checkpoint, VAEError, export_zip, import_upload
 
 
@@ -113,7 +113,7 @@ def active_model(conditional_ok: bool = False) -> Checkpoint:
         paths = list(models.values())
         current = st.session_state.get(MODEL_KEY) or st.session_state.get(CHOICE_KEY)
         if current not in paths:
-            default = str(BUNDLED_DIR / DEFAULT_MODEL)
+            default = default_model()
             current = default if default in paths else paths[0]
         lesson = current_lesson()  # ui.lesson: lock=model keeps the lesson's model, no picker
         if lesson.locked:

@@ -19,40 +19,46 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui.keys import MODEL_KEY, UPLOADS_KEY  # noqa: F401  (MODEL_KEY: the pages' and tests' name)
+from ui.keys import UPLOADS_KEY
 from vae_core import (
+    ENV_USER_MODELS_DIR,
     Checkpoint,
     DataNotFoundError,
     ExportError,
+    Replay,
+    Split,
+    app_root,
+    bundled_dir,
     classifier_version,
     encode_dataset,
     export_classifier,
     export_decoder,
     is_checkpoint,
-    load_classifier,
     load_checkpoint,
-    Replay,
-    Split,
+    load_classifier,
     load_replay,
     load_split,
+    user_models_dir,
     weights_mtime,
 )
-from vae_core import resources
 
-ROOT = resources.root()  # the clone, or the installed copy of the app (vae_core.resources)
-BUNDLED_DIR = resources.bundled_dir()
+ROOT = app_root()  # the clone, or the installed copy of the app (vae_core.resources)
+BUNDLED_DIR = bundled_dir()
 T = TypeVar("T")
 DEFAULT_MODEL = "mnist-mlp-2d"
-ENV_USER_DIR = resources.ENV_USER_MODELS_DIR
-# The same path under a key no widget owns. After a fragment rerun (a latent pad release, a
-# button in the Sliders explorer) Streamlit 1.67 drops the sidebar selectbox's key on the next
-# page switch, which silently reset the model to the default; a plain key survives.
+ENV_USER_DIR = ENV_USER_MODELS_DIR
+
+
+def default_model() -> str:
+    """The folder of the model a session starts on (read at call time: tests move
+    BUNDLED_DIR)."""
+    return str(BUNDLED_DIR / DEFAULT_MODEL)
 
 
 def user_dir() -> Path:
     """Where models trained or uploaded in the app are saved: $VAE_USER_MODELS_DIR, else
     checkpoints/user in a clone, else the user's data folder (vae_core.resources)."""
-    return resources.user_models_dir()
+    return user_models_dir()
 
 
 def available_models() -> dict[str, str]:

@@ -16,12 +16,12 @@ from ui.derived import anatomy, manifold_image, pca_of_test_codes, project_cov, 
 from ui.inference import decode, posterior_samples, prior_samples
 from ui.figures import pad_2d, png, tile
 from ui.prior_holes import holes_story
-from ui.keys import STEP_KEY
+from ui.keys import MODEL_KEY, STEP_KEY
 from ui.lesson import shown
 from ui.latent_map import draw_codes
 from ui.replay_figures import cloud_extent, posterior_clouds, project_frame, replay_plane
 from ui.replay_view import replay_classes
-from ui.state import BUNDLED_DIR, MODEL_KEY, encoded, test_set
+from ui.state import BUNDLED_DIR, encoded, test_set
 from ui.wording import item_noun, with_article
 from vae_core import Checkpoint, VAEError, has_replay, load_replay
 

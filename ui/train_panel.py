@@ -9,9 +9,9 @@ import uuid
 
 import streamlit as st
 
-from ui.keys import DISCARD_ERROR, OWNER_KEY, SAVED_KEY
+from ui.keys import DISCARD_ERROR, MODEL_KEY, OWNER_KEY, SAVED_KEY
 from ui.replay_view import run_replay
-from ui.state import MODEL_KEY, user_dir
+from ui.state import user_dir
 from ui.training_figures import recon_strip, training_figure
 from ui.training import (
     DIVERGED,

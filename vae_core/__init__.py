@@ -34,7 +34,7 @@ from .provenance import git_commit, package_version, run_record
 from .replay import (MAX_REPLAY_BYTES, REPLAY, Replay, ReplayRecorder, follow_set, has_replay,
                      load_replay, save_replay)
 from .publish import MAX_PUBLISH_BYTES, content_hash, publish_checkpoint
-from .resources import load
+from .resources import ENV_USER_MODELS_DIR, bundled_dir, load, root as app_root, user_models_dir
 from .schema import (FieldSpec, add_config_args, config_fields, config_from_args,
                      format_ints, parse_ints)
 from .train import Callback, Trainer, resolve_device
@@ -71,7 +71,7 @@ __all__ = [
     "hole_map", "hole_share", "prior_holes",
     "log_aggregate_posterior", "log_prior", "mixture_subsample", "pixel_cost", "round_trip",
     "round_trip_field",
-    "load",
+    "ENV_USER_MODELS_DIR", "app_root", "bundled_dir", "load", "user_models_dir",
     "MAX_PUBLISH_BYTES", "content_hash", "publish_checkpoint",
     "CSVLogger", "TensorBoardLogger", "export_onnx", "make_loggers",
     "check_output_dir", "write_safetensors", "RESUMABLE", "resume_config", "as_images",

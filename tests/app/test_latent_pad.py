@@ -15,7 +15,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import ui.latent_pad as latent_pad
-from ui.state import MODEL_KEY
+from ui.keys import MODEL_KEY
 from vae_core import (ModelConfig, TrainConfig, build_model, decode_with_spec, load_checkpoint,
                       save_checkpoint)
 

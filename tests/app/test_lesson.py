@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from ui.lesson import (ENV_LESSON, HIDE_FLAGS, Lesson, lan_address, lesson_url, locked_path,
                        parse_lesson, parse_lesson_text)
-from ui.state import ENV_USER_DIR, MODEL_KEY
+from ui.keys import MODEL_KEY
+from ui.state import ENV_USER_DIR
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 REPO = Path(APP).parent

@@ -15,7 +15,8 @@ from apptest_helpers import captions, digit_png, open_page, open_whole_page, run
 from latent_pad_helpers import pad
 from streamlit.testing.v1 import AppTest
 
-from ui.state import ENV_USER_DIR, MODEL_KEY
+from ui.keys import MODEL_KEY
+from ui.state import ENV_USER_DIR
 from vae_core import (ModelConfig, TrainConfig, build_model, export_zip, load_checkpoint,
                       save_checkpoint)
 

@@ -23,7 +23,8 @@ from ui.replay_figures import (COLLAPSED_NATS, _ellipses, cloud_extent, kl_dims_
                                replay_plane)
 from ui.replay_player import FRONTEND
 from ui.replay_view import frame_caption
-from ui.state import BUNDLED_DIR, ENV_USER_DIR, MODEL_KEY
+from ui.keys import MODEL_KEY
+from ui.state import BUNDLED_DIR, ENV_USER_DIR
 from vae_core import REPLAY, ModelConfig, ReplayRecorder, TrainConfig, Trainer, load_replay
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")

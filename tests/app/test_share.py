@@ -9,9 +9,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui.keys import MODEL_KEY
 from ui import keys
 from ui.share import find_model, link, parse, query
-from ui.state import BUNDLED_DIR, DEFAULT_MODEL, ENV_USER_DIR, MODEL_KEY, encoded, get_model
+from ui.state import BUNDLED_DIR, DEFAULT_MODEL, ENV_USER_DIR, encoded, get_model
 from ui.view_links import VIEWS
 from vae_core import load_replay
 

@@ -20,8 +20,8 @@ from latent_pad_helpers import pad, pad_data, release
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from ui.keys import MODEL_KEY
 from ui.latent_map import MAP_MARGIN, click_to_latent, latent_to_px, px_to_latent
-from ui.state import MODEL_KEY
 from vae_core import decode_with_spec, export_decoder, load_checkpoint, read_digit
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,13 +18,14 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from ui.keys import MODEL_KEY
 from ui import keys as K
 from ui.derived import anatomy, prior_check
 from ui.inference import decode
 from ui.latent_map import class_legend, draw_codes, posterior_svg
 from ui.prior_holes import HOLE_RATIO, PRIOR_RADIUS, SAMPLES, SURE, pct
 from ui import state as app_state
-from ui.state import BUNDLED_DIR, ENV_USER_DIR, MODEL_KEY, get_model
+from ui.state import BUNDLED_DIR, ENV_USER_DIR, get_model
 from ui.tour import CVAE, STEPS, collapse_sentence
 from vae_core import (ModelConfig, TrainConfig, build_model, classify, has_replay,
                       is_checkpoint, load_replay, save_checkpoint)

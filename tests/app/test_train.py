@@ -15,7 +15,7 @@ from apptest_helpers import fill_form, open_page, wait_until_idle
 from latent_pad_helpers import pad
 from streamlit.testing.v1 import AppTest
 
-from ui.state import MODEL_KEY
+from ui.keys import MODEL_KEY
 from ui.training import TrainingManager, manager
 from vae_core import CheckpointError, is_checkpoint, load_checkpoint
 
