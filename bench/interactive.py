@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ui.figures import png
+from ui.inference import decode, reconstruct
 from vae_core import encode_dataset, load_checkpoint, load_split, preprocess_image
 
 from .common import CHECKPOINT_2D, REPO_ROOT, log, median, summary_ms, time_reps
@@ -45,11 +47,6 @@ def load_model(path: str | Path = CHECKPOINT_2D) -> Any:
 def slider_decode(ck: Any, reps: int = 200, seed: int = 0) -> dict[str, Any]:
     """p50/p95 of the Sliders page's server path (its fallback when the pad cannot run the
     decoder): one new z -> ui.inference.decode -> ui.figures.png at the page's scale 8."""
-    # deferred here and below: the app's ui modules bring streamlit (seconds), which only these
-    # measurements need (bench.scaling and a training-only run import this module too)
-    from ui.inference import decode
-    from ui.figures import png
-
     rng = np.random.default_rng(seed)
     zs = rng.uniform(-3, 3, size=(reps + 5, ck.model_config.latent_dim)).astype(np.float32)
     state = {"i": 0, "bytes": 0}
@@ -67,9 +64,8 @@ def slider_decode(ck: Any, reps: int = 200, seed: int = 0) -> dict[str, Any]:
 def manifold_png(ck: Any, n: int = 40, reps: int = 10) -> dict[str, Any]:
     """The Manifold page's work on a cache miss: ui.derived.manifold_image (its st.cache_data
     cleared before each rep) + ui.figures.png of the [28n, 28n] grid."""
-    # deferred: ui brings streamlit (see slider_decode)
+    # deferred: ui.derived brings streamlit (seconds), which only this measurement needs
     from ui import derived
-    from ui.figures import png
 
     state = {"bytes": 0}
 
@@ -102,10 +98,6 @@ def upload_png(digit: np.ndarray, size: int = 280) -> bytes:
 def reconstruct_upload(ck: Any, png_bytes: bytes, reps: int = 30) -> dict[str, Any]:
     """The Reconstruct page's path: vae_core.preprocess_image(PNG bytes) +
     ui.inference.reconstruct; and the same + ui.figures.png at the page's scale."""
-    # deferred: ui brings streamlit (see slider_decode)
-    from ui.inference import reconstruct
-    from ui.figures import png
-
     def recon() -> np.ndarray:
         return reconstruct(ck, preprocess_image(png_bytes))[0]
 
@@ -196,8 +188,8 @@ def run_all(data_dir: str | Path | None, reps_slider: int = 200, reps_manifold: 
     log(f"manifold 40x40 median {out['manifold_40']['median_ms']:.1f} ms")
     out["encode_test_set"] = encode_test_set(model, x, reps_encode)
     log(f"encode 10k median {out['encode_test_set']['median_ms']:.1f} ms")
-    png = upload_png(x[0, 0].numpy())
-    out["reconstruct_upload"] = reconstruct_upload(ck, png, reps_upload)
+    upload = upload_png(x[0, 0].numpy())
+    out["reconstruct_upload"] = reconstruct_upload(ck, upload, reps_upload)
     log(f"reconstruct upload median {out['reconstruct_upload']['median_ms']:.1f} ms")
     if with_cold_start:
         runs = [cold_start() for _ in range(cold_start_runs)]
