@@ -1,4 +1,5 @@
-"""Browser components served as real ES modules from their frontend/ folder.
+"""Browser components served as real ES modules from one folder, ui/frontend/ (a subfolder
+per component; the replay player imports the pad's canvas module from its sibling).
 
 A components-v2 element takes its JavaScript either inline (one string, which the page turns
 into a blob: URL, so `import "./x.js"` cannot resolve) or as a file of the component's
@@ -30,7 +31,9 @@ import streamlit as st
 from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
 from streamlit.runtime import Runtime
 
-ASSET_DIR = "frontend"
+UI = Path(__file__).resolve().parent
+ASSET_DIR = "frontend"  # ui/frontend: JavaScript and CSS only, all the server serves
+FOLDER = UI / ASSET_DIR
 HOOKS_ENV = "VAE_TEST_HOOKS"  # "1": pages define their window.* test hooks
 
 
@@ -40,9 +43,9 @@ def hooks_wanted() -> bool:
     return os.environ.get(HOOKS_ENV) == "1"
 
 
-def serve_folder(manager: Any, name: str, package: Path) -> None:
-    """Declare `package`/frontend as the asset_dir of component `name` ("owner.component")
-    on one component manager, unless it knows it already."""
+def serve_folder(manager: Any, name: str, package: Path = UI) -> None:
+    """Declare `package`/frontend (ui/frontend) as the asset_dir of component `name`
+    ("owner.component") on one component manager, unless it knows it already."""
     if manager.get_component_asset_root(name) is not None:
         return
     owner, _, component = name.partition(".")
@@ -52,16 +55,17 @@ def serve_folder(manager: Any, name: str, package: Path) -> None:
         package)
 
 
-def component(name: str, package: Path, js: str, css: str) -> Callable[..., Any]:
-    """A mount function for the component `name` whose modules live in `package`/frontend:
-    `js` (the entry module, with a default export) and `css` are file names there."""
+def component(name: str, js: str, css: str) -> Callable[..., Any]:
+    """A mount function for the component `name` whose modules live in ui/frontend: `js`
+    (the entry module, with a default export) and `css` are paths there, e.g.
+    "latent_pad/pad.js"."""
     declared: weakref.WeakSet[Any] = weakref.WeakSet()  # managers that know the folder
     mount: list[Callable[..., Any]] = []
 
     def mounted(**kwargs: Any) -> Any:
         manager = Runtime.instance().bidi_component_registry
         if manager not in declared:
-            serve_folder(manager, name, package)
+            serve_folder(manager, name)
             mount[:] = [st.components.v2.component(name, js=js, css=css)]
             declared.add(manager)
         return mount[0](**kwargs)

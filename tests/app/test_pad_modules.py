@@ -1,4 +1,4 @@
-"""The latent pad's browser modules (ui/latent_pad/frontend): node's unit tests of the decoder
+"""The latent pad's browser modules (ui/frontend/latent_pad): node's unit tests of the decoder
 kernels, the classifier's reading and the per-pixel cost against vae_core on the bundled models;
 the pad and the replay player served as real ES modules (ui.frontend_modules); the test hooks
 only under VAE_TEST_HOOKS=1; one class palette and one field colour, sent by Python."""
@@ -31,11 +31,11 @@ from vae_core import (CLASS_COLORS, decode_with_spec, decoded_cost, export_class
                       run_spec)
 
 ROOT = Path(__file__).resolve().parents[2]
-FRONTEND = ROOT / "ui" / "latent_pad" / "frontend"
+FRONTEND = ROOT / "ui" / "frontend" / "latent_pad"
 MODELS = ["mnist-mlp-2d", "mnist-conv-2d", "mnist-cvae-2d", "mnist-conv-16d"]
 # node tests that need no fixture: decoder.test.js 4, cost.test.js 3, modules.test.js 1
 STATIC_TESTS = 8
-IMPORT = re.compile(r'^import\s*\{[^}]*\}\s*from\s*"\./([\w.]+)";', re.M)
+IMPORT = re.compile(r'^import\s*\{[^}]*\}\s*from\s*"(\.{1,2}/[\w./]+)";', re.M)
 
 
 def _floats(a: np.ndarray | torch.Tensor) -> list[float]:
@@ -117,9 +117,9 @@ def test_every_module_is_served_from_its_folder(component) -> None:
     scanner would; the server's route then serves each module, so the relative imports of
     the entry module resolve. Guards the hook on the installed Streamlit."""
     manager = BidiComponentManager()
-    package = Path(component.__file__).resolve().parent
-    serve_folder(manager, component.NAME, package)
-    entry = "pad.js" if component is latent_pad else "player.js"
+    serve_folder(manager, component.NAME)
+    sub = "latent_pad" if component is latent_pad else "replay_player"
+    entry = f"{sub}/{'pad' if component is latent_pad else 'player'}.js"
     manager.register(manager.build_definition_with_validation(
         component_key=component.NAME, html=None, css=entry.replace(".js", ".css"), js=entry))
     assert manager.get(component.NAME).js_url == entry
@@ -131,14 +131,16 @@ def test_every_module_is_served_from_its_folder(component) -> None:
             "type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b"",
             "path_params": {"path": f"{component.NAME}/{path}"}}))
 
-    folder = package / "frontend"
-    modules = sorted(p.name for p in folder.glob("*.js"))
-    for name in modules:
+    root = ROOT / "ui" / "frontend"
+    modules = sorted(str(p.relative_to(root)) for p in root.glob("*/*.js"))
+    for name in (m for m in modules if m.startswith(sub)):
         got = asyncio.run(get(name))
         assert got.status_code == 200 and got.media_type == "text/javascript", name
-        assert got.body == (folder / name).read_bytes()
-        for imported in IMPORT.findall((folder / name).read_text()):
-            assert imported in modules, f"{name} imports a missing ./{imported}"
+        assert got.body == (root / name).read_bytes()
+        for imported in IMPORT.findall((root / name).read_text()):
+            target = (root / name).parent / imported
+            assert target.resolve().is_relative_to(root) and target.is_file(), \
+                f"{name} imports a missing {imported}"
     assert asyncio.run(get("../__init__.py")).status_code == 400  # nothing outside it
 
 
@@ -149,7 +151,8 @@ def test_the_page_loads_the_pad_as_a_module_with_python_colours(
     monkeypatch.delenv(HOOKS_ENV, raising=False)
     at = open_page("sliders", MLP)
     proto = pad(at).proto
-    assert (proto.js_source_path, proto.css_source_path) == ("pad.js", "pad.css")
+    assert (proto.js_source_path, proto.css_source_path) == ("latent_pad/pad.js",
+                                                             "latent_pad/pad.css")
     assert not proto.js_content and not proto.css_content
     data = pad_data(at)
     assert data["colors"] == CLASS_COLORS and data["test_hooks"] is False

@@ -219,7 +219,7 @@ def test_wheel_carries_the_app_models_and_data(clone: Path, tmp: Path) -> None:
     # every file of the app (a new component's frontend too), not a list that goes stale
     app_files = [p.relative_to(clone).as_posix() for d in ("pages", "ui", "assets")
                  for p in (clone / d).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    assert "ui/latent_pad/frontend/pad.js" in app_files
+    assert "ui/frontend/latent_pad/pad.js" in app_files
     for rel in (*app_files, "app.py", ".streamlit/config.toml",
                 "data/mnist/t10k-images-idx3-ubyte.gz", "data/mnist/train-images-idx3-ubyte.gz",
                 "data/fashion-mnist/t10k-images-idx3-ubyte.gz"):
@@ -319,7 +319,7 @@ def test_installed_app_serves_the_bundled_model(installed: Path, env: dict[str, 
         assert any("z on the server: (0.00, 0.00)" in t for t in captions), captions
         assert problems == [], problems
         # The pad's modules are served from the installed folder (ui.frontend_modules).
-        pad_js = f"{url}/_stcore/bidi-components/latent_explorer.latent_pad/blobs.js"
+        pad_js = f"{url}/_stcore/bidi-components/latent_explorer.latent_pad/latent_pad/blobs.js"
         with urllib.request.urlopen(pad_js, timeout=10) as resp:
             assert b"export function fetchBlob" in resp.read()
         assert Client.config is not None  # the project's settings, from another folder:

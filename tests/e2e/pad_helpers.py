@@ -3,7 +3,7 @@ sliders and wait for the pad's decoder, read its test hooks, find a latent point
 and wait for Python's z (the caption under the pad).
 
 `window.latentPadStats` (frames, decodes, digit changes, releases, z, Python's z) is the pad's
-read-only test hook (ui/latent_pad/frontend/)."""
+read-only test hook (ui/frontend/latent_pad/)."""
 
 from __future__ import annotations
 

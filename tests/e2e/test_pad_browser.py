@@ -3,7 +3,7 @@ checkpoint; a drag morphs the digit frame by frame and z reaches Python only on 
 page's buttons move the pad; each blob is fetched once.
 
 `window.latentPadStats` (frames, decodes, digit changes, releases, z, Python's z) and
-`window.latentPadDecode(z)` are the pad's read-only test hooks (ui/latent_pad/frontend/pad.js).
+`window.latentPadDecode(z)` are the pad's read-only test hooks (ui/frontend/latent_pad/pad.js).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ by keyboard, the run autoplays once in 10-20 s unless the browser asks for reduc
 and the blob is fetched once.
 
 `window.replayPlayerStats` (draws, playing, frame, step, snapshots sent to Python, fetches)
-is the player's read-only test hook (ui/replay_player/frontend/player.js).
+is the player's read-only test hook (ui/frontend/replay_player/player.js).
 """
 
 from __future__ import annotations

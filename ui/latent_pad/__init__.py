@@ -1,10 +1,11 @@
 """The latent pad: a components-v2 element that decodes z in the browser while the user drags.
 
-The browser runs the decoder exported by `vae_core.export_decoder` (frontend/decoder.js, plain
-Float32Array loops) once per animation frame, draws to canvases at the device pixel ratio, and
-calls `setStateValue` only on release: z then lands in session state through `on_release`.
-frontend/pad.js is the host module (its header names the others); ui.frontend_modules serves
-the folder, so they load as real ES modules.
+The browser runs the decoder exported by `vae_core.export_decoder`
+(ui/frontend/latent_pad/decoder.js, plain Float32Array loops) once per animation frame, draws
+to canvases at the device pixel ratio, and calls `setStateValue` only on release: z then lands
+in session state through `on_release`. ui/frontend/latent_pad/pad.js is the host module (its
+header names the others); ui.frontend_modules serves the folder, so they load as real ES
+modules.
 Python stays the source of truth: buttons that write z make the pad follow on the next run.
 
 How the big payloads travel, and why. A v2 component's `data` is part of the element's delta,
@@ -33,7 +34,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -55,8 +55,9 @@ POINTS = 5000  # test digits on the 2-D plane; their images as uint8 are 3.9 MB
 TILES = 15  # manifold tiles per side under the plane (tile centres span [-range, range])
 MIME = "application/octet-stream"
 
-# frontend/pad.js and the modules it imports, served from their folder (ui.frontend_modules)
-_mount = component(NAME, Path(__file__).resolve().parent, js="pad.js", css="pad.css")
+# ui/frontend/latent_pad/pad.js and the modules it imports, served from ui/frontend
+# (ui.frontend_modules)
+_mount = component(NAME, js="latent_pad/pad.js", css="latent_pad/pad.css")
 
 
 @dataclass(frozen=True)

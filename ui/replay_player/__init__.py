@@ -18,23 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from ui.figures import CLASS_COLORS
-from ui.frontend_modules import component
+from ui.frontend_modules import FOLDER, component
 from ui.replay_figures import COLLAPSED_NATS, cloud_extent, player_ranges, replay_plane
-from vae_core import Replay
+from vae_core import CLASS_COLORS, Replay
 
-FRONTEND = Path(__file__).resolve().parent / "frontend"
+FRONTEND = FOLDER / "replay_player"
 NAME = "latent_explorer.replay_player"
 MIME = "application/octet-stream"
 EPOCHS_PER_SECOND = 3.0  # 1x speed: a 40-epoch run plays in about 13 s
 PLAY_SECONDS = (6.0, 20.0)  # ... and any run in 6 to 20 s at 1x
-# frontend/player.js and the modules it imports, served from their folder (ui.frontend_modules)
-_mount = component(NAME, FRONTEND.parent, js="player.js", css="player.css")
+# ui/frontend/replay_player/player.js and the modules it imports, served from ui/frontend
+# (ui.frontend_modules)
+_mount = component(NAME, js="replay_player/player.js", css="replay_player/player.css")
 
 
 def play_seconds(replay: Replay) -> float:

@@ -2,26 +2,15 @@
 // the KL per dimension. Each has a static base (axes, grid, lines) drawn once per size into
 // an offscreen canvas, and a per-frame part drawn over it.
 
+import { hidpi } from "../latent_pad/canvas.js";  // the pad's: one canvas sizing for both
 import { ellipse } from "./frames.js";
 import { linear, niceStep, tickLabel, ticks } from "./scales.js";
+
+export { hidpi };
 
 export const CURVE_COLOURS = { loss: "#1f77b4", recon: "#2ca02c", kl: "#d62728" };
 export const CURVE_NAMES = { loss: "−ELBO (loss)", recon: "reconstruction", kl: "KL (right axis)" };
 const GRID = "#e6e6e6", AXIS = "#555", INK = "#31333f", FONT = "11px sans-serif";
-
-// A canvas of w x h CSS pixels at the device pixel ratio; returns its 2-D context.
-export function hidpi(canvas, w, h) {
-  const dpr = window.devicePixelRatio || 1;
-  canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
-  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
-    canvas.width = Math.round(w * dpr);
-    canvas.height = Math.round(h * dpr);
-  }
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  return ctx;
-}
 
 // A plot area inside w x h with margins m = {l, r, t, b} and the scales of its axes.
 export function plotArea(w, h, m, x, y) {
