@@ -20,6 +20,10 @@ from PIL import Image
 
 from vae_core import CLASS_COLORS, compose_grid, to_png_bytes
 
+# The loss terms' colours and names, in every training chart and the replay player (Okabe-Ito
+# blue, orange and sky blue: apart under the colour-vision deficiencies, tests/core/test_palette).
+CURVE_COLORS = {"loss": "#0072B2", "recon": "#E69F00", "kl": "#56B4E9"}
+CURVE_NAMES = {"loss": "−ELBO (loss)", "recon": "reconstruction", "kl": "KL (right axis)"}
 MODEL_COLORS = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692"]
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ui.figures import CURVE_COLORS, CURVE_NAMES
 from vae_core import CLASS_COLORS, Replay
 
 COLLAPSED_NATS = 0.05  # a dimension whose mean KL stays below this carries ~no information
@@ -98,8 +99,7 @@ def replay_curves(replay: Replay, i: int, height: int = 300) -> go.Figure:
     """Training loss and reconstruction (left axis) and KL (right axis) per snapshot, each the
     mean of the steps since the previous one, with a cursor at snapshot i."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    colors = {"loss": "#1f77b4", "recon": "#2ca02c", "kl": "#d62728"}
-    names = {"loss": "−ELBO (loss)", "recon": "reconstruction", "kl": "KL (right axis)"}
+    colors, names = CURVE_COLORS, CURVE_NAMES
     for k in ("loss", "recon", "kl"):
         y = getattr(replay, k)
         fig.add_trace(go.Scatter(x=replay.epoch, y=y, name=names[k], mode="lines",

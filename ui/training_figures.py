@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui.figures import png, tile
+from ui.figures import CURVE_COLORS, png, tile
 
 
 def _thin(rows: list[dict[str, float]], max_points: int = 1500) -> list[dict[str, float]]:
@@ -43,7 +43,7 @@ def training_figure(snap: dict[str, Any]) -> go.Figure:
     steps = _thin(snap["steps"])
     spe = max(1, snap["steps_per_epoch"])
     xs = [s["global_step"] / spe for s in steps]
-    colors = {"loss": "#1f77b4", "recon": "#2ca02c", "kl": "#d62728"}
+    colors = CURVE_COLORS
     for k in ("loss", "recon"):
         fig.add_trace(go.Scatter(x=xs, y=[s[k] for s in steps], name=f"{k} (step)",
                                  line={"color": colors[k], "width": 1}, legendgroup=k),

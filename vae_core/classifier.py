@@ -143,10 +143,14 @@ def read_grid(grid: Any, n: int, net: nn.Module | None = None
     return labels.reshape(n, n), conf.reshape(n, n).astype(np.float32)
 
 
-# The one class palette of the project: ten distinguishable colours (matplotlib's tab10,
-# Plotly's D3), one per class, the same in every figure, class map and browser component.
-CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                "#7f7f7f", "#bcbd22", "#17becf"]
+# The one class palette of the project, the same in every figure, class map and browser
+# component. Chosen (from Okabe-Ito, Paul Tol's, IBM's and tab10's colours) and checked by
+# tests/core/test_palette.py so that any two classes stay apart under normal vision and the
+# three colour-vision deficiencies (CAM02-UCS distance >= 10 under colorspacious' Machado 2009
+# simulation), none looks like the class map's "unsure" grey, and each keeps contrast on
+# white (dots on the scatter, >= 2:1) and on black (a tinted digit's ink, >= 3:1).
+CLASS_COLORS = ["#0072B2", "#CC3311", "#999933", "#e377c2", "#33BBEE", "#8c564b", "#AA3377",
+                "#bcbd22", "#648FFF", "#EE6677"]
 # The same colours as RGB in [0, 1], for tinting images.
 CLASS_COLOURS = np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] for c in CLASS_COLORS],
                          np.float32)

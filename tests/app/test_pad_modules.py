@@ -1,5 +1,7 @@
 """The latent pad's browser modules (ui/frontend/latent_pad): node's unit tests of the decoder
-kernels, the classifier's reading and the per-pixel cost against vae_core on the bundled models;
+kernels, the classifier's reading and the per-pixel cost against vae_core on the bundled models,
+and of the plane's keys, the live region's words and the hole under z; the class mean codes
+the digit keys jump to;
 the pad and the replay player served as real ES modules (ui.frontend_modules); the test hooks
 only under VAE_TEST_HOOKS=1; one class palette and one field colour, sent by Python."""
 
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from apptest_helpers import MLP, open_page
+from apptest_helpers import CVAE, MLP, open_page
 from latent_pad_helpers import pad, pad_data
 from starlette.requests import Request
 from streamlit.components.v2.component_manager import BidiComponentManager
@@ -26,6 +28,7 @@ import ui.latent_pad as latent_pad
 import ui.replay_player as replay_player
 from ui.frontend_modules import HOOKS_ENV, serve_folder
 from ui.plane_layers import FIELD_COLOUR
+from ui.state import test_set as load_test_set
 from vae_core import (CLASS_COLORS, decode_with_spec, decoded_cost, export_classifier,
                       export_decoder, load_checkpoint, load_classifier, load_split, pixel_cost,
                       run_spec)
@@ -33,8 +36,9 @@ from vae_core import (CLASS_COLORS, decode_with_spec, decoded_cost, export_class
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "ui" / "frontend" / "latent_pad"
 MODELS = ["mnist-mlp-2d", "mnist-conv-2d", "mnist-cvae-2d", "mnist-conv-16d"]
-# node tests that need no fixture: decoder.test.js 4, cost.test.js 3, modules.test.js 1
-STATIC_TESTS = 8
+# node tests that need no fixture: decoder.test.js 4, cost.test.js 3, modules.test.js 1,
+# keys.test.js 6
+STATIC_TESTS = 14
 IMPORT = re.compile(r'^import\s*\{[^}]*\}\s*from\s*"(\.{1,2}/[\w./]+)";', re.M)
 
 
@@ -109,6 +113,22 @@ def test_node_kernels_and_cost_match_vae_core(tmp_path: Path) -> None:
     assert counts == {"pass": str(want), "fail": "0", "skipped": "0"}, report[-2000:]
     for name in MODELS:
         assert re.search(rf"^ok \d+ - {name} decodes like vae_core", report, re.M), name
+    assert re.search(r"^ok \d+ - a run of presses moves z each time and settles once", report,
+                     re.M), report[-2000:]
+
+
+def test_the_digit_keys_get_each_class_mean_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 2-D unconditional model's plane gets each class's mean test code (where its digit
+    keys jump); a conditional model's, whose codes are style alone, gets none."""
+    monkeypatch.delenv(HOOKS_ENV, raising=False)
+    means = np.array(pad_data(open_page("sliders", MLP))["class_means"])
+    ck = load_checkpoint(ROOT / "checkpoints" / MLP)
+    images, labels, _ = load_test_set("mnist")
+    with torch.no_grad():
+        mu = ck.model.encode(torch.from_numpy(np.array(images)).unsqueeze(1))[0].numpy()
+    want = np.stack([mu[labels == c].mean(0) for c in range(10)])
+    assert means.shape == (10, 2) and np.abs(means - want).max() < 1e-3
+    assert pad_data(open_page("sliders", CVAE))["class_means"] is None
 
 
 @pytest.mark.parametrize("component", [latent_pad, replay_player])
@@ -160,7 +180,7 @@ def test_the_page_loads_the_pad_as_a_module_with_python_colours(
     assert pad_data(at)["layers"]["colour"] == FIELD_COLOUR
     for js in FRONTEND.glob("*.js"):
         assert FIELD_COLOUR.lower() not in js.read_text().lower(), js.name
-        assert "#1f77b4" not in js.read_text().lower(), js.name
+        assert not [c for c in CLASS_COLORS if c.lower() in js.read_text().lower()], js.name
 
 
 def test_test_hooks_only_under_the_flag(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import streamlit as st
 
+from ui.figures import CURVE_COLORS, CURVE_NAMES
 from ui.frontend_modules import FOLDER, component
 from ui.replay_figures import COLLAPSED_NATS, cloud_extent, player_ranges, replay_plane
 from vae_core import CLASS_COLORS, Replay
@@ -80,6 +81,7 @@ def replay_player(replay: Replay, classes: list[str], frame: int, key: str,
                    "layout": layout, "what": "the training replay"},
         "snapshots": len(replay), "points": len(replay.index), "dims": replay.latent_dim,
         "classes": list(classes), "colors": CLASS_COLORS,
+        "curves": {"colors": CURVE_COLORS, "names": CURVE_NAMES},
         "extent": cloud_extent(replay, mean, dirs), "axes": titles,
         "title": f"q(z|x) of {len(replay.index)} test images, {plane}: means and 1σ ellipses",
         "collapsed": COLLAPSED_NATS, "left": ranges["left"], "right": ranges["right"],

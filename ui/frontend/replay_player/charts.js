@@ -8,8 +8,6 @@ import { linear, niceStep, tickLabel, ticks } from "./scales.js";
 
 export { hidpi };
 
-export const CURVE_COLOURS = { loss: "#1f77b4", recon: "#2ca02c", kl: "#d62728" };
-export const CURVE_NAMES = { loss: "−ELBO (loss)", recon: "reconstruction", kl: "KL (right axis)" };
 const GRID = "#e6e6e6", AXIS = "#555", INK = "#31333f", FONT = "11px sans-serif";
 
 // A plot area inside w x h with margins m = {l, r, t, b} and the scales of its axes.
@@ -119,7 +117,8 @@ export function drawClouds(ctx, g, base, pts, labels, colours, classes) {
   ctx.restore();
 }
 
-// The curves' base: loss and reconstruction on the left axis, KL on the right (g.y2).
+// The curves' base: loss and reconstruction on the left axis, KL on the right (g.y2), in
+// the colours Python sends (g.colours).
 export function curvesBase(g, r) {
   const [c, ctx] = offscreen(g);
   const [x0, x1] = g.x.domain, [y0, y1] = g.y.domain, [k0, k1] = g.y2.domain;
@@ -134,7 +133,7 @@ export function curvesBase(g, r) {
   ctx.lineWidth = 1.5;
   for (const k of ["loss", "recon", "kl"]) {
     const y = k === "kl" ? g.y2 : g.y, s = r[k];
-    ctx.strokeStyle = CURVE_COLOURS[k];
+    ctx.strokeStyle = g.colours[k];
     ctx.beginPath();
     let pen = false;
     for (let i = 0; i < s.length; i++) {
@@ -164,7 +163,7 @@ export function drawCursor(ctx, g, base, at, values) {
     const raw = (k === "kl" ? g.y2 : g.y)(v), py = Math.min(bottom, Math.max(top, raw));
     ctx.beginPath();
     ctx.arc(px, py, 4.5, 0, 2 * Math.PI);
-    if (py === raw) { ctx.fillStyle = CURVE_COLOURS[k]; ctx.fill(); } else { ctx.strokeStyle = CURVE_COLOURS[k]; ctx.stroke(); }
+    if (py === raw) { ctx.fillStyle = g.colours[k]; ctx.fill(); } else { ctx.strokeStyle = g.colours[k]; ctx.stroke(); }
   }
 }
 

@@ -10,7 +10,7 @@
 import { fetchReplay, fetches } from "./load.js";
 import { blend, caption, locate, nearest, rate, seriesAt } from "./frames.js";
 import { SPEEDS } from "./scales.js";
-import { CURVE_COLOURS, CURVE_NAMES, barsBase, cloudsBase, curvesBase, drawBars, drawClouds,
+import { barsBase, cloudsBase, curvesBase, drawBars, drawClouds,
   drawCursor, hidpi, plotArea } from "./charts.js";
 
 const players = new WeakMap(); // parentElement -> Player
@@ -62,11 +62,6 @@ class Player {
     this.curves = el("canvas", "rp-seek", right, { role: "img", "data-testid": "replay-curves",
       "aria-label": "Training loss, reconstruction and KL per snapshot, with a cursor" });
     this.curveLegend = el("div", "rp-legend", right);
-    for (const k of ["loss", "recon", "kl"]) {
-      const item = el("span", null, this.curveLegend);
-      el("i", "rp-line", item).style.background = CURVE_COLOURS[k];
-      item.append(CURVE_NAMES[k]);
-    }
     this.bars = el("canvas", null, right, { role: "img", "data-testid": "replay-kl" });
     this.note = el("div", "rp-note", right);
     this.bindSeek();
@@ -123,6 +118,12 @@ class Player {
     this.title.textContent = d.title;
     this.clouds.setAttribute("aria-label", d.title);
     this.bars.setAttribute("aria-label", "KL per latent dimension at the snapshot shown");
+    this.curveLegend.replaceChildren(...["loss", "recon", "kl"].map((k) => {
+      const item = el("span");
+      el("i", "rp-line", item).style.background = d.curves.colors[k];
+      item.append(d.curves.names[k]);
+      return item;
+    }));
     this.legend.replaceChildren(...d.classes.map((name, i) => {
       const item = el("span");
       el("i", "rp-dot", item).style.background = d.colors[i % d.colors.length];
@@ -166,6 +167,7 @@ class Player {
     const ep = this.r.epoch, x = [ep[0], Math.max(ep[ep.length - 1], ep[0] + 1e-6)];
     this.gk = plotArea(right, 250, { l: 52, r: 44, t: 8, b: 36 }, x, d.left);
     this.gk.y2 = plotArea(right, 250, { l: 52, r: 44, t: 8, b: 36 }, x, d.right).y;
+    this.gk.colours = d.curves.colors;
     this.gb = plotArea(right, 190, { l: 52, r: 10, t: 8, b: 36 }, [0, d.dims], d.bars);
     this.bases = { clouds: cloudsBase(this.gc, d.axes), curves: curvesBase(this.gk, this.r),
                    bars: barsBase(this.gb, d.dims, d.collapsed) };
