@@ -296,6 +296,19 @@ def pad_images(dataset: str, n: int) -> tuple[str, bytes]:
     return content_hash(data), data
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _class_means(path: str, mtime: str, dataset: str, _mu: np.ndarray) -> np.ndarray:
+    _, labels, classes = test_set(dataset)
+    return np.stack([_mu[labels == c].mean(0) if (labels == c).any()
+                     else np.zeros(_mu.shape[1], np.float32) for c in range(len(classes))])
+
+
+def class_mean_codes(ck: Checkpoint) -> np.ndarray:
+    """[C, Z]: the mean posterior mean of each class's test images (where the pad's digit
+    keys jump; 0 for a class with no test image)."""
+    return _class_means(*key(ck), ck.train_config.dataset, encoded(ck)[0])
+
+
 # --- the plane's layers (ui.plane_layers draws them) -----------------------------------------
 @st.cache_data(max_entries=32, show_spinner="Looking for holes in the latent space...")
 def _hole_cells(path: str, mtime: str, extent: float, n: int, _mu: np.ndarray,

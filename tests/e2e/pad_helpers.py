@@ -1,6 +1,7 @@
 """Helpers for the latent pad in Chromium, shared by the e2e tests that drive it: open Latent
 sliders and wait for the pad's decoder, read its test hooks, find a latent point on its plane,
-and wait for Python's z (the caption under the pad).
+wait for Python's z (the caption under the pad), and drive it without a mouse: Tab to an
+element, a touch drag (CDP touch events, as a finger sends them).
 
 `window.latentPadStats` (frames, decodes, digit changes, releases, z, Python's z) is the pad's
 read-only test hook (ui/frontend/latent_pad/)."""
@@ -60,3 +61,31 @@ def plane_point(page, x: float, y: float) -> tuple[float, float]:
     e = 3.0 * 15 / 14
     return (box["x"] + MARGIN_L + (x + e) / (2 * e) * PLANE,
             box["y"] + (e - y) / (2 * e) * PLANE)
+
+
+def plane(page):
+    """The plane, found as a screen reader finds it: its role and accessible name."""
+    return page.get_by_role("application", name=re.compile(r"^Latent pad"))
+
+
+def tab_to(page, target, limit: int = 120) -> int:
+    """Press Tab until `target` (a locator) has focus; the number of presses."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if target.evaluate("e => e.matches(':focus')"):
+            return presses
+    raise AssertionError(f"{limit} Tab presses never reached {target}")
+
+
+def touch_drag(page, points: list[tuple[float, float]], pause_ms: int = 30) -> None:
+    """One finger down at points[0], through the rest, then up (viewport coordinates)."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        for i, (x, y) in enumerate(points):
+            cdp.send("Input.dispatchTouchEvent", {
+                "type": "touchStart" if i == 0 else "touchMove",
+                "touchPoints": [{"x": x, "y": y}]})
+            page.wait_for_timeout(pause_ms)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        cdp.detach()

@@ -40,7 +40,7 @@ import streamlit as st
 from streamlit import runtime
 
 from ui.frontend_modules import component, hooks_wanted
-from ui.derived import pad_images, pad_points
+from ui.derived import class_mean_codes, pad_images, pad_points
 from ui.keys import ACK_KEY, HAVE_KEY
 from ui.plane_layers import (FIELD_COLOUR, HOLE_CELLS, HOLE_FULL, HOLE_RATIO, PadLayers,
                              cost_target, pad_arrays)
@@ -155,7 +155,8 @@ def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
     class `label`: the browser decodes the digit and the plane's manifold with its one-hot
     (the plane's test digits are then their style codes, encoded under their own labels).
     `layers`: the hole map and round-trip field to draw on a 2-D plane, and the test digit
-    whose per-pixel cost the page computes against the decoded digit.
+    whose per-pixel cost the page computes against the decoded digit. A 2-D unconditional
+    model's plane also gets each class's mean code (`class_means`), for its digit keys.
     """
     n_labels = ck.model.n_labels
     if n_labels and (label is None or not 0 <= label < n_labels):
@@ -170,7 +171,7 @@ def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
         "decoder": _ref(weights, "the decoder", "decoder", {"spec": spec}),
         "points": None, "images": None, "classes": [], "colors": CLASS_COLORS,
         "label": None if label is None else int(label), "reader": None,
-        "layers": None, "cost": None, "test_hooks": hooks_wanted(),
+        "layers": None, "cost": None, "class_means": None, "test_hooks": hooks_wanted(),
     }
     layers = layers or PadLayers()
     if layers.cost_index is not None:
@@ -185,6 +186,10 @@ def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
         data["points"] = _ref(points, "the test digits", "points", {"n": min(POINTS, len(labels))})
         data["images"] = _ref(Blob(*pad_images(dataset, POINTS)), "their images", "images")
         data["classes"] = list(classes)
+        if not n_labels:  # the plane's digit keys jump to a class's mean code (a CVAE's
+            # codes are style alone: its classes share one mean)
+            data["class_means"] = [[round(float(v), 4) for v in m]
+                                   for m in class_mean_codes(ck)]
         if layers.holes or layers.field:
             # hole map and field come cached (ui.plane_layers); joining them costs ~0.1 ms
             blob = Blob.of(pad_arrays(ck, float(r), TILES, data["label"]))

@@ -82,3 +82,13 @@ export function drawField(ctx, heads, tiles, r, px, py, box, colour) {
   }
   ctx.restore();
 }
+
+/** Whether (x, y) lies in a hole of the map gap (L.cells^2 cells over [-extent, extent]^2,
+ *  row 0 at +y): the cell under it is shaded (gap >= L.from). null off the map. */
+export function holeAt(gap, L, x, y, extent) {
+  const n = L.cells;
+  const col = Math.floor(((x + extent) / (2 * extent)) * n);
+  const row = Math.floor(((extent - y) / (2 * extent)) * n);
+  if (col < 0 || row < 0 || col >= n || row >= n) return null;
+  return gap[row * n + col] >= L.from;
+}

@@ -7,7 +7,9 @@
 // z goes back to Python only on release (setStateValue), never per move: a state change
 // reruns the script. This module is the host: it owns z, talks to Streamlit and runs the
 // frame; decoder.js decodes, plane.js draws a 2-D plane, cost.js the per-pixel cost,
-// reading.js the classifier's reading. Served as ES modules from this folder
+// reading.js the classifier's reading, keys.js the plane's keys, speech.js the words a screen
+// reader gets: a polite live region speaks where z landed once a move ends (a release, a
+// run of keys, a new z from Python), never per frame. Served as ES modules from this folder
 // (ui/frontend_modules.py).
 
 import { decoderOf, fetchBlob, held, whenDecoder } from "./blobs.js";
@@ -16,6 +18,7 @@ import { CostView } from "./cost.js";
 import { installHooks } from "./hooks.js";
 import { Plane } from "./plane.js";
 import { Reading } from "./reading.js";
+import { announcement, digitAlt } from "./speech.js";
 import { record, stats } from "./stats.js";
 
 const DIGIT = 224;
@@ -44,6 +47,8 @@ class Pad {
     this.raf = 0;
     this.dragging = false;
     this.pending = null;  // {n, t}: a release Python has not answered yet
+    this.announceDue = false;  // a move ended: speak once the digit on show has been read
+    this.describeDue = false;  // z or the reader changed: name the plane and digit again
   }
 
   update(data, api) {
@@ -63,6 +68,7 @@ class Pad {
                                    drawn: false } : null;
     for (const s of this.sliders) { s.input.min = -data.range; s.input.max = data.range; }
     this.adopt(data.z, data.ack);
+    this.describeDue = true;  // the names follow z and the reading, once both are known
     // Inputs hold z now, not only at the next frame: a new range input starts at its max
     // (the default 50 clamped), and under load a key press can come before any frame.
     this.syncSliders();
@@ -87,6 +93,7 @@ class Pad {
     else if (this.sentN === null) take = !same(z, this.pythonZ);
     else take = ack === this.sentN && !same(z, this.lastSent);
     if (take) {
+      if (this.pythonZ !== null) this.announceDue = true;  // a button moved z: say so
       this.z = z.slice();
       this.dirty = true;
     }
@@ -104,6 +111,7 @@ class Pad {
     const side = el("div", "lp-side", this.root);
     this.digit = el("canvas", "lp-digit", side);
     this.digit.setAttribute("data-testid", "latent-pad-digit");
+    this.digit.setAttribute("role", "img");
     hidpi(this.digit, DIGIT, DIGIT);
     this.costView = new CostView(side);
     this.readout = el("div", "lp-readout", side);
@@ -112,6 +120,9 @@ class Pad {
     line.setAttribute("data-testid", "latent-pad-reading");
     this.reading = new Reading(line);
     this.status = el("div", "lp-status", side);
+    this.live = el("div", "lp-sr", side);  // read aloud, not shown: the lines above show it
+    this.live.setAttribute("aria-live", "polite");
+    this.live.setAttribute("data-testid", "latent-pad-live");
     const sliders = list || el("div", "lp-sliders", side);
     sliders.classList.toggle("lp-many", data.z.length > 8);
     this.sliders = data.dims.map((label, i) => this.slider(sliders, label, i));
@@ -139,10 +150,7 @@ class Pad {
       this.dirty = true;
       this.requestFrame();
     });
-    input.addEventListener("change", () => {
-      this.dragging = false;
-      this.commit();
-    });
+    input.addEventListener("change", () => this.release());
     return { input, value };
   }
 
@@ -151,6 +159,31 @@ class Pad {
     this.z[1] = clamp(y, this.range);
     this.dirty = true;
     this.requestFrame();
+  }
+
+  /** A move ended (a pointer let go, a run of keys, a slider's change): z goes to Python,
+   *  and the live region speaks once the new digit has been read. */
+  release() {
+    this.dragging = false;
+    this.commit();
+    this.announceDue = true;
+  }
+
+  /** The names that follow z: the plane's, the digit's text alternative. */
+  describe() {
+    this.describeDue = false;
+    if (this.plane) this.plane.named();
+    this.digit.setAttribute("aria-label", digitAlt(this.reading.top, this.z));
+  }
+
+  announce() {
+    this.announceDue = false;
+    this.describe();
+    const p = this.plane;
+    this.live.textContent = announcement({
+      z: this.z, top: this.reading.top, wanted: this.label,
+      hole: p ? p.hole() : null, near: p ? p.near() : null });
+    stats.announced = this.live.textContent;
   }
 
   commit() {
@@ -207,6 +240,7 @@ class Pad {
       whenDecoder(rd, 784, (r) => {
         if (!this.data.reader || this.data.reader.hash !== rd.hash) return;
         this.reading.use(r);
+        this.describeDue = true;
         this.requestFrame();
       });
     }
@@ -255,6 +289,11 @@ class Pad {
       this.requestFrame();
     }
     if (this.plane && this.plane.frame()) this.requestFrame();
+    if ((this.announceDue || this.describeDue) && !this.dragging && !this.dirty
+        && this.decoder && this.reading.settled()) {
+      if (this.announceDue) this.announce();
+      else this.describe();
+    }
   }
 
   drawReadout() {

@@ -2,17 +2,30 @@
 // digits (coloured by class, with the original image on hover), the optional layers, and the
 // crosshair at z, which a press or drag moves. The host pad owns z and the decoder; the plane
 // reads them from it (pad.z, pad.range, pad.data, pad.decoder, pad.label) and calls back
-// pad.moveTo, pad.commit and pad.requestFrame.
+// pad.moveTo, pad.release and pad.requestFrame. The plane takes keys too (keys.js): it is one
+// focusable widget named "Latent pad: z0 ..., z1 ..." (speech.js).
 
 import { arrived, bytesOf } from "./blobs.js";
 import { el, grayCanvas, hidpi, paintGray } from "./canvas.js";
-import { drawField, drawHoles, layerArrays } from "./layers.js";
+import { bindKeys } from "./keys.js";
+import { drawField, drawHoles, holeAt, layerArrays } from "./layers.js";
+import { padName } from "./speech.js";
 import { stats } from "./stats.js";
 
 export const PLANE = 400, MARGIN_L = 34, MARGIN_B = 22;
 const HOVER_PX = 7;
 const FRAME_BUDGET_MS = 6;    // manifold tiles decoded per frame, after the live decode
 const manifolds = new Map();  // `${hash}|${range}|${tiles}|${label}` -> {canvas, next}
+
+/** The index of the point of xy (flat [x, y] pairs) nearest (x, y) within maxD, or -1. */
+export function nearestPoint(xy, x, y, maxD = Infinity) {
+  let best = -1, bestD = maxD * maxD;
+  for (let i = 0; 2 * i < xy.length; i++) {
+    const dx = xy[2 * i] - x, dy = xy[2 * i + 1] - y, d = dx * dx + dy * dy;
+    if (d < bestD) { bestD = d; best = i; }
+  }
+  return best;
+}
 
 /** A tick step near span / target from 1, 2, 5 x 10^k. */
 export function niceStep(span, target = 6) {
@@ -29,6 +42,16 @@ export class Plane {
     const wrap = el("div", "lp-plane-wrap", root);
     this.canvas = el("canvas", "lp-plane", wrap);
     this.canvas.setAttribute("data-testid", "latent-pad-plane");
+    // A 2-D control has no ARIA role of its own: "application" hands every key to the page in
+    // a screen reader's browse mode too (a "slider" is one-dimensional, and would be spoken
+    // on every step); the live region (pad.js) says where z landed once a move ends.
+    Object.assign(this.canvas, { tabIndex: 0 });
+    this.canvas.setAttribute("role", "application");
+    this.canvas.setAttribute("aria-roledescription", "2-D latent pad");
+    this.canvas.setAttribute("aria-describedby", "lp-keys");
+    // The keys, spoken as the plane's description and shown while it has keyboard focus.
+    this.keys = el("div", "lp-keys", wrap);
+    this.keys.id = "lp-keys";
     this.tip = el("div", "lp-tip", wrap);
     this.tipCanvas = el("canvas", null, this.tip);
     this.tipText = el("span", null, this.tip);
@@ -45,6 +68,39 @@ export class Plane {
       this.pad.requestFrame();
     });
     this.bind();
+    bindKeys(this.canvas, pad, { moved: () => this.hover(null), settled: () => {
+      pad.release();
+      this.tipAtZ();
+    } });
+  }
+
+  /** The plane's accessible name for z now (set when a move ends, not per frame), and its
+   *  keys (the digits only where Python sent class mean codes). */
+  named() {
+    this.canvas.setAttribute("aria-label", padName(this.pad.z));
+    this.keys.textContent = "Arrow keys move z (left and right z0, up and down z1), Shift for "
+      + "big steps, Home back to 0" + (this.pad.data.class_means
+      ? ", digit keys 0 to 9 to that class's mean code" : "") + ".";
+  }
+
+  /** Whether z is in a hole of the hole map (null while the map is off or loading). */
+  hole() {
+    const L = this.pad.data.layers, lay = L && L.holes ? this.layerArrays() : null;
+    return lay ? holeAt(lay.gap, L, this.pad.z[0], this.pad.z[1], this.extent()) : null;
+  }
+
+  /** The test image nearest z: {index, name}, or null before the codes arrive. */
+  near() {
+    const buf = this.points;
+    if (!buf) return null;
+    const i = nearestPoint(buf.xy, this.pad.z[0], this.pad.z[1]);
+    return i < 0 ? null : { index: i, name: this.pad.data.classes[buf.labels[i]] };
+  }
+
+  /** After a keyboard move: the thumbnail of a test digit under the ring, as a hover shows. */
+  tipAtZ() {
+    const e = this.extent(), z = this.pad.z;
+    this.hover([((z[0] + e) / (2 * e)) * PLANE, ((e - z[1]) / (2 * e)) * PLANE]);
   }
 
   /** The background (range, payloads or layers changed) is drawn again next frame. */
@@ -69,23 +125,24 @@ export class Plane {
       try {
         c.setPointerCapture(ev.pointerId);  // keep the drag when the pointer leaves the plane
       } catch (err) { /* synthetic events (benchmarks) have no capturable pointer */ }
+      this.grabbed = true;  // this pointer drags (a run of keys also sets pad.dragging)
       pad.dragging = true;
       this.hover(null);
       pad.moveTo(x, y);
     });
     c.addEventListener("pointermove", (ev) => {
       const [x, y, px, py] = toLatent(ev);
-      if (pad.dragging) pad.moveTo(x, y);
-      else this.hover(px >= 0 && py <= PLANE ? [px, py] : null);
+      if (this.grabbed) pad.moveTo(x, y);
+      else if (!pad.dragging) this.hover(px >= 0 && py <= PLANE ? [px, py] : null);
     });
     const release = () => {
-      if (!pad.dragging) return;
-      pad.dragging = false;
-      pad.commit();
+      if (!this.grabbed) return;
+      this.grabbed = false;
+      pad.release();
     };
     c.addEventListener("pointerup", release);
     c.addEventListener("pointercancel", release);
-    c.addEventListener("pointerleave", () => { if (!pad.dragging) this.hover(null); });
+    c.addEventListener("pointerleave", () => { if (!this.grabbed) this.hover(null); });
   }
 
   /** Grow the manifold and draw; true when more manifold tiles remain (ask another frame). */
@@ -232,14 +289,8 @@ export class Plane {
       this.tip.style.display = "none";
       return;
     }
-    const e = this.extent();
-    let best = -1, bestD = HOVER_PX * HOVER_PX;
-    for (let i = 0; i < buf.labels.length; i++) {
-      const dx = ((buf.xy[2 * i] + e) / (2 * e)) * PLANE - at[0];
-      const dy = ((e - buf.xy[2 * i + 1]) / (2 * e)) * PLANE - at[1];
-      const d = dx * dx + dy * dy;
-      if (d < bestD) { bestD = d; best = i; }
-    }
+    const e = this.extent(), unit = (2 * e) / PLANE;  // latent units per pixel
+    const best = nearestPoint(buf.xy, -e + at[0] * unit, e - at[1] * unit, HOVER_PX * unit);
     if (best < 0) { this.tip.style.display = "none"; return; }
     bytesOf(images.hash).then((raw) => {
       const img = new Uint8Array(raw, best * 784, 784);

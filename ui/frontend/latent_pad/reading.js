@@ -30,6 +30,7 @@ export class Reading {
     this.pending = false;   // the digit changed since the last reading
     this.at = 0;
     this.logits = new Float32Array(10);
+    this.top = null;        // the last reading: {label, p}
   }
 
   /** A classifier to read with (null while it loads): the digit is read again. */
@@ -41,8 +42,12 @@ export class Reading {
   /** No classifier for this model: no reading. */
   clear() {
     this.use(null);
+    this.top = null;
     this.line.textContent = "";
   }
+
+  /** Whether the reading is of the digit on show (or there is no classifier to read it). */
+  settled() { return !this.reader || !this.pending; }
 
   /** Read the pixels if due; true when a reading is still owed (ask for another frame). */
   read(pixels, dragging, wanted) {
@@ -51,7 +56,7 @@ export class Reading {
     if (dragging && now - this.at < READ_EVERY_MS) return true;  // later
     this.pending = false;
     this.at = now;
-    const top = topClass(this.reader.decode(pixels, this.logits));
+    const top = this.top = topClass(this.reader.decode(pixels, this.logits));
     record(stats.readMs, performance.now() - now);
     stats.reads += 1;
     stats.reading = { label: top.label, p: Math.round(top.p * 1000) / 1000 };

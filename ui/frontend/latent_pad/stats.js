@@ -4,7 +4,7 @@
 export const stats = {
   frames: 0, decodes: 0, digitChanges: 0, commits: 0, decodeMs: [], roundTripMs: [],
   model: null, ready: false, z: [], pythonZ: [], label: null, error: null,
-  reads: 0, readMs: [], reading: null,
+  reads: 0, readMs: [], reading: null, announced: null,
   layers: null, cost: null,
 };
 
