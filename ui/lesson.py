@@ -22,7 +22,6 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import streamlit as st
@@ -103,15 +102,11 @@ def parse_lesson_text(text: str) -> tuple[Lesson, list[str]]:
     return lesson, problems
 
 
-@lru_cache(maxsize=4)
-def _server_lesson(text: str) -> tuple[Lesson, tuple[str, ...]]:
-    lesson, problems = parse_lesson_text(text)
-    return lesson, tuple(problems)
-
-
 def server_lesson() -> tuple[Lesson, tuple[str, ...]]:
-    """The lesson this server enforces ($VAE_LESSON) and what it could not read."""
-    return _server_lesson(os.environ.get(ENV_LESSON, ""))
+    """The lesson this server enforces ($VAE_LESSON) and what it could not read (a few
+    microseconds of parsing: not worth a cache)."""
+    lesson, problems = parse_lesson_text(os.environ.get(ENV_LESSON, ""))
+    return lesson, tuple(problems)
 
 
 def link_lesson() -> Lesson:
