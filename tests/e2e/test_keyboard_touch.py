@@ -1,7 +1,8 @@
 """The app without a mouse, in Chromium: the latent pad by keyboard alone (Tab to the plane by
 its accessible name, a visible focus ring, arrow keys move z and the digit, the live region
-says where z landed and what the classifier reads, the release reaches Python; a digit key
-jumps to its class's mean code), touch drags on a tablet-sized page (the pad's plane, the
+says where z landed, what the classifier reads and, with the hole map on, whether z is in a
+hole, the release reaches Python; a digit key jumps to its class's mean code; a 16-D pad's
+sliders have names and speak too), touch drags on a tablet-sized page (the pad's plane, the
 replay's scrubber, a stroke on Reconstruct's drawing canvas), and the home page's tour walked
 with Tab, Enter and Space.
 
@@ -11,6 +12,7 @@ test_reduced_motion_does_not_autoplay.
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -20,7 +22,7 @@ from e2e_helpers import REPO_ROOT, assert_healthy, goto, screenshot, wait_for_ap
 from pad_helpers import (open_pad, plane, plane_point, python_z, stats, tab_to, touch_drag,
                          wait_python_has)
 
-from vae_core import load_replay
+from vae_core import HOLE_RATIO, load_checkpoint, load_replay
 
 pytestmark = pytest.mark.e2e
 
@@ -101,6 +103,42 @@ def test_a_digit_key_jumps_to_its_class_mean_code(page) -> None:
     wait_python_has(page, z)
     assert python_z(page) == z
     print(f"key 3: z = {z}, class 3's mean code {want}; said: {said}")
+
+
+def test_with_the_hole_map_on_the_live_region_says_whether_z_is_in_a_hole(page) -> None:
+    from ui.plane_layers import HOLE_CELLS, holes  # the server's own hole map
+
+    e, n = 3.0 * 15 / 14, HOLE_CELLS
+    gap = holes(load_checkpoint(REPO_ROOT / "checkpoints" / "mnist-mlp-2d"), e)
+
+    def hole(x: float, y: float) -> bool:
+        return bool(gap[int((e - y) / (2 * e) * n), int((x + e) / (2 * e) * n)]
+                    >= math.log(HOLE_RATIO))
+
+    # a hole at Shift+Arrow steps (0.5) from 0 whose mirror images are not holes, so a
+    # lookup with a flipped or transposed axis says otherwise
+    right, up = next((i, j) for i in range(-5, 6) for j in range(-5, 6) if hole(i / 2, j / 2)
+                     and not any(hole(a / 2, b / 2) for a, b in ((-i, j), (i, -j), (j, i))))
+    assert not hole(0.0, 0.0)
+    open_pad(page)
+    switch = page.get_by_role("switch", name="Hole map")
+    switch.focus()
+    page.keyboard.press(" ")
+    wait_for_app(page, expect_rerun=True)
+    page.wait_for_function("() => { const l = window.latentPadStats.layers; "
+                           "return !!l && l.holes && l.drawn; }", timeout=60_000)
+    plane(page).focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Home")
+    said = wait_live_changes(page, live_text(page))
+    assert "; not in a hole;" in said, said
+    for _ in range(abs(right)):
+        page.keyboard.press("Shift+ArrowRight" if right > 0 else "Shift+ArrowLeft")
+    for _ in range(abs(up)):
+        page.keyboard.press("Shift+ArrowUp" if up > 0 else "Shift+ArrowDown")
+    said = wait_live_changes(page, said)
+    assert said.startswith(f"z0 {right / 2:.2f}, z1 {up / 2:.2f};"), said
+    assert "; in a hole: " in said, said
 
 
 def test_a_16d_pad_s_sliders_are_named_and_speak(page) -> None:
