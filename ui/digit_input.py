@@ -8,10 +8,17 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
+from ui.keys import CANVAS_ROUND
 from ui.wording import with_article
 from vae_core import ImageError, preprocess_image, to_gray, to_mnist
 
 UPLOAD, DRAW = "Upload an image", "Draw a digit"
+
+
+def _clear() -> None:
+    """Button callback: a new, empty canvas (its toolbar's own clear needs hover, which a
+    touch screen does not have)."""
+    st.session_state[CANVAS_ROUND] = st.session_state.get(CANVAS_ROUND, 0) + 1
 
 
 def upload_or_drawing(noun: str) -> np.ndarray:
@@ -32,11 +39,14 @@ def upload_or_drawing(noun: str) -> np.ndarray:
         except ImageError as e:
             st.error(f"Cannot use {upload.name!r}: {e}")
             st.stop()
-    left, right = st.columns([1, 2])
+    # The canvas is 280 px square: its column keeps that width on a tablet beside the sidebar.
+    left, right = st.columns([3, 2])
     width = right.slider("Brush width", 8, 40, 22, 2, key="reconstruct_brush")
-    right.caption(f"Draw one {noun} with the mouse, large and centred; the toolbar that "
-                  "appears above the square on hover undoes or clears. The page updates when "
-                  "you release the button.")
+    right.button("Clear drawing", icon=":material/ink_eraser:", key="reconstruct_clear",
+                 on_click=_clear, width="stretch")
+    right.caption(f"Draw one {noun} with the mouse, a finger or a pen, large and centred. "
+                  "*Clear drawing* starts again; the toolbar above the square (on hover or "
+                  "keyboard focus) also undoes a stroke. The page updates when you lift the pen.")
     with left:
         # Room for the canvas toolbar, which floats above the square on hover and would
         # otherwise cover the "Input" choice.
@@ -44,7 +54,7 @@ def upload_or_drawing(noun: str) -> np.ndarray:
         canvas = st_canvas(stroke_width=width, stroke_color="#FFFFFF",
                            background_color="#000000", width=280, height=280,
                            drawing_mode="freedraw", return_image_data=True,
-                           key="reconstruct_canvas")
+                           key=f"reconstruct_canvas_{st.session_state.get(CANVAS_ROUND, 0)}")
     try:
         if canvas.image_data is None:
             raise ImageError("nothing drawn yet")

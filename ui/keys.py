@@ -70,6 +70,9 @@ Z_PREFIX = "z_"  # the server sliders: z_0, z_1, ... (see z_key)
 HAVE_KEY = "latent_pad_have"  # hashes of the blobs the page said it holds
 ACK_KEY = "latent_pad_ack"  # id of the last release applied (the page ignores older echoes)
 
+# Reconstruct
+CANVAS_ROUND = "rc_canvas_round"  # bumped by Clear drawing: the drawing canvas's key changes
+
 # Compare and Training replay
 COMPARE_MODELS = "compare_models"  # the models shown side by side (multiselect)
 STATS_KEY = "compare_stats_on"

@@ -262,5 +262,13 @@ def test_a_touch_drawing_on_reconstruct_is_reconstructed(browser, base_url) -> N
         recon.first.wait_for(state="visible", timeout=60_000)
         assert_healthy(page, "reconstruct after a touch drawing")
         screenshot(page, "reconstruct-touch-drawing")
+        # The canvas's own toolbar needs hover; Clear drawing is a tap away.
+        page.get_by_role("button", name="Clear drawing").tap()
+        wait_for_app(page, expect_rerun=True)
+        page.get_by_text("on the black square").first.wait_for(state="visible", timeout=60_000)
+        assert recon.count() == 0
+        column = page.locator('[data-testid="stMain"] [data-testid="stColumn"]').filter(
+            has=page.locator("canvas")).first.bounding_box()
+        assert column and column["width"] >= 280, column  # the whole square fits its column
     finally:
         context.close()
