@@ -16,6 +16,7 @@ import streamlit as st
 # A file in the repo, not ":material/...": Streamlit fetches material favicons from
 # fonts.gstatic.com, which fails offline.
 ICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+STYLE = ICON.with_name("app.css")  # contrast fixes over Streamlit's theme (accessibility)
 
 
 @asynccontextmanager
@@ -44,6 +45,7 @@ if __name__ == "__main__":
     from ui.navigation import app_navigation
 
     st.set_page_config(page_title="latent-explorer", page_icon=str(ICON), layout="wide")
+    st.html(STYLE)
     app_navigation().run()
 else:
     app = st.App(__file__, lifespan=warm_up)

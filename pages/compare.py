@@ -78,7 +78,7 @@ else:
 names_of = [ck.name for ck in cks]
 
 # --- reconstructions ---------------------------------------------------------------------
-st.subheader("Reconstructions")
+st.header("Reconstructions")
 originals = x_test[idx]
 rows = [originals] + [inference.reconstruct(ck, originals,
                                           y=inference.test_labels(ck.model, labels[idx]))
@@ -91,7 +91,7 @@ st.caption(f"Decoded posterior means of the same test {nouns} (grey-level input 
                         if conditional else ""))
 
 # --- prior samples -----------------------------------------------------------------------
-st.subheader("Prior samples")
+st.header("Prior samples")
 c1, c2 = st.columns([3, 1])
 n_prior = int(c1.slider("Samples per model", 4, 24, 12, key="compare_prior_n"))
 label = (classes.class_picker(conditional[0], names, "compare_class", "Class (conditional "
@@ -110,17 +110,18 @@ st.caption(f"Seed {seed} for every model. " + (
 # --- manifolds ---------------------------------------------------------------------------
 two_d = [ck for ck in cks if ck.model_config.latent_dim == 2]
 if two_d:
-    st.subheader("Manifolds of the 2-D models")
+    st.header("Manifolds of the 2-D models")
     st.caption("Decoded grid over z₀, z₁ ∈ [−3, 3] (20 × 20)."
                + (f" Conditional models: class {names[label]}." if conditional else ""))
     cols = st.columns(3)
     for k, ck in enumerate(two_d):
         img, _ = derived.manifold_image(ck, 20, 3.0,
                                         y=label if classes.is_conditional(ck) else None)
-        cols[k % len(cols)].image(figures.png(img), caption=ck.name)
+        cols[k % len(cols)].image(figures.png(img), caption=ck.name, alt=f"{ck.name}: 20 × 20 "
+                                  f"{nouns} decoded on a grid over its latent plane")
 
 # --- metrics -----------------------------------------------------------------------------
-st.subheader("Metrics")
+st.header("Metrics")
 if st.button("Compute KL per dimension & active units", key="compare_stats_button",
              help="Encodes the test set with every model (cached afterwards)."):
     st.session_state[STATS_KEY] = True

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import classes, derived, figures, generation, inference, keys as K, sidebar
+from ui import classes, derived, figures, generation, inference, keys as K, readings, sidebar
 from ui.share import view_link
 from ui.state import encoded, test_set_or_stop
 from ui.wording import item_noun
@@ -45,13 +45,12 @@ with prior_tab:
         imgs = inference.prior_samples(ck, int(n), int(seed), y=label)
         what = "" if label is None else f" of class {names[label]}"
         st.image(figures.png(figures.tile(imgs, ncol), 3), caption=f"{n} prior samples{what}, "
-                 f"seed {seed}")
+                 f"seed {seed}", alt=f"{n} {noun}s decoded from codes drawn from the prior{what}")
 
 # --- posterior predictive ------------------------------------------------------------------
 with post_tab:
-    st.caption(f"Samples z ~ q(z|x) for one test {noun}, decoded: how much the model "
-               f"hesitates about that {noun}." + (" The model is given its label."
-                                                  if cond else ""))
+    st.caption(f"Samples z ~ q(z|x) for one test {noun}, decoded: how much the model hesitates "
+               f"about that {noun}." + (" The model is given its label." if cond else ""))
     c1, c2, c3 = st.columns(3)
     i = int(c1.number_input(f"Test {noun} index (0 to {last})", 0, last, key=K.GEN_POST_INDEX))
     n = int(c2.number_input("Samples", 1, 100, key=K.GEN_POST_N))
@@ -63,9 +62,11 @@ with post_tab:
     recon = inference.reconstruct(ck, x_test[i][None], y=own)[0]
     a, b, c = st.columns([1, 1, 4])
     a.image(figures.png(x_test[i], 5), caption=f"test #{i} (label {names[labels[i]]})",
-            width=140)
-    b.image(figures.png(recon, 5), caption="posterior mean decoded", width=140)
-    c.image(figures.png(figures.tile(samples, 8), 3), caption=f"{n} posterior samples")
+            width=140, alt=f"test {noun} #{i}, labelled {names[labels[i]]}")
+    b.image(figures.png(recon, 5), caption="posterior mean decoded", width=140,
+            alt=readings.described(f"test #{i} decoded from its posterior mean", recon, ck, names))
+    c.image(figures.png(figures.tile(samples, 8), 3), caption=f"{n} posterior samples",
+            alt=f"{n} {noun}s decoded from codes sampled from test #{i}'s posterior")
 
 # --- interpolation -------------------------------------------------------------------------
 with interp_tab:
@@ -126,8 +127,7 @@ with trav_tab:
     lim = c3.slider("Range ±", 0.5, 5.0, step=0.5, key=K.GEN_TRAV_LIM)
     base, trav_y = None, label
     if around != "zero (the prior mean)":
-        j = int(st.number_input(f"Test {noun} index (0 to {last})", 0, last,
-                                key=K.GEN_TRAV_INDEX))
+        j = int(st.number_input(f"Test {noun} index (0 to {last})", 0, last, key=K.GEN_TRAV_INDEX))
         base = mu[j]
         trav_y = int(labels[j]) if cond and label is None else label
         st.caption(f"Base: the posterior mean of test #{j} (label {names[labels[j]]}).")

@@ -4,6 +4,7 @@ the model's own numbers."""
 import pandas as pd
 import streamlit as st
 
+from ui import readings
 from ui.derived import anatomy
 from ui.inference import ELBO_SEED, estimator_note
 from ui.figures import png
@@ -45,28 +46,30 @@ with c3:
     copy_link("", home_query(ck, int(idx), int(seed)), key="home_link")
 a = anatomy(ck, images[idx], int(seed), int(labels[idx]) if cfg.conditional else None)
 
-st.subheader("1 · Encode, sample, decode")
+st.header("1 · Encode, sample, decode")
 cols = st.columns([1, 2.2, 1, 1], vertical_alignment="center")
 scored = "as scored (one fixed Bernoulli draw)" if tcfg.binarize != "none" else "grey levels"
 cols[0].image(png(a["x"], 6), caption=f"x: {with_article(classes[labels[idx]])}, {scored}",
-              output_format="PNG")
+              output_format="PNG", alt=f"test {noun} #{idx}, {with_article(classes[labels[idx]])}")
 # Inline SVG (our own markup, numbers only): st.html strips SVG, markdown keeps it.
 cols[1].markdown(posterior_svg(a["mu"], a["sigma"], a["z"]), unsafe_allow_html=True)
 cols[2].image(png(a["x_z"], 6), caption="decoded from the sample z (what the loss scores)",
-              output_format="PNG")
+              output_format="PNG",
+              alt=readings.described(f"{noun} decoded from the sampled z", a["x_z"], ck, classes))
 cols[3].image(png(a["x_mu"], 6), caption="decoded from the mean μ (the usual reconstruction)",
-              output_format="PNG")
+              output_format="PNG",
+              alt=readings.described(f"{noun} decoded from the mean μ", a["x_mu"], ck, classes))
 st.markdown("The encoder does not output a code but a distribution. To sample from it and still "
             "back-propagate through μ and σ, draw the noise outside the network "
             "(the *reparameterization trick*):")
 st.latex(r"z = \mu + \sigma \odot \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, I)")
 table = pd.DataFrame({"μ": a["mu"], "σ": a["sigma"], "ε (seeded)": a["eps"], "z = μ + σ·ε": a["z"],
                       "KL (nats)": a["kl_dims"]},
-                     index=[f"z{i}" for i in range(cfg.latent_dim)])
+                     index=pd.Index([f"z{i}" for i in range(cfg.latent_dim)], name="dim"))
 # st.table, not st.dataframe: the first page then loads no data-grid code (cold start).
 st.table(table.style.format("{:.3f}"), height=min(400, 38 + 35 * len(table)))
 
-st.subheader(f"2 · The loss of this {noun}: −ELBO = reconstruction + KL")
+st.header(f"2 · The loss of this {noun}: −ELBO = reconstruction + KL")
 st.latex(r"-\mathrm{ELBO}(x) = \underbrace{-\log p(x \mid z)}_{\text{reconstruction}} + "
          r"\underbrace{\mathrm{KL}\big(q(z \mid x)\,\|\,\mathcal{N}(0, I)\big)}"
          r"_{\text{regularizer}}")
@@ -94,7 +97,7 @@ st.markdown(f"It is zero only when μ = 0 and σ = 1 for every dimension: {with_
             "carries no information. The reconstruction term pulls the other way, which is why "
             f"this model settled at about {a['kl']:.1f} nats of KL on this {noun}.")
 
-st.subheader("3 · Explore")
+st.header("3 · Explore")
 links = [
     ("pages/train.py", "Train a model", ":material/model_training:",
      "any architecture, live loss curves"),

@@ -80,7 +80,8 @@ if zdim == 1:  # one axis only: a single strip of n tiles
     if tinted:
         strip, _ = shown_class_map(strip, 1, n)
     st.image(png(strip, 2), caption="z0 = " + ", ".join(f"{v:.2f}" for v in vals.tolist()),
-             output_format="PNG")
+             output_format="PNG", alt=f"a row of {n} images decoded along z0 from {vals[0]:.2f} "
+             f"to {vals[-1]:.2f}")
     st.download_button("Download PNG", png(strip), f"{ck.name}-strip-{n}.png", "image/png",
                        key="mf_download", on_click="ignore")
     st.stop()

@@ -45,17 +45,21 @@ samples = inference.posterior_samples(ck, x_in, N_SAMPLES, seed=0, y=y)
 upload_ck = readings.upload_model(ck)
 cols = st.columns([1, 1, 1, 2] if upload_ck else [1, 1, 2])
 cols[0].image(figures.png(img, SCALE), width=SCALE * 28,
-              caption=readings.labelled(f"your {noun}, 28×28", img, ck, names))
+              caption=readings.labelled(f"your {noun}, 28×28", img, ck, names),
+              alt=readings.described(f"your {noun} as the model sees it", img, ck, names))
+as_y = "" if y is None else f" as {names[y]}"
 cols[1].image(figures.png(recon, SCALE), width=SCALE * 28, caption=readings.labelled(
-    "reconstruction (decoded mean)" + ("" if y is None else f" as {names[y]}"), recon, ck,
-    names))
+    f"reconstruction (decoded mean){as_y}", recon, ck, names),
+    alt=readings.described(f"your {noun} reconstructed by {ck.name}{as_y}", recon, ck, names))
 if upload_ck:
     up = inference.reconstruct(upload_ck, img)[0]
     cols[2].image(figures.png(up, SCALE), width=SCALE * 28, caption=readings.labelled(
         f"{upload_ck.name} (the {upload_ck.model_config.latent_dim}-D upload model)", up, ck,
-        names))
+        names), alt=readings.described(f"your {noun} reconstructed by {upload_ck.name}", up,
+                                       ck, names))
 cols[-1].image(figures.png(figures.tile(samples, 4), 3), width="content",
-               caption=f"{N_SAMPLES} posterior samples z ~ q(z|x), decoded")
+               caption=f"{N_SAMPLES} posterior samples z ~ q(z|x), decoded",
+               alt=f"{N_SAMPLES} {noun}s decoded from codes sampled from q(z|x)")
 if upload_ck:
     st.caption(("Beside it, the bundled upload model, given no label: " if y is not None else
                 f"A 2-D latent keeps little of a {noun}; the bundled upload model gives the "
@@ -67,21 +71,24 @@ if binarized:
     st.caption(f"This model was trained on **{ck.train_config.binarize}ally binarized** "
                f"{noun}s, so it sees and scores one fixed Bernoulli draw of your grey levels "
                f"(seed {derived.EVAL_SEED}, as the test set is scored):")
-    st.image(figures.png(score["target"], 3), caption="binarized input")
+    st.image(figures.png(score["target"], 3), caption="binarized input",
+             alt=f"your {noun} binarized: each pixel black or white")
 
 # --- your digit in every class (conditional models) ----------------------------------------
 if y is not None:
-    st.subheader(f"Your {noun} in every class")
+    st.header(f"Your {noun} in every class")
     st.caption(f"Your {noun} encoded given the label **{names[y]}** (its style code z), then "
                "decoded under every label: the same handwriting, each class.")
     every = inference.decode(ck, np.repeat(score["mu"][None], len(names), 0),
                            y=list(range(len(names))))
     for c, col in enumerate(st.columns(len(names))):
         col.image(figures.png(every[c], 4), width="stretch",
-                  caption=readings.labelled(f"as {names[c]}", every[c], ck, names))
+                  caption=readings.labelled(f"as {names[c]}", every[c], ck, names),
+                  alt=readings.described(f"your {noun}'s style decoded as {names[c]}", every[c],
+                                         ck, names))
 
 # --- where it lands ------------------------------------------------------------------------
-st.subheader("Where it lands in latent space")
+st.header("Where it lands in latent space")
 plane = test_code_plane(ck)
 centre, cov = plane.place(score["mu"][None])[0], plane.cov(score["logvar"])
 if plane.projected:
@@ -100,7 +107,7 @@ figures.add_posterior(fig, centre, cov)
 st.plotly_chart(fig, key="reconstruct_scatter")
 
 # --- how typical it is ---------------------------------------------------------------------
-st.subheader("How typical it is: −ELBO against the test set")
+st.header("How typical it is: −ELBO against the test set")
 test = derived.test_neg_elbo(ck)
 pct = figures.percentile_of(test["neg_elbo"], score["neg_elbo"])
 m1, m2, m3, m4 = st.columns(4)

@@ -103,8 +103,8 @@ else:
     shown = np.asarray(selected)
     if len(shown) > MAX_SHOWN:  # a seeded random sample keeps the selection's class mix
         shown = np.sort(np.random.default_rng(0).choice(shown, MAX_SHOWN, replace=False))
-    st.subheader(f"{len(selected)} selected" + (f" ({MAX_SHOWN} shown, picked at random)"
-                                               if len(selected) > MAX_SHOWN else ""))
+    st.header(f"{len(selected)} selected" + (f" ({MAX_SHOWN} shown, picked at random)"
+                                            if len(selected) > MAX_SHOWN else ""))
     st.caption(f"{figures.class_summary(labels[selected], names)}. Rows: original, "
                "reconstruction (decoded posterior mean), one posterior sample z ~ q(z|x) "
                "decoded.")

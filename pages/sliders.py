@@ -8,13 +8,13 @@ import streamlit as st
 import torch
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from ui import plane_layers, readings, sidebar
+from ui import class_maps, plane_layers, readings, sidebar
 from ui.classes import class_labels, class_picker
 from ui.derived import inactive_dims, latent_map
 from ui.inference import decode
 from ui.figures import png
 from ui.keys import SL_CLASS, SL_CODE, SL_DIGIT, SL_DRAWS, SL_MAP, SL_MAP_DONE, SL_RANGE, z_key
-from ui.latent_map import class_legend, click_to_latent, map_extent, mark_point
+from ui.latent_map import click_to_latent, map_extent, mark_point
 from ui.latent_pad import latent_pad, unavailable as pad_unavailable
 from ui.share import copy_link, sliders_query
 from ui.state import encoded, test_set_or_stop
@@ -133,7 +133,7 @@ def explorer() -> None:
         z = [box.slider(label, -r, r, step=0.01, key=z_key(i)) for i, label in enumerate(dims)]
         image_box = st.container() if zdim == 2 else right
     shown = ", ".join(f"{v:.2f}" for v in z[:6]) + (", …" if zdim > 6 else "")
-    image_box.image(png(decode(ck, [z], y)[0], 8), output_format="PNG",
+    image_box.image(png(decode(ck, [z], y)[0], 8), output_format="PNG", alt="decoded image",
                     caption=f"decoded mean image at z = ({shown})")
     image_box.markdown(readings.decoded_reading(ck, z, y, class_labels(ck)))
     if zdim == 2:
@@ -141,7 +141,7 @@ def explorer() -> None:
             base = latent_map(ck, r, MAP_TILES, MAP_SIZE, y)
             streamlit_image_coordinates(mark_point(base, z[0], z[1], map_extent(r, MAP_TILES)),
                                         key=SL_MAP, on_click=on_map_click, cursor="crosshair")
-            st.image(class_legend(tuple(classes), MAP_SIZE), output_format="PNG")
+            class_maps.class_key(classes, MAP_SIZE)
             st.caption("The latent plane: the decoder's output on a grid (grey), encoded test "
                        "digits coloured by class, and the current z (red ring); z0 runs "
                        "across, z1 up. Click anywhere to move there.")

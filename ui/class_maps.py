@@ -18,7 +18,7 @@ import torch
 from ui.classes import DIGITS
 from ui.derived import class_map
 from ui.figures import png
-from ui.latent_map import class_legend
+from ui.latent_map import class_legend, legend_alt
 from vae_core import VAEError
 
 
@@ -33,10 +33,16 @@ def shown_class_map(grid: np.ndarray, rows: int, cols: int
     except VAEError as e:
         st.warning(f"No class map: {e}")
         return grid, None
-    st.image(class_legend(tuple(DIGITS), 600), output_format="PNG")
+    class_key(DIGITS, 600)
     st.caption("Class map: each tile's ink in the colour of the digit the reference classifier "
                f"reads there, fading to grey where it is unsure. {class_counts(read, DIGITS)}.")
     return tinted, read
+
+
+def class_key(classes: list[str] | tuple[str, ...], width: int) -> None:
+    """The colour key of the classes (one dot and name each), with its text alternative."""
+    st.image(class_legend(tuple(classes), width), output_format="PNG",
+             alt=legend_alt(tuple(classes)))
 
 
 def class_counts(labels: np.ndarray, names: list[str]) -> str:

@@ -115,6 +115,11 @@ def class_legend(classes: tuple[str, ...], width: int, mark: str = "") -> np.nda
     return np.asarray(img)
 
 
+def legend_alt(classes: tuple[str, ...]) -> str:
+    """class_legend's text alternative."""
+    return f"colour key: a coloured dot for each class ({', '.join(classes)})"
+
+
 def latent_to_px(x: float, y: float, e: float, size: int) -> tuple[float, float]:
     return (x + e) / (2 * e) * size, (e - y) / (2 * e) * size
 
@@ -186,7 +191,8 @@ def posterior_svg(mu, sigma, z, width: int = 460, height: int = 280) -> str:
 
     cell = w / n
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-           f'width="100%" role="img" aria-label="posterior q(z|x) per latent dimension" '
+           f'width="100%" role="img" aria-label="posterior q(z|x) per latent dimension: for each '
+           f'of the {n}, μ as a bar from 0, μ ± σ as a whisker and the sampled z as a diamond" '
            f'style="max-width:{width}px;font:11px sans-serif">',
            f'<text x="{left}" y="14" font-size="13">posterior q(z|x) per latent dimension</text>']
     for t in ticks:

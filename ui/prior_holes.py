@@ -49,7 +49,8 @@ def pct(x: float) -> str:
 
 def _row(ck: Checkpoint, z: np.ndarray, y: int | None, caption: str) -> np.ndarray:
     images = decode(ck, z, y)
-    st.image(png(tile(images, len(images)), 2), caption=caption)
+    st.image(png(tile(images, len(images)), 2), caption=caption,
+             alt=f"a row of {len(images)} decoded images: {caption}")
     return images
 
 

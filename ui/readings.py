@@ -1,8 +1,8 @@
 """The reference digit classifier's readings of the pictures the pages show (a caption on
-Reconstruct and Generate, a sentence under the Sliders digit), and the bundled upload model
-that Reconstruct puts beside a 2-D model's reconstruction (issue 16). Readings only make sense
-for MNIST models (digit_model): the classifier reads digits, not clothes. A missing or damaged
-classifier gives no reading, and the page goes on.
+Reconstruct and Generate, a sentence under the Sliders digit, an image's text alternative),
+and the bundled upload model that Reconstruct puts beside a 2-D model's reconstruction (issue
+16). Readings only make sense for MNIST models (digit_model): the classifier reads digits, not
+clothes. A missing or damaged classifier gives no reading, and the page goes on.
 """
 
 from __future__ import annotations
@@ -85,6 +85,16 @@ def labelled(caption: str, img: np.ndarray, ck: Checkpoint,
     """`caption` with the classifier's reading of `img` added when it reads `ck`'s pictures:
     'reconstruction · reads 7 (98%)'."""
     return f"{caption} · {reading_text(img, names)}" if digit_model(ck) else caption
+
+
+def described(what: str, img: np.ndarray, ck: Checkpoint,
+              names: Sequence[str] | None = None) -> str:
+    """A text alternative for one pictured image: what it is and, when the classifier reads
+    `ck`'s pictures, what it reads there: 'decoded digit, read as 7, 94%'."""
+    if not digit_model(ck) or (read := reading(img)) is None:
+        return what
+    k, p = read
+    return f"{what}, read as {names[k] if names else k}, {p:.0%}"
 
 
 def upload_model(active: Checkpoint) -> Checkpoint | None:

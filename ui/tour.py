@@ -72,7 +72,8 @@ def _y(ck: Checkpoint, d: Digit) -> int | None:
 def _strip(images: list[np.ndarray], caption: str, scale: int = 2) -> None:
     """One row of images (each [28, 28] or a batch [n, 28, 28])."""
     row = np.concatenate([i[None] if i.ndim == 2 else i for i in images])
-    st.image(png(tile(row, len(row)), scale), caption=caption)
+    st.image(png(tile(row, len(row)), scale), caption=caption,
+             alt=f"a row of {len(row)} images: {caption}")
 
 
 def _switch_to_cvae() -> None:
@@ -114,10 +115,12 @@ def _where(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[np.ndarray, str
 def _encoder(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, View]:
     m = ck.model_config
     c1, c2 = st.columns([1, 3])
-    c1.image(png(a["x"], 3), caption="x")
+    c1.image(png(a["x"], 3), caption="x", alt=f"test image #{d.index}, {d.name}")
     where, axes = _where(ck, d, a)
     c2.image(png(where), caption=f"2,000 test codes coloured by class and #{d.index}'s "
-             f"cloud (red ring: its μ, ellipse: 1σ); {axes}", width="stretch")
+             f"cloud (red ring: its μ, ellipse: 1σ); {axes}", width="stretch",
+             alt=f"scatter plot of 2,000 test codes, one dot each, coloured by class, with "
+             f"#{d.index}'s mean μ as a red ring and its 1σ ellipse; {axes}")
     given = " and its label" if m.conditional else ""
     if m.latent_dim <= 2:  # the Sliders map draws the test codes and marks z = μ
         view = _link(ck, "sliders", f"Open Latent sliders at #{d.index}'s μ, among the test "
@@ -204,7 +207,8 @@ def _manifold(ck: Checkpoint, d: Digit, a: dict[str, Any]) -> tuple[str, str, Vi
         plane = f"the plane of the test codes' two principal directions (of {m.latent_dim})"
         params["plane"] = "pca"
     cls = f", all decoded as class {d.cls}" if m.conditional else ""
-    st.image(png(grid, 1), caption=f"z from −3 to 3 on both axes{cls}", width=300)
+    st.image(png(grid, 1), caption=f"z from −3 to 3 on both axes{cls}", width=300,
+             alt=f"images decoded on a grid over {plane}, z from −3 to 3{cls}")
     told = (f"Decode a whole grid of codes on {plane} and the images morph smoothly into "
             "each other: neighbouring codes decode to similar images, because the KL term "
             "made the clouds overlap.")

@@ -121,13 +121,14 @@ def live(job: TrainingJob, was_running: bool) -> None:
         st.image(recon_strip(snap["originals"], snap["recon"]),
                  caption="Top: 16 fixed test digits. Bottom: their reconstructions after epoch "
                          f"{done}." if done else "Top: 16 fixed test digits. Their "
-                         "reconstructions appear after the first epoch.", output_format="PNG")
+                         "reconstructions appear after the first epoch.", output_format="PNG",
+                 alt="16 test images in a row, their reconstructions in the row under them")
 
 
 def current_run(mgr: TrainingManager, job: TrainingJob) -> None:
     """This session's newest run: live while it trains, then its outcome and Save/Discard."""
     snap = job.progress.snapshot()
-    st.subheader(f"Run {job.id}")
+    st.header(f"Run {job.id}")
     st.caption(run_summary(job))
     running = snap["status"] == RUNNING
     st.fragment(run_every=1.0 if running else None)(live)(job, running)

@@ -35,7 +35,7 @@ def test_home_speaks_of_items_for_fashion_mnist() -> None:
     captions = [c for img in at.image for c in img.captions]
     assert any(c.startswith("x: an ankle boot,") for c in captions), captions  # test #0
     text = " ".join([m.value for m in at.markdown] + [c.value for c in at.caption]
-                    + [h.value for h in at.subheader])
+                    + [h.value for h in at.header])
     assert "digit" not in text
     at.number_input(key="home_digit").set_value(1).run()  # a pullover
     assert any(c.startswith("x: a pullover,") for c in (c for i in at.image for c in i.captions))

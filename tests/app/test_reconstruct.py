@@ -64,7 +64,7 @@ def test_reconstruct_your_digit_in_every_class() -> None:
     assert [c.split(" ·")[0] for c in every] == [f"as {k}" for k in range(10)]
     # the same style decoded under every label: the classifier reads nearly all as that label
     assert sum(c.startswith(f"as {k} · reads {k} ") for k, c in enumerate(every)) >= 9, every
-    assert any("in every class" in s.value for s in at.subheader)
+    assert any("in every class" in s.value for s in at.header)
     assert any("label has left z" in c.value for c in at.caption)
     metrics = {m.label: m.value for m in at.metric}
     assert np.isfinite(float(metrics["−ELBO (nats)"]))

@@ -30,7 +30,7 @@ def test_fashion_pages_speak_of_items_not_digits(empty_user_dir: Path, page: str
     if page.endswith("reconstruct.py"):
         at.radio(key="reconstruct_source").set_value("Draw a digit").run()
     texts = [w.label for w in at.main if getattr(w, "label", None)]
-    texts += [e.value for kind in ("caption", "info", "markdown", "subheader")
+    texts += [e.value for kind in ("caption", "info", "markdown", "header", "subheader")
               for e in at.get(kind) if isinstance(e.value, str)]
     for w in (*at.radio, *at.multiselect):
         texts += [str(o) for o in w.options]
