@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 import streamlit as st
+from streamlit import runtime
 
 from ui.figures import CURVE_COLORS, CURVE_NAMES
 from ui.frontend_modules import FOLDER, component
@@ -45,8 +46,6 @@ def play_seconds(replay: Replay) -> float:
 
 def _url(data: bytes, key: str) -> str | None:
     """The blob's media URL (None outside a server, e.g. in AppTest)."""
-    from streamlit import runtime
-
     if not runtime.exists():
         return None
     return runtime.get_instance().media_file_mgr.add(data, MIME, f"{NAME}.{key}")
