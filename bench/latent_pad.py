@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.browser import app_page, settle
 from bench.common import RESULTS_DIR, env_info, log, percentile, to_json, write_json
-from bench.loadtest import Server
 
 MODELS = ["mnist-mlp-2d", "mnist-conv-2d", "mnist-conv-16d", "mnist-mlp-50d", "fashion-mlp-2d"]
 GOALS = {"fps_min": 30, "fps_target": 60, "decode_p95_ms_mlp": 8.0, "decode_p95_ms_conv": 16.0}
@@ -53,24 +53,15 @@ _DRAG_JS = """(el, ms) => new Promise((done) => {
 })"""
 
 
-def _settle(page, timeout: float = 120.0) -> None:
-    page.wait_for_function(
-        """() => { const a = document.querySelector('[data-testid="stApp"]');
-                   return a && a.getAttribute('data-test-script-state') === 'notRunning'
-                     && a.getAttribute('data-test-connection-state') === 'CONNECTED'
-                     && !document.querySelector('[data-stale="true"]'); }""",
-        timeout=timeout * 1000)
-
-
 def _open(page, model: str, first: bool) -> None:
     if first:
         page.goto("/sliders", wait_until="domcontentloaded")
-        _settle(page)
+        settle(page)
     if model != MODELS[0]:
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
         page.get_by_role("option", name=f"{model} (bundled)", exact=True).click()
         page.wait_for_timeout(300)
-        _settle(page)
+        settle(page)
     dims = 2 if "-2d" in model else int(model.rsplit("-", 1)[1].rstrip("d"))
     page.wait_for_function("n => { const s = window.latentPadStats; return !!s && s.ready "
                            "&& s.z.length === n && s.pythonZ.length === n; }", arg=dims,
@@ -114,44 +105,31 @@ def _round_trips(page, n: int) -> list[float]:
 
 def run(models: list[str] = MODELS, seconds: float = 3.0, reps: int = 300,
         trips: int = 10) -> dict[str, Any]:
-    from playwright.sync_api import sync_playwright
-
-    server = Server()
-    server.start()
-    out: dict[str, Any] = {"goals": GOALS, "env": env_info(), "models": {}}
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                         args=["--no-sandbox", "--disable-gpu"])
-            out["chromium"] = browser.version
-            page = browser.new_page(viewport={"width": 1400, "height": 1000},
-                                    base_url=server.url)
-            fetched: list[Any] = []
-            page.on("response", lambda r: fetched.append(r) if r.url.endswith(".bin") else None)
-            for i, model in enumerate(models):
-                log(f"latent pad: {model}")
-                fetched.clear()
-                _open(page, model, first=i == 0)
-                blobs = [{"bytes": len(r.body()),
-                          "sent_bytes": r.request.sizes()["responseBodySize"]} for r in fetched]
-                page.evaluate("window.latentPadTimeDecodes(30)")  # warm up the JIT
-                decode = _ms(page.evaluate(f"window.latentPadTimeDecodes({reps})"))
-                plane = page.get_by_test_id("latent-pad-plane")
-                target = plane if plane.count() else page.get_by_test_id("latent-pad-slider-0")
-                drag = target.element_handle().evaluate(_DRAG_JS, seconds * 1000)
-                drag["fps"] = round(drag["decodes"] / drag["seconds"], 1)
-                _settle(page)
-                res = {"decode": decode, "drag": drag, "fetched": blobs,
-                       "fetched_bytes": sum(b["bytes"] for b in blobs),
-                       "fetched_sent_bytes": sum(b["sent_bytes"] for b in blobs)}
-                if i == 0:
-                    res["mouse_drag"] = _mouse_drag(page, seconds)
-                    _settle(page)
-                    res["round_trip"] = _ms(_round_trips(page, trips))
-                out["models"][model] = res
-            browser.close()
-    finally:
-        server.stop()
+    with app_page() as app:
+        out: dict[str, Any] = {"goals": GOALS, "env": env_info(), "models": {},
+                               "chromium": app.chromium}
+        page, fetched = app.page, app.fetched
+        for i, model in enumerate(models):
+            log(f"latent pad: {model}")
+            fetched.clear()
+            _open(page, model, first=i == 0)
+            blobs = [{"bytes": len(r.body()),
+                      "sent_bytes": r.request.sizes()["responseBodySize"]} for r in fetched]
+            page.evaluate("window.latentPadTimeDecodes(30)")  # warm up the JIT
+            decode = _ms(page.evaluate(f"window.latentPadTimeDecodes({reps})"))
+            plane = page.get_by_test_id("latent-pad-plane")
+            target = plane if plane.count() else page.get_by_test_id("latent-pad-slider-0")
+            drag = target.element_handle().evaluate(_DRAG_JS, seconds * 1000)
+            drag["fps"] = round(drag["decodes"] / drag["seconds"], 1)
+            settle(page)
+            res = {"decode": decode, "drag": drag, "fetched": blobs,
+                   "fetched_bytes": sum(b["bytes"] for b in blobs),
+                   "fetched_sent_bytes": sum(b["sent_bytes"] for b in blobs)}
+            if i == 0:
+                res["mouse_drag"] = _mouse_drag(page, seconds)
+                settle(page)
+                res["round_trip"] = _ms(_round_trips(page, trips))
+            out["models"][model] = res
     out["load_average_after"] = env_info()["load_average"]
     return out
 

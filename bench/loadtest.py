@@ -184,10 +184,12 @@ class Server:
 # --- the digits ----------------------------------------------------------------------------
 def digit_pngs(n: int = 20) -> list[bytes]:
     """n real MNIST test digits, inverted (dark on light) and enlarged 8x, as PNG bytes."""
+    # deferred: only the digits need PIL and vae_core (torch: seconds), not the modules that
+    # import this one for its Server, free_port or chromium flags
     from PIL import Image
 
     sys.path.insert(0, str(REPO_ROOT))
-    from vae_core import load_split
+    from vae_core import load_split  # deferred, as PIL above
 
     split = load_split("mnist", train=False, limit=n)
     out = []
@@ -334,7 +336,7 @@ async def _session(browser, url: str, sid: int, pngs: list[bytes], ready: asynci
 
 async def _run_phase(url: str, sessions: int, duration: float, timeout: float,
                      pngs: list[bytes], server_pid: int | None = None) -> dict[str, Any]:
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright  # deferred: optional, browser runs only
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -507,7 +509,7 @@ def run(sessions: int = 20, duration: float = 60.0, baseline_duration: float | N
 def report(benchmark: str, sessions: int, duration: float, one: dict[str, Any],
            many: dict[str, Any], method: str) -> dict[str, Any]:
     """The results file: 1-session baseline `one` and `sessions`-session load `many`."""
-    import streamlit
+    import streamlit  # deferred: seconds to import, only for its version in the results
 
     return {
         "benchmark": benchmark,
