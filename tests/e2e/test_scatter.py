@@ -17,7 +17,8 @@ _CHART_STATE_JS = """() => {
 
 
 def subheaders(page) -> list[str]:
-    return page.locator('[data-testid="stMain"] h3').all_inner_texts()
+    """The main area's section headings (st.header: h2 under the page's h1)."""
+    return page.locator('[data-testid="stMain"] h2').all_inner_texts()
 
 
 def test_scatter_has_many_points(page):
@@ -35,7 +36,7 @@ def test_scatter_selection_of_style_codes(page):
     assert "label has left z" in main.inner_text()
     box_select(page, main.locator('[data-testid="stPlotlyChart"]').first, 0.45, 40)
     assert_healthy(page, "scatter selection, mnist-cvae-2d")
-    heads = main.locator("h3").all_inner_texts()
+    heads = subheaders(page)
     assert [h for h in heads if "selected" in h], heads
     screenshot(page, "scatter-cvae-selection")
 
