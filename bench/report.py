@@ -3,6 +3,7 @@ bench/README.md (default bench/results/latest.json)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -129,9 +130,16 @@ def render(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0]) if args else RESULTS_DIR / "latest.json"
-    print(render(json.loads(path.read_text())))
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__)
+    parser.add_argument("results", nargs="?", type=Path, default=RESULTS_DIR / "latest.json",
+                        help="a results file of `python -m bench` (default: %(default)s)")
+    path = parser.parse_args(argv).results
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        print(f"error: cannot read {path}: {e}", file=sys.stderr)
+        return 2
+    print(render(results))
     return 0
 
 

@@ -6,7 +6,10 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 import torch
+
+from bench import report
 
 SUMMARY_KEYS = ("train_speedup_vs_baseline", "train_images_per_s", "baseline_images_per_s",
                 "slider_decode_p95_ms", "manifold_40_ms", "encode_test_set_s")
@@ -109,3 +112,19 @@ def test_gpu_code_path_on_cpu(mnist_dir: Path) -> None:
     for p in ("fp32", "bf16"):
         assert _positive(res[p]["core_images_per_s"]) and _positive(res[p]["speedup"])
         assert len(res[p]["core_images_per_s_all"]) == len(res[p]["baseline_images_per_s_all"])
+
+
+def test_report_takes_a_results_file_or_says_why_not(tmp_path: Path, capsys) -> None:
+    """`python -m bench.report`: --help is help (it was read as a file name), a missing or
+    broken file is one line and exit 2, a real results file renders."""
+    with pytest.raises(SystemExit) as help_exit:
+        report.main(["--help"])
+    assert help_exit.value.code == 0 and "results" in capsys.readouterr().out
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    for path in (tmp_path / "missing.json", broken):
+        assert report.main([str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: cannot read") and err.count("\n") == 1
+    assert report.main([str(Path(report.RESULTS_DIR) / "latest.json")]) == 0
+    assert "| benchmark |" in capsys.readouterr().out
