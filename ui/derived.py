@@ -7,7 +7,6 @@ ever read: no train(), no grads, everything under torch.no_grad().
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ from ui.figures import codes_table, tile, tiles_of
 from ui.inference import decode, device_of, numpy_terms, score_image, test_labels
 from ui.latent_map import draw_latent_map
 from ui.replay_figures import player_arrays
-from ui.state import classifier, content_hash, encoded, key, test_set
+from ui.state import blob_hash, classifier, encoded, key, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, PRIOR_RADIUS, Checkpoint, VAEError,
                       classify, elbo_terms, eval_targets, hole_map, kl_per_dim, latent_stats,
                       manifold, pca, prior_holes, round_trip_field, tint_grid)
@@ -242,7 +241,7 @@ def replay_frames(source: str, stamp: str, _replay: Any) -> tuple[list[dict[str,
     (ui.replay_figures.player_arrays), once per `source` (a model folder, a training run) and
     `stamp` (its replay file's mtime, its snapshot count and last step)."""
     layout, data = player_arrays(_replay)
-    return layout, hashlib.sha256(data).hexdigest()[:24], data
+    return layout, blob_hash(data), data
 
 
 @st.cache_data(max_entries=16, show_spinner="Drawing codes from the prior...")
@@ -278,7 +277,7 @@ def _pad_points(path: str, mtime: str, dataset: str, n: int, _mu: np.ndarray
     _, labels, _ = test_set(dataset)
     data = (np.ascontiguousarray(_mu[:n, :2], dtype="<f4").tobytes()
             + labels[:n].astype(np.uint8).tobytes())
-    return content_hash(data), data
+    return blob_hash(data), data
 
 
 def pad_points(ck: Checkpoint, n: int) -> tuple[str, bytes]:
@@ -293,7 +292,7 @@ def pad_images(dataset: str, n: int) -> tuple[str, bytes]:
     """(content hash, bytes): uint8 [n, 28, 28] images of the first n test digits."""
     images, _, _ = test_set(dataset)
     data = np.round(images[:n] * 255).astype(np.uint8).tobytes()
-    return content_hash(data), data
+    return blob_hash(data), data
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -164,7 +164,7 @@ def server_object(name: str, _make: Callable[[], T]) -> T:
 
 
 # --- the latent pad's exports: what ui.latent_pad serves to the browser ----------------------
-def content_hash(data: bytes) -> str:
+def blob_hash(data: bytes) -> str:
     """The name a blob of bytes travels under to the browser (24 hex digits of its sha256)."""
     return hashlib.sha256(data).hexdigest()[:24]
 
@@ -177,7 +177,7 @@ def _browser_decoder(path: str, mtime: str, _model: torch.nn.Module
     except ExportError as e:
         return str(e)
     data = weights.astype("<f4").tobytes()
-    return spec, content_hash(data), data
+    return spec, blob_hash(data), data
 
 
 def browser_decoder(ck: Checkpoint) -> tuple[list[dict[str, Any]], str, bytes] | str:
@@ -201,7 +201,7 @@ def classifier() -> torch.nn.Module:
 def _browser_classifier(version: str) -> tuple[list[dict[str, Any]], str, bytes]:
     spec, weights = export_classifier(classifier())
     data = weights.astype("<f4").tobytes()
-    return spec, content_hash(data), data
+    return spec, blob_hash(data), data
 
 
 def browser_classifier() -> tuple[list[dict[str, Any]], str, bytes]:
