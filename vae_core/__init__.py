@@ -14,7 +14,7 @@ from .data import download_root, load_split
 from .datasets import ENV_VARS, Split, class_names, missing_data_help
 from .download import download_dataset
 from .errors import (CheckpointError, ConfigError, DataNotFoundError, ExportError,
-                     ImageError, TrainingBusy, TrainingDiverged, VAEError)
+                     ImageError, NoEncoderError, TrainingBusy, TrainingDiverged, VAEError)
 from .export import decode_with_spec, export_classifier, export_decoder, run_spec
 from .codes import grid_values, interpolate_codes, plane_codes, traversal_codes
 from .latent import compose_grid, decode_batch, encode_dataset, manifold, pca
@@ -25,6 +25,7 @@ from .metrics import (ACTIVE_THRESHOLD, EVAL_SEED, elbo_terms, eval_targets, eva
 from .model import (VAE, Labels, VAEOutput, batch_labels, build_model, count_params,
                     one_hot_labels)
 from .onnx_export import export_onnx
+from .onnx_model import OnnxVAE, is_onnx_model
 from .plane_maps import (HOLE_RATIO, MIXTURE_CODES, PRIOR_RADIUS, decoded_cost, grid_centres,
                          hole_gap, hole_map, hole_share, log_aggregate_posterior, log_prior,
                          mixture_subsample, pixel_cost, prior_holes, round_trip,
@@ -76,4 +77,5 @@ __all__ = [
     "CSVLogger", "TensorBoardLogger", "export_onnx", "make_loggers",
     "check_output_dir", "write_safetensors", "RESUMABLE", "resume_config", "as_images",
     "git_commit", "package_version", "run_record",
+    "NoEncoderError", "OnnxVAE", "is_onnx_model",
 ]

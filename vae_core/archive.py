@@ -29,26 +29,38 @@ from .checkpoint import (
     safe_name,
 )
 from .errors import CheckpointError
+from .onnx_checks import DECODER, ENCODER, ONNX_FILES, read_manifest
+from .onnx_model import is_onnx_model
 
 # What export and copy keep (not optimizer state); the replay is validated where it is read.
-PORTABLE_FILES = (CONFIG, WEIGHTS, METRICS, REPLAY)
+# A foreign model's files (model.json, decoder.onnx, encoder.onnx) travel the same way.
+PORTABLE_FILES = (CONFIG, WEIGHTS, METRICS, REPLAY, *ONNX_FILES)
 
 
 def is_checkpoint(path: str | Path) -> bool:
-    """True if `path` is a folder holding at least config.json and model.safetensors."""
+    """True if `path` is a folder holding at least config.json and model.safetensors, or a
+    foreign model folder (model.json and decoder.onnx)."""
     p = Path(path)
-    return p.is_dir() and (p / CONFIG).is_file() and (p / WEIGHTS).is_file()
+    return p.is_dir() and (p / CONFIG).is_file() and (p / WEIGHTS).is_file() \
+        or is_onnx_model(p)
 
 
 def weights_mtime(path: str | Path) -> float:
     """Modification time of a checkpoint's weights (0.0 if missing): with the folder, the
-    identity of the weights a cache may key on (they are replaced atomically, per epoch)."""
-    w = Path(path) / WEIGHTS
-    return w.stat().st_mtime if w.exists() else 0.0
+    identity of the weights a cache may key on (they are replaced atomically, per epoch).
+    For a foreign model, the latest of its .onnx files."""
+    p = Path(path)
+    files = [p / WEIGHTS] if (p / CONFIG).exists() or not is_onnx_model(p) \
+        else [p / DECODER, p / ENCODER]
+    return max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
 
 
 def config_name(path: str | Path) -> str:
-    """A readable name made from a checkpoint's config: `<dataset>-<arch>-<latent>d`."""
+    """A readable name made from a checkpoint's config, `<dataset>-<arch>-<latent>d`, or
+    from a foreign model's model.json: its name, else `<dataset>-onnx-<latent>d`."""
+    if not (Path(path) / CONFIG).exists() and is_onnx_model(path):
+        man = read_manifest(Path(path))
+        return man.name or f"{man.dataset}-onnx-{man.cfg.latent_dim}d"
     m, t, _ = read_configs(path)
     return f"{t.dataset}-{m.arch}-{m.latent_dim}d"
 
@@ -79,8 +91,9 @@ def import_upload(files: Iterable[tuple[str, bytes]], root: str | Path) -> Path:
     """Validate uploaded checkpoint files and unpack them into a new folder under `root`.
 
     `files` is either one `.zip` of a checkpoint folder, or config.json + model.safetensors
-    (+ metrics.json). The folder returned is named after the zip's folder or the config, so
-    the model keeps one name everywhere. Raises CheckpointError (nothing is left behind).
+    (+ metrics.json), or a foreign model's model.json + decoder.onnx (+ encoder.onnx). The
+    folder returned is named after the zip's folder or the config, so the model keeps one
+    name everywhere. Raises CheckpointError (nothing is left behind).
     """
     files = list(files)
     names = [n for n, _ in files]
@@ -100,8 +113,8 @@ def import_upload(files: Iterable[tuple[str, bytes]], root: str | Path) -> Path:
         else:
             bad = [n for n in names if n not in PORTABLE_FILES]
             if bad:
-                raise CheckpointError(f"unexpected file(s) {bad}; upload a .zip or "
-                                      f"{CONFIG} + {WEIGHTS}")
+                raise CheckpointError(f"unexpected file(s) {bad}; upload a .zip, "
+                                      f"{CONFIG} + {WEIGHTS} or model.json + {DECODER}")
             staging.mkdir()
             for n, blob in files:
                 (staging / n).write_bytes(blob)

@@ -24,13 +24,15 @@ from safetensors.torch import save
 from .config import MAX_PARAMS, ModelConfig, TrainConfig, _short
 from .errors import CheckpointError, ConfigError
 from .model import VAE, build_model, count_params
+from .onnx_checks import DECODER, MANIFEST, ONNX_FILES
+from .onnx_model import load_foreign
 from .provenance import versions
 
 FORMAT = "latent-explorer/1"
 CONFIG, WEIGHTS, METRICS, OPTIM = "config.json", "model.safetensors", "metrics.json", \
     "optimizer.safetensors"
 REPLAY = "replay.safetensors"  # the training replay's sidecar (vae_core.replay)
-CHECKPOINT_FILES = (CONFIG, WEIGHTS, METRICS, OPTIM, REPLAY)
+CHECKPOINT_FILES = (CONFIG, WEIGHTS, METRICS, OPTIM, REPLAY, *ONNX_FILES)
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 MAX_JSON_BYTES = 2_000_000
 MAX_WEIGHTS_BYTES = 4 * 50_000_000 + 1_000_000  # 50 M float32 parameters plus header
@@ -202,8 +204,14 @@ def check_path(path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
-    """Load a checkpoint folder safely; raises CheckpointError with a one-line reason."""
+    """Load a checkpoint folder safely; raises CheckpointError with a one-line reason.
+
+    A foreign model folder (model.json + decoder.onnx, no config.json) loads as an OnnxVAE
+    on the CPU whatever `device` says (vae_core.onnx_model)."""
     p = check_path(path)
+    if not (p / CONFIG).exists() and any((p / f).exists() for f in ONNX_FILES):
+        model, tcfg, info = load_foreign(p)
+        return Checkpoint(model, model.cfg, tcfg, _read_metrics(p), p, info)
     mcfg, tcfg, info = read_configs(p)
     try:
         n_params = count_params(mcfg)
@@ -244,10 +252,14 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
         raise CheckpointError(f"cannot read {wfile}: {e}") from e
     model.load_state_dict(state)
     model.to(device).eval().requires_grad_(False)
+    return Checkpoint(model, mcfg, tcfg, _matching_metrics(_read_metrics(p), wmeta), p, info)
+
+
+def _read_metrics(p: Path) -> dict[str, Any]:
     metrics = _read_json(p / METRICS) if (p / METRICS).exists() else {}
     if not isinstance(metrics, dict):
         raise CheckpointError("metrics.json must be a JSON object")
-    return Checkpoint(model, mcfg, tcfg, _matching_metrics(metrics, wmeta), p, info)
+    return metrics
 
 
 def _matching_metrics(metrics: dict[str, Any], wmeta: dict[str, str]) -> dict[str, Any]:
@@ -284,7 +296,9 @@ def safe_name(name: str) -> str:
 def extract_zip(data: bytes, dest: str | Path) -> Path:
     """Unpack an uploaded checkpoint zip into `dest`, refusing anything but the known files.
 
-    Entries may sit at the top or inside one folder; any other path, a path that escapes,
+    A checkpoint needs config.json + model.safetensors, a foreign model model.json +
+    decoder.onnx (+ encoder.onnx). Entries may sit at the top or inside one folder; any
+    other path, a path that escapes,
     a pickle, or more than MAX_ZIP_BYTES uncompressed is refused before anything is written.
     """
     if len(data) > MAX_ZIP_BYTES:
@@ -303,8 +317,9 @@ def extract_zip(data: bytes, dest: str | Path) -> Path:
         if base.startswith(".") or base == "__MACOSX" or parts[0] == "__MACOSX":
             continue
         if base.lower().endswith(PICKLE_SUFFIXES):
-            raise CheckpointError(f"zip holds a pickle file ({base}); only safetensors + JSON "
-                                  "are accepted because pickles can run code when loaded")
+            raise CheckpointError(f"zip holds a pickle file ({base}); only safetensors, ONNX "
+                                  "and JSON are accepted because pickles can run code when "
+                                  "loaded")
         if base not in CHECKPOINT_FILES:
             raise CheckpointError(f"unexpected file {info.filename!r} in zip; expected "
                                   f"{', '.join(CHECKPOINT_FILES)}")
@@ -313,7 +328,8 @@ def extract_zip(data: bytes, dest: str | Path) -> Path:
         chosen[base] = info
     if sum(i.file_size for i in chosen.values()) > MAX_ZIP_BYTES:
         raise CheckpointError("zip contents are too large when unpacked")
-    for need in (CONFIG, WEIGHTS):
+    foreign = CONFIG not in chosen and any(f in chosen for f in ONNX_FILES)
+    for need in (MANIFEST, DECODER) if foreign else (CONFIG, WEIGHTS):
         if need not in chosen:
             raise CheckpointError(f"zip has no {need}")
     blobs: dict[str, bytes] = {}

@@ -18,6 +18,10 @@ class CheckpointError(VAEError):
     """A checkpoint folder or upload is missing, corrupt, hostile or inconsistent."""
 
 
+class NoEncoderError(VAEError):
+    """A foreign model without encoder.onnx was asked to encode images."""
+
+
 class ImageError(VAEError, ValueError):
     """An uploaded file is not a usable image (or holds no digit)."""
 

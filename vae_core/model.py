@@ -150,6 +150,9 @@ def _mlp(widths: list[int], cfg: ModelConfig, last_act: bool) -> list[nn.Module]
 class VAE(nn.Module):
     """Variational autoencoder (Kingma & Welling 2014) built from a `ModelConfig`."""
 
+    foreign = False  # True for a model this project did not train (onnx_model.OnnxVAE)
+    has_encoder = True  # a foreign model may come without one
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
