@@ -20,7 +20,8 @@ from ui.replay_figures import player_arrays
 from ui.state import blob_hash, classifier, encoded, key, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, PRIOR_RADIUS, Checkpoint, VAEError,
                       classify, elbo_terms, eval_targets, hole_map, kl_per_dim, latent_stats,
-                      manifold, pca, prior_holes, round_trip_field, tint_grid)
+                      manifold, pad_images_bytes, pad_points_bytes, pca, prior_holes,
+                      round_trip_field, tint_grid)
 
 TSNE_DEFAULT_POINTS = 2000
 
@@ -274,9 +275,7 @@ def prior_check(ck: Checkpoint, n: int, y: int | None, read: bool) -> dict[str, 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _pad_points(path: str, mtime: str, dataset: str, n: int, _mu: np.ndarray
                 ) -> tuple[str, bytes]:
-    _, labels, _ = test_set(dataset)
-    data = (np.ascontiguousarray(_mu[:n, :2], dtype="<f4").tobytes()
-            + labels[:n].astype(np.uint8).tobytes())
+    data = pad_points_bytes(_mu, test_set(dataset)[1], n)
     return blob_hash(data), data
 
 
@@ -290,8 +289,7 @@ def pad_points(ck: Checkpoint, n: int) -> tuple[str, bytes]:
 @st.cache_data(max_entries=4, show_spinner=False)
 def pad_images(dataset: str, n: int) -> tuple[str, bytes]:
     """(content hash, bytes): uint8 [n, 28, 28] images of the first n test digits."""
-    images, _, _ = test_set(dataset)
-    data = np.round(images[:n] * 255).astype(np.uint8).tobytes()
+    data = pad_images_bytes(test_set(dataset)[0], n)
     return blob_hash(data), data
 
 

@@ -26,6 +26,8 @@ from .model import (VAE, Labels, VAEOutput, batch_labels, build_model, count_par
                     one_hot_labels)
 from .onnx_export import export_onnx
 from .onnx_model import OnnxVAE, is_onnx_model
+from .pad_data import class_mean_codes, pad_images_bytes, pad_points_bytes, payload_hash
+from .notebook import explore
 from .plane_maps import (HOLE_RATIO, MIXTURE_CODES, PRIOR_RADIUS, decoded_cost, grid_centres,
                          hole_gap, hole_map, hole_share, log_aggregate_posterior, log_prior,
                          mixture_subsample, pixel_cost, prior_holes, round_trip,
@@ -78,4 +80,5 @@ __all__ = [
     "check_output_dir", "write_safetensors", "RESUMABLE", "resume_config", "as_images",
     "git_commit", "package_version", "run_record",
     "NoEncoderError", "OnnxVAE", "is_onnx_model",
+    "class_mean_codes", "pad_images_bytes", "pad_points_bytes", "payload_hash", "explore",
 ]

@@ -10,9 +10,9 @@ const loaded = new Set();    // hashes whose blob has arrived
 const decoders = new Map();  // spec blob hash -> Decoder (the digit classifier's too)
 
 // Media URLs are relative to the server root; the app may live under a path prefix, which
-// Streamlit's own script URL reveals.
+// Streamlit's own script URL reveals. (The notebook widget's are object URLs: blob:.)
 function absolute(url) {
-  if (/^https?:/.test(url)) return url;
+  if (/^(https?|blob):/.test(url)) return url;
   const own = Array.from(document.scripts, (s) => s.src)
     .find((src) => /\/static\/js\/index[^/]*\.js$/.test(src));
   const base = own ? own.replace(/static\/js\/[^/]*$/, "") : `${location.origin}/`;
