@@ -97,7 +97,7 @@ class Translator:
 
     def translate(self, node: Any) -> None:
         op = node.op_type
-        x, out = self.shape(node.input[0]), self.shape(node.output[0])
+        x, out = self.shape(self.current), self.shape(node.output[0])
         spec_shape = x if len(x) == 1 else [x[1], x[2], x[0]]
         if op in ELEMENTWISE:
             self.spec.append({"op": ELEMENTWISE[op], "shape": spec_shape})
