@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 from apptest_helpers import CVAE, MLP, open_page
+from foreign_decode import pad_models
 from latent_pad_helpers import pad, pad_data
 from starlette.requests import Request
 from streamlit.components.v2.component_manager import BidiComponentManager
@@ -92,6 +93,10 @@ def write_fixture(folder: Path) -> dict:
         fixture["gaussian"].append({"logits": _floats(logits), "means": _floats(means),
                                     "target": _floats(images[5]), "var": var,
                                     "cost": _floats(cost), "total": float(cost.sum())})
+    fixture["foreign"] = []  # models this project did not train, held to onnxruntime
+    for m in pad_models(folder / "foreign"):
+        (folder / f"{m['name']}.bin").write_bytes(m.pop("weights").astype("<f4").tobytes())
+        fixture["foreign"].append({**m, "weights": f"{m['name']}.bin"})
     (folder / "fixture.json").write_text(json.dumps(fixture))
     return fixture
 
@@ -108,11 +113,13 @@ def test_node_kernels_and_cost_match_vae_core(tmp_path: Path) -> None:
                                            "PAD_FIXTURE": str(tmp_path / "fixture.json")})
     report = out.stdout + out.stderr
     assert out.returncode == 0, report[-4000:]
-    want = STATIC_TESTS + 2 * len(fixture["models"]) + 2
+    want = STATIC_TESTS + 2 * len(fixture["models"]) + 2 + len(fixture["foreign"])
     counts = dict(re.findall(r"^# (pass|fail|skipped) (\d+)$", report, re.M))
     assert counts == {"pass": str(want), "fail": "0", "skipped": "0"}, report[-2000:]
     for name in MODELS:
         assert re.search(rf"^ok \d+ - {name} decodes like vae_core", report, re.M), name
+    for m in fixture["foreign"]:
+        assert re.search(rf"^ok \d+ - {m['name']} decodes like onnxruntime", report, re.M)
     assert re.search(r"^ok \d+ - a run of presses moves z each time and settles once", report,
                      re.M), report[-2000:]
 

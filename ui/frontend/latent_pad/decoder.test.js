@@ -1,7 +1,8 @@
 // node --test: the pad's decoder kernels (decoder.js) and the classifier's reading
 // (reading.js). With PAD_FIXTURE (a JSON file tests/app/test_pad_modules.py writes from the
 // bundled models with vae_core.export_decoder and decode_with_spec), every model's decoded
-// pixels and logits, and the digit classifier's logits, must be Python's.
+// pixels and logits, and the digit classifier's logits, must be Python's; foreign decoders'
+// pixels must be onnxruntime's.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Decoder, elementwise, linear } from "./decoder.js";
@@ -56,6 +57,19 @@ if (!fx) {
         assert.ok(maxDiff(logits, c.logits) < 2e-3, `${m.name} logits: ${maxDiff(logits, c.logits)}`);
         // The same decoder again gives the same digit: decode() keeps no state between calls.
         assert.deepEqual(Array.from(d.decode(c.z, new Float32Array(784), c.label)), Array.from(out));
+      }
+    });
+  }
+  // Models this project did not train (tests/foreign_decode.py): decoder.onnx translated by
+  // vae_core.onnx_spec, held to onnxruntime's own pixels, not to the NumPy reference.
+  for (const m of fx.foreign ?? []) {
+    test(`${m.name} decodes like onnxruntime`, () => {
+      const d = new Decoder(m.spec, weightsOf(m.weights), m.zdim);
+      assert.equal(d.classes, m.classes);
+      const out = new Float32Array(784);
+      for (const c of m.cases) {
+        d.decode(c.z, out, c.label);
+        assert.ok(maxDiff(out, c.onnx) < 1e-4, `${m.name} at ${c.z}: ${maxDiff(out, c.onnx)}`);
       }
     });
   }
