@@ -37,6 +37,7 @@ class AppPage:
     page: Any
     chromium: str
     fetched: list[Any] = field(default_factory=list)
+    models_dir: str = ""  # the server's user models folder: a model copied in is listed
 
 
 @contextlib.contextmanager
@@ -52,7 +53,7 @@ def app_page() -> Iterator[AppPage]:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                          args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page(viewport=VIEWPORT, base_url=server.url)
-            app = AppPage(page, browser.version)
+            app = AppPage(page, browser.version, models_dir=server.models_dir)
             page.on("response",
                     lambda r: app.fetched.append(r) if r.url.endswith(".bin") else None)
             yield app

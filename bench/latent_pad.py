@@ -11,12 +11,17 @@ until Python has z. `python -m bench.latent_pad` writes bench/results/latent_pad
   actually fetched (the test images are shared by the models of one dataset).
 * round trip: one ArrowRight on a pad slider (one release) until the page holds the rerun's
   answer, i.e. Python has run with the new z (`latentPadStats.roundTripMs`).
+
+`--checkpoint FOLDER` adds a model of your own (ours or a foreign ONNX folder, whose decoder
+the pad runs as translated by vae_core.onnx_spec): it is copied into the server's user models
+and measured after the bundled `--models`, as "<name> (yours)".
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -53,16 +58,26 @@ _DRAG_JS = """(el, ms) => new Promise((done) => {
 })"""
 
 
-def _open(page, model: str, first: bool) -> None:
+def _latent_dim(model: str, checkpoint: Path | None) -> int:
+    if checkpoint is None:
+        return 2 if "-2d" in model else int(model.rsplit("-", 1)[1].rstrip("d"))
+    # deferred: vae_core loads torch (and onnxruntime for a foreign folder); only --checkpoint
+    from vae_core import load_checkpoint
+
+    return load_checkpoint(checkpoint).model_config.latent_dim
+
+
+def _open(page, model: str, first: bool, checkpoint: Path | None = None) -> None:
     if first:
         page.goto("/sliders", wait_until="domcontentloaded")
         settle(page)
-    if model != MODELS[0]:
+    if model != MODELS[0] or checkpoint is not None:
+        option = f"{model} ({'bundled' if checkpoint is None else 'yours'})"
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-        page.get_by_role("option", name=f"{model} (bundled)", exact=True).click()
+        page.get_by_role("option", name=option, exact=True).click()
         page.wait_for_timeout(300)
         settle(page)
-    dims = 2 if "-2d" in model else int(model.rsplit("-", 1)[1].rstrip("d"))
+    dims = _latent_dim(model, checkpoint)
     page.wait_for_function("n => { const s = window.latentPadStats; return !!s && s.ready "
                            "&& s.z.length === n && s.pythonZ.length === n; }", arg=dims,
                            timeout=120_000)
@@ -104,15 +119,19 @@ def _round_trips(page, n: int) -> list[float]:
 
 
 def run(models: list[str] = MODELS, seconds: float = 3.0, reps: int = 300,
-        trips: int = 10) -> dict[str, Any]:
+        trips: int = 10, checkpoint: Path | None = None) -> dict[str, Any]:
     with app_page() as app:
         out: dict[str, Any] = {"goals": GOALS, "env": env_info(), "models": {},
                                "chromium": app.chromium}
         page, fetched = app.page, app.fetched
-        for i, model in enumerate(models):
+        runs: list[tuple[str, Path | None]] = [(m, None) for m in models]
+        if checkpoint is not None:
+            shutil.copytree(checkpoint, Path(app.models_dir) / checkpoint.name)
+            runs.append((checkpoint.name, checkpoint))
+        for i, (model, own) in enumerate(runs):
             log(f"latent pad: {model}")
             fetched.clear()
-            _open(page, model, first=i == 0)
+            _open(page, model, first=i == 0, checkpoint=own)
             blobs = [{"bytes": len(r.body()),
                       "sent_bytes": r.request.sizes()["responseBodySize"]} for r in fetched]
             page.evaluate("window.latentPadTimeDecodes(30)")  # warm up the JIT
@@ -139,9 +158,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", nargs="+", default=MODELS)
     ap.add_argument("--seconds", type=float, default=3.0, help="length of each drag")
     ap.add_argument("--reps", type=int, default=300, help="timed decodes per model")
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="also measure this model folder (ours, or a foreign ONNX folder)")
     ap.add_argument("--out", default=str(RESULTS_DIR / "latent_pad.json"))
     args = ap.parse_args(argv)
-    res = run(args.models, args.seconds, args.reps)
+    if args.checkpoint is not None and not args.checkpoint.is_dir():
+        ap.error(f"--checkpoint {args.checkpoint}: no such model folder")
+    res = run(args.models, args.seconds, args.reps, checkpoint=args.checkpoint)
     write_json(Path(args.out), res)
     summary = {m: {"fps": r["drag"]["fps"], "decode_p50_ms": r["decode"]["p50_ms"],
                    "decode_p95_ms": r["decode"]["p95_ms"], "bytes": r["fetched_bytes"]}

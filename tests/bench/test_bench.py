@@ -128,3 +128,15 @@ def test_report_takes_a_results_file_or_says_why_not(tmp_path: Path, capsys) -> 
         assert err.startswith("error: cannot read") and err.count("\n") == 1
     assert report.main([str(Path(report.RESULTS_DIR) / "latest.json")]) == 0
     assert "| benchmark |" in capsys.readouterr().out
+
+
+def test_latent_pad_checkpoint_must_be_a_folder(tmp_path: Path, capsys) -> None:
+    """`python -m bench.latent_pad --checkpoint X`: a missing folder is one line and exit 2,
+    before any server or browser starts."""
+    from bench import latent_pad
+
+    with pytest.raises(SystemExit) as bad:
+        latent_pad.main(["--checkpoint", str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert bad.value.code == 2 and "--checkpoint" in err and "no such model folder" in err
+    assert err.count("error:") == 1 and err.strip().splitlines()[-1].count("error:") == 1
