@@ -21,7 +21,7 @@ from PIL import Image
 from .checkpoint import Checkpoint, check_output_dir, load_checkpoint, save_metrics
 from .classifier import class_consistency, train_classifier
 from .data import load_split
-from .errors import VAEError
+from .errors import NoEncoderError, VAEError
 from .latent import compose_grid
 from .metrics import eval_targets, evaluate_elbo, importance_sampled_nll, latent_stats
 from .onnx_export import export_onnx
@@ -36,8 +36,23 @@ MAX_SCALE = 32
 
 
 def _checkpoint(text: str) -> Checkpoint:
-    """--checkpoint: a folder, a bundled model's name or one of the user's models."""
+    """--checkpoint: a folder, a bundled model's name or one of the user's models (or a
+    foreign ONNX model folder)."""
     return load_checkpoint(resolve_checkpoint(text))
+
+
+def need_encoder(ck: Checkpoint, command: str) -> None:
+    """Refuse (one line) a foreign model without encoder.onnx for a command that encodes."""
+    if not ck.model.has_encoder:
+        raise NoEncoderError(f"{ck.name} has no encoder (encoder.onnx): {command} encodes "
+                             "images; sample and info work without one")
+
+
+def need_torch(ck: Checkpoint, command: str) -> None:
+    """Refuse (one line) a foreign ONNX model for a command that needs torch weights."""
+    if ck.model.foreign:
+        raise VAEError(f"{ck.name} is a foreign ONNX model: {command} needs a checkpoint "
+                       "with torch weights (config.json + model.safetensors)")
 
 
 # --- files written ------------------------------------------------------------------------
@@ -88,6 +103,7 @@ def npy_bytes(arr: np.ndarray) -> bytes:
 # --- commands -----------------------------------------------------------------------------
 def cmd_evaluate(a: argparse.Namespace) -> int:
     ck = _checkpoint(a.checkpoint)
+    need_encoder(ck, "evaluate")
     binar = a.binarization or ck.train_config.binarize
     if a.save and (not a.is_samples or a.limit or binar != ck.train_config.binarize):
         raise VAEError("--save needs --is-samples, no --limit and the model's own "
@@ -137,6 +153,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 def cmd_reconstruct(a: argparse.Namespace) -> int:
     out = check_new_file(a.out, a.force, tuple(IMAGE_FORMATS))
     ck = _checkpoint(a.checkpoint)
+    need_encoder(ck, "reconstruct")
     label = parse_label(ck, a.label)
     if ck.model_config.conditional and label is None:
         raise VAEError("this model is conditional: give the image's class with --label")
@@ -199,9 +216,18 @@ def parse_label(ck: Checkpoint, text: str | None) -> int | None:
 def cmd_info(a: argparse.Namespace) -> int:
     ck = _checkpoint(a.checkpoint)
     m = {k: v for k, v in ck.metrics.items() if k != "history"}
-    info = {"checkpoint": str(ck.path), "model": ck.model_config.to_dict(),
-            "train": ck.train_config.to_dict(), "metrics": m,
-            "parameters": sum(p.numel() for p in ck.model.parameters())}
+    if ck.model.foreign:  # no architecture or training of ours to show: what model.json says
+        cfg, model = ck.model_config, ck.model
+        info = {"checkpoint": str(ck.path), "format": "onnx", "foreign": True,
+                "name": model.name, "latent_dim": cfg.latent_dim, "output": model.output,
+                "conditional": cfg.conditional, "n_classes": model.n_labels,
+                "class_names": model.class_names, "likelihood": cfg.likelihood,
+                "dataset": ck.info["dataset"], "encoder": model.has_encoder,
+                "metrics": m, "parameters": model.weight_count}
+    else:
+        info = {"checkpoint": str(ck.path), "model": ck.model_config.to_dict(),
+                "train": ck.train_config.to_dict(), "metrics": m,
+                "parameters": sum(p.numel() for p in ck.model.parameters())}
     print(json.dumps(info, indent=None if a.json else 2))
     return 0
 
@@ -231,7 +257,9 @@ def cmd_train_classifier(a: argparse.Namespace) -> int:
 
 def cmd_export(a: argparse.Namespace) -> int:
     check_output_dir(a.onnx, force=a.force)  # before the model is even loaded
-    for f in export_onnx(_checkpoint(a.checkpoint), a.onnx, force=a.force):
+    ck = _checkpoint(a.checkpoint)
+    need_torch(ck, "export")
+    for f in export_onnx(ck, a.onnx, force=a.force):
         print(f"wrote {f}")
     return 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import check_output_dir, load_checkpoint
+from .cli_commands import need_torch
 from .config import RESUMABLE, ModelConfig, TrainConfig
 from .data import load_split
 from .errors import ConfigError, VAEError
@@ -105,6 +106,7 @@ def run_configs(a: argparse.Namespace, given: set[str]
             raise ConfigError("--config starts a new run and --resume continues one: give one")
         resume = resolve_checkpoint(a.resume)
         ck = load_checkpoint(resume)
+        need_torch(ck, "train --resume")
         old_m, old_t = ck.model_config.to_dict(), ck.train_config.to_dict()
         differ = [f"{_flag(k)} {_show(v)} (checkpoint: {_show(old_m[k])})"
                   for k, v in model_flags.items() if v != old_m[k]]

@@ -120,7 +120,8 @@ def read_graph(file: Path) -> tuple[bytes, Any]:
     """The bytes and parsed ModelProto of one graph file, refused (one line) when it is too
     large, not an ONNX protobuf, refers to external data, has too many nodes or fails
     onnx.checker."""
-    import onnx  # deferred: heavy, and only foreign models need it
+    # deferred: onnx is heavy, and only foreign models need it (protobuf comes with it)
+    import onnx
     from google.protobuf.message import DecodeError
 
     if not file.is_file():
@@ -230,8 +231,12 @@ def _check_inputs(proto: Any, file: str, first: tuple[str, tuple[int, ...]], man
     if len(ins) != 1 + bool(k):
         raise CheckpointError(f"{file} takes {len(ins)} inputs; model.json describes "
                               f"{'2 (' + first[0] + ', y)' if k else '1 (' + first[0] + ')'}")
-    name, want = first
+    want = first[1]
     shape = _tensor(ins[0], file)
+    if shape and shape[0] is not None:
+        raise CheckpointError(f"{file}: input {ins[0].name!r} has a fixed batch size "
+                              f"{shape[0]}; export it with a dynamic first axis (dynamic_axes "
+                              "or dynamic_shapes)")
     if not _fits(shape, want):
         raise CheckpointError(f"{file}: input {ins[0].name!r} has shape {_show(shape)}; "
                               f"model.json needs {_show([None, *want])}")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import DATASETS, IMAGE_SIZE, TrainConfig
+from .config import BINARIZE, DATASETS, IMAGE_SIZE, TrainConfig
 from .errors import CheckpointError, NoEncoderError
 from .model import VAE, Labels, VAEOutput, as_codes, as_images
 from .onnx_checks import (DECODER, ENCODER, MANIFEST, Manifest, check_decoder, check_encoder,
@@ -229,7 +229,9 @@ def load_foreign(path: str | Path) -> tuple[OnnxVAE, TrainConfig, dict[str, Any]
     True, "manifest": model.json, "dataset": its dataset, "classes": its class names}."""
     model = load_onnx_model(path)
     dataset = model.manifest.get("dataset", "mnist")
-    tcfg = TrainConfig(dataset=dataset if dataset in DATASETS else "folder")
+    binar = model.manifest.get("binarization", "none")  # our own export records it
+    tcfg = TrainConfig(dataset=dataset if dataset in DATASETS else "folder",
+                       binarize=binar if binar in BINARIZE else "none")
     info = {"format": "onnx", "foreign": True, "manifest": model.manifest,
             "dataset": dataset, "classes": model.class_names}
     return model, tcfg, info
