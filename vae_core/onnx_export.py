@@ -136,6 +136,9 @@ def export_onnx(ck: Checkpoint, out_dir: str | Path, *, force: bool = False) -> 
     returns their paths. Refuses an existing file, or an existing non-empty folder unless
     force (CheckpointError, checkpoint.check_output_dir); with force only these three files
     are replaced, anything else in the folder stays. See docs/onnx.md for the format."""
+    if ck.model.foreign:  # nothing to trace: its folder already holds its graphs
+        raise ExportError(f"{ck.name} is a foreign ONNX model: export needs a checkpoint with "
+                          "torch weights (config.json + model.safetensors)")
     missing = [m for m in ("onnx", "onnxscript") if find_spec(m) is None]
     if missing:  # checked before anything is written or traced
         raise ExportError(f"ONNX export needs the {' and '.join(missing)} package"

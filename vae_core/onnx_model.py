@@ -78,8 +78,13 @@ class OnnxVAE(VAE):
         # An empty parameter: library code that asks a model for its device and dtype
         # (next(model.parameters())) gets the CPU and float32, where the graphs' results are.
         self.anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
+        self._parts = (folder, manifest, decoder, encoder, weights)
         self._dec = _session(decoder, DECODER)
         self._enc = _session(encoder, ENCODER) if encoder is not None else None
+
+    def __deepcopy__(self, memo: dict) -> OnnxVAE:
+        """A copy with sessions of its own (onnxruntime's sessions cannot be copied)."""
+        return OnnxVAE(*self._parts).train(self.training).requires_grad_(False)
 
     def __repr__(self) -> str:
         return (f"OnnxVAE({self.name!r}, latent_dim={self.cfg.latent_dim}, output="

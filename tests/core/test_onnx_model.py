@@ -6,6 +6,7 @@ Hostile and odd folders: test_onnx_checks.py."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,9 @@ import torch
 from foreign_models import foreign_modules, write_foreign
 from torch import nn
 
-from vae_core import (NoEncoderError, OnnxVAE, evaluate_elbo, export_onnx,
-                      export_zip, import_upload, is_checkpoint, is_onnx_model,
-                      load_checkpoint, weights_mtime)
+from vae_core import (ExportError, NoEncoderError, OnnxVAE, copy_checkpoint, evaluate_elbo,
+                      export_onnx, export_zip, import_upload, is_checkpoint, is_onnx_model,
+                      load_checkpoint, publish_checkpoint, weights_mtime)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -153,6 +154,26 @@ def test_checkpoint_and_archive_accept_the_folder(folders, tmp_path: Path) -> No
     loose = [(f, (src / f).read_bytes()) for f in ("model.json", "decoder.onnx")]
     dest = import_upload(loose, tmp_path / "b")
     assert dest.name == "mnist-onnx-2d" and not load_checkpoint(dest).model.has_encoder
+
+
+def test_copy_and_publish_keep_the_graphs(folders, tmp_path: Path) -> None:
+    src, z = folders["mlp"], codes(3, 2)
+    want = load_checkpoint(src).model.decode(z)
+    for dest in (copy_checkpoint(src, tmp_path / "copy"),
+                 publish_checkpoint(src, tmp_path / "shared", "their-vae")):
+        assert {p.name for p in dest.iterdir()} == {"model.json", "decoder.onnx",
+                                                   "encoder.onnx"}
+        assert torch.equal(load_checkpoint(dest).model.decode(z), want)
+
+
+def test_copies_and_refused_export(folders, tmp_path: Path) -> None:
+    ck = load_checkpoint(folders["cvae"])
+    twin = copy.deepcopy(ck.model)  # new sessions: onnxruntime's cannot be copied
+    z = codes(4, 2)
+    assert twin is not ck.model and torch.equal(twin.decode(z, 1), ck.model.decode(z, 1))
+    with pytest.raises(ExportError, match="foreign ONNX model"):
+        export_onnx(ck, tmp_path / "again")
+    assert not (tmp_path / "again").exists()
 
 
 def test_our_own_onnx_export_loads_as_a_foreign_model(tmp_path: Path) -> None:
