@@ -82,13 +82,14 @@ st.header("Reconstructions")
 originals = x_test[idx]
 rows = [originals] + [inference.reconstruct(ck, originals,
                                           y=inference.test_labels(ck.model, labels[idx]))
-                      for ck in cks]
+                      if ck.model.has_encoder else np.zeros_like(originals) for ck in cks]
 st.plotly_chart(figures.grid_figure(np.concatenate(rows), len(idx), ["original", *names_of],
                                     [f"#{i}" for i in idx]),
                 key="compare_recon", width="content", config={"displayModeBar": False})
 st.caption(f"Decoded posterior means of the same test {nouns} (grey-level input to every "
            "model)." + (" Conditional models are given each image's true label."
-                        if conditional else ""))
+                        if conditional else "") + "".join(
+    f" {ck.name} has no encoder: its row is blank." for ck in cks if not ck.model.has_encoder))
 
 # --- prior samples -----------------------------------------------------------------------
 st.header("Prior samples")
@@ -125,7 +126,7 @@ st.header("Metrics")
 if st.button("Compute KL per dimension & active units", key="compare_stats_button",
              help="Encodes the test set with every model (cached afterwards)."):
     st.session_state[STATS_KEY] = True
-stats = ({ck.name: derived.test_latent_stats(ck) for ck in cks}
+stats = ({ck.name: derived.test_latent_stats(ck) for ck in cks if ck.model.has_encoder}
          if st.session_state.get(STATS_KEY) else {})
 scores, setups = comparison.model_tables(cks, stats)
 for key, rows in (("compare_table", scores), ("compare_setup", setups)):

@@ -12,7 +12,7 @@ from ui.keys import HOME_DIGIT, HOME_SEED
 from ui.latent_map import posterior_svg
 from ui.lesson import shown
 from ui.share import copy_link, home_query
-from ui.sidebar import active_model
+from ui.sidebar import active_model, needs_encoder
 from ui.state import test_set_or_stop
 from ui.tour import digit_of, tour
 from ui.wording import item_noun, with_article
@@ -30,6 +30,8 @@ st.markdown(
     "keeping every cloud close to the prior N(0, I), so that decoding any z drawn from the "
     f"prior gives a plausible {noun}. Follow one test {noun} through the active model below.")
 
+if not needs_encoder(ck, f"following a test {noun} through the model"):
+    st.stop()
 images, labels, classes = test_set_or_stop(tcfg.dataset)
 # The tour follows the digit and seed chosen below (their values from the previous run).
 st.session_state.setdefault(HOME_SEED, ELBO_SEED)  # a shared link (?digit=&seed=) may set both

@@ -89,7 +89,10 @@ if zdim == 1:  # one axis only: a single strip of n tiles
 dims, base, directions = (0, 1), None, None
 xlabel, ylabel = "z0", "z1"
 if zdim > 2:
-    plane = st.radio("Plane", ["axes", "pca"], horizontal=True, key=K.MF_PLANE,
+    planes = ["axes", "pca"] if ck.model.has_encoder else ["axes"]  # PCA: of encoded codes
+    if st.session_state.get(K.MF_PLANE, "axes") not in planes:
+        st.session_state[K.MF_PLANE] = "axes"
+    plane = st.radio("Plane", planes, horizontal=True, key=K.MF_PLANE,
                      format_func={"axes": "two latent dimensions",
                                   "pca": "first two principal directions of the encoded test "
                                          "set"}.get)

@@ -6,7 +6,7 @@ import streamlit as st
 from ui import classes, derived, figures, inference, readings
 from ui.digit_input import upload_or_drawing
 from ui.latent_view import test_code_plane
-from ui.sidebar import active_model
+from ui.sidebar import active_model, needs_encoder
 from ui.state import test_set_or_stop
 from ui.wording import item_noun, with_article
 
@@ -15,6 +15,8 @@ SCALE = 6  # 28 px -> 168 px on screen, nearest neighbour
 
 ck = active_model(conditional_ok=True)
 st.title("Reconstruct")
+if not needs_encoder(ck, "reconstructing an image (encode, then decode)"):
+    st.stop()
 x_test, labels, names = test_set_or_stop(ck.train_config.dataset)
 noun = item_noun(ck.train_config.dataset)
 st.caption(f"Your image is turned into an MNIST-like 28×28 {noun} (grey levels, white ink on "

@@ -6,7 +6,7 @@ import streamlit as st
 from ui import derived, figures, inference, keys as K, plane_layers
 from ui.latent_view import test_code_plane
 from ui.share import view_link
-from ui.sidebar import active_model
+from ui.sidebar import active_model, needs_encoder
 from ui.state import encoded, test_set_or_stop
 from ui.wording import item_noun
 
@@ -15,6 +15,8 @@ PER_ROW = 16
 
 ck = active_model(conditional_ok=True)
 st.title("Latent scatter")
+if not needs_encoder(ck, "the scatter of the encoded test images"):
+    st.stop()
 x, labels, names = test_set_or_stop(ck.train_config.dataset)
 mu, logvar = encoded(ck)
 n_total, z_dim = mu.shape

@@ -97,8 +97,8 @@ def explorer() -> None:
     c[1].button("Reset to 0", icon=":material/restart_alt:", key="sl_reset", on_click=set_code,
                 args=([0.0] * zdim,), width="stretch")
     c[2].number_input("Test digit #", 0, len(images) - 1, 0, key=SL_DIGIT)
-    c[3].button("Set from this digit", key="sl_from_digit", on_click=from_digit,
-                width="stretch", help="the posterior mean μ of that test digit")
+    c[3].button("Set from this digit", key="sl_from_digit", on_click=from_digit, width="stretch",
+                help="the posterior mean μ of that test digit", disabled=not ck.model.has_encoder)
     r = c[4].number_input("Slider range ±R", 0.5, MAX_RANGE, step=0.5, key=SL_RANGE,
                           on_change=keep_code)
     for i in range(zdim) if server_only else ():  # st.slider refuses values off its range;

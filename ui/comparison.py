@@ -74,8 +74,10 @@ def model_tables(cks: Sequence[Checkpoint], stats: dict[str, dict[str, Any]]
             "active units": f"{au}/{m.latent_dim}" if au is not None else None})
         setups.append({
             "model": ck.name, "latent dim": m.latent_dim,
-            "arch": m.arch + (" (conditional)" if m.conditional else ""),
-            "params": count_params(m), "likelihood": m.likelihood, "binarization": t.binarize,
+            "arch": ("onnx" if ck.model.foreign else m.arch)
+            + (" (conditional)" if m.conditional else ""),
+            "params": None if ck.model.foreign else count_params(m),
+            "likelihood": m.likelihood, "binarization": t.binarize,
             "β": _num(t.beta),
             "epochs": _num(met.get("epochs")), "train s": _num(met.get("train_seconds"))})
     return scores, setups

@@ -110,9 +110,11 @@ def _latent_map(path: str, mtime: str, r: float, n: int, size: int, y: int | Non
 def latent_map(ck: Checkpoint, r: float, n: int, size: int, y: int | None = None
                ) -> np.ndarray:
     """The Sliders fallback's RGB map of a 2-D model's plane over [-r, r]: its n x n decoded
-    manifold (under class y if conditional) with the test codes by class (ui.latent_map)."""
-    mu, _ = encoded(ck)
+    manifold (under class y if conditional) with the test codes by class (ui.latent_map);
+    without the codes for a model that has no encoder."""
     _, labels, _ = test_set(ck.train_config.dataset)
+    mu = encoded(ck)[0] if ck.model.has_encoder else np.zeros((0, 2), np.float32)
+    labels = labels[:len(mu)]
     return _latent_map(*key(ck), float(r), int(n), int(size), None if y is None else int(y),
                        mu, labels, ck)
 
@@ -221,6 +223,8 @@ def inactive_dims(ck: Checkpoint) -> dict[int, float]:
     """The latent dimensions `ck` leaves unused (dim_labels' criterion) -> their test-set KL."""
     if ck.model_config.latent_dim <= 2:  # both used in every 2-D model we train; skip the pass
         return {}
+    if not ck.model.has_encoder:  # activity is measured on encoded test images
+        return {}
     stats = test_latent_stats(ck)
     kl, active = stats["kl_per_dim"], stats["activity"]
     return {i: float(kl[i]) for i in range(len(kl)) if not active[i] > ACTIVE_THRESHOLD}
@@ -228,7 +232,10 @@ def inactive_dims(ck: Checkpoint) -> dict[int, float]:
 
 def most_active_dims(ck: Checkpoint, k: int = 16) -> list[int]:
     """Up to k latent dimensions worth a traversal row, most KL (test-set mean) first: the
-    active ones (dim_labels' criterion), or the k largest KL when none is active."""
+    active ones (dim_labels' criterion), or the k largest KL when none is active; the first k
+    for a model without an encoder (nothing to measure them on)."""
+    if not ck.model.has_encoder:
+        return list(range(min(k, ck.model_config.latent_dim)))
     stats = test_latent_stats(ck)
     kl = np.asarray(stats["kl_per_dim"], dtype=np.float64)
     order = [int(d) for d in np.argsort(-kl, kind="stable")]

@@ -120,6 +120,8 @@ def digit_code(index: int, ck: Checkpoint, given: Mapping[str, Any]) -> list[str
     """The sliders at a test digit's posterior mean, unless the link gives z itself."""
     if given.get("z") is not None:
         return []
+    if not ck.model.has_encoder:
+        return [f"digit={index} needs an encoder to place the digit; {ck.name} has none"]
     return slider_code([float(v) for v in encoded(ck)[0][index]], ck, given)
 
 

@@ -43,8 +43,13 @@ def field(ck: Checkpoint, lim: float, y: int | None, n: int = FIELD_ARROWS
 
 
 def needs_2d(ck: Checkpoint) -> None:
-    """The one line a model that is not 2-D gets instead of the plane's layers."""
+    """The one line a model that is not 2-D (or has no encoder) gets instead of the plane's
+    layers."""
     d = ck.model_config.latent_dim
+    if d == 2:  # both layers encode images: the aggregate posterior, decode-then-encode
+        st.caption(f"The hole map and the round-trip field need an encoder; {ck.name} has "
+                   "none (no encoder.onnx).")
+        return
     st.caption(f"The hole map and the round-trip field need a 2-D latent plane; {ck.name} has "
                f"{d} dimension{'s' if d != 1 else ''}.")
 
@@ -62,7 +67,7 @@ class PadLayers:
 def pad_controls(ck: Checkpoint) -> PadLayers:
     """The toggles above the pad (explicit keys); for a model that is not 2-D, one line that
     says why its plane layers are missing (the per-pixel cost works for any z)."""
-    two_d = ck.model_config.latent_dim == 2
+    two_d = ck.model_config.latent_dim == 2 and ck.model.has_encoder
     n_test = len(test_set(ck.train_config.dataset)[1])
     c = st.columns([1, 1.2, 1.3, 1] if two_d else [1.3, 1, 2.2], vertical_alignment="bottom")
     holes_on = two_d and c[0].toggle(

@@ -54,7 +54,9 @@ def _upload_widget() -> None:
         "Upload a checkpoint", type=None, accept_multiple_files=True, key=_uploader_key(),
         on_change=_on_upload,
         help="A .zip of a checkpoint folder, or config.json + model.safetensors "
-             "(+ metrics.json). Pickle files (.pt, .pth, .pkl) are refused: they can run code.")
+             "(+ metrics.json); or a .zip of your own model as ONNX: decoder.onnx "
+             "(+ encoder.onnx) + model.json (docs/onnx.md). Pickle files (.pt, .pth, .pkl) "
+             "are refused: they can run code.")
     if st.session_state.get(UPLOAD_ERROR_KEY):
         st.error(f"Upload refused: {st.session_state[UPLOAD_ERROR_KEY]}")
 
@@ -68,6 +70,9 @@ def _upload_root() -> str:
 def model_card(ck: Checkpoint) -> None:
     """Compact description of a model: architecture, training, test -ELBO; a zip download."""
     m, t, met = ck.model_config, ck.train_config, ck.metrics
+    if ck.model.foreign:
+        _foreign_card(ck)
+        return
     layers = m.hidden if m.arch == "mlp" else m.channels
     st.markdown(f"**{ck.name}** · {m.arch.upper()} {layers} · z={m.latent_dim} · "
                 f"{m.likelihood} · {m.activation}")
@@ -96,6 +101,34 @@ def model_card(ck: Checkpoint) -> None:
         icon=":material/download:", on_click="ignore", width="stretch",
         help="config.json + model.safetensors + metrics.json in one folder: the upload above "
              "(or any copy of the app) takes it back")
+
+
+def _foreign_card(ck: Checkpoint) -> None:
+    """The card of a model brought as ONNX graphs: what its model.json says, no training."""
+    m = ck.model_config
+    graphs = "decoder + encoder" if ck.model.has_encoder else "decoder only"
+    st.markdown(f"**{ck.name}** · ONNX ({graphs}) · z={m.latent_dim} · {m.likelihood}"
+                + (f" · {m.n_classes} classes" if m.conditional else ""))
+    st.caption(f"Your own model, run by onnxruntime (not trained here: no training history). "
+               f"Dataset: {ck.train_config.dataset}.")
+    with st.expander("model.json"):
+        st.json(ck.model.manifest, expanded=False)
+    st.download_button(
+        "Download this model (.zip)", partial(export_zip, ck.path, ck.name),
+        file_name=f"{ck.name}.zip", mime="application/zip", key="ckpt_download",
+        icon=":material/download:", on_click="ignore", width="stretch",
+        help="its ONNX graphs and model.json in one folder, as uploaded")
+
+
+def needs_encoder(ck: Checkpoint, what: str) -> bool:
+    """Whether `ck` can encode images; if not (an ONNX model without encoder.onnx), one line
+    saying that `what` needs an encoder."""
+    if ck.model.has_encoder:
+        return True
+    st.info(f"**{ck.name}** has no encoder (its folder has no encoder.onnx): {what} needs "
+            "one. The decoder's views work: Sliders, Manifold and Generate's prior samples.",
+            icon=":material/info:")
+    return False
 
 
 def active_model(conditional_ok: bool = False) -> Checkpoint:

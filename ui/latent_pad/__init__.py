@@ -136,7 +136,7 @@ def payload_sizes(ck: Checkpoint) -> dict[str, int]:
     """Bytes of each blob this model's pad fetches once (for the benchmark and the docs)."""
     _, blob = _decoder(ck)
     sizes = {"decoder": len(blob.data)}
-    if ck.model_config.latent_dim == 2:
+    if ck.model_config.latent_dim == 2 and ck.model.has_encoder:
         sizes["points"] = len(pad_points(ck, POINTS)[1])
         sizes["images"] = len(pad_images(ck.train_config.dataset, POINTS)[1])
     reader = _reader(ck)
@@ -179,7 +179,8 @@ def latent_pad(ck: Checkpoint, z: list[float], r: float, dims: list[str],
     reader = _reader(ck)
     if reader:
         data["reader"] = _ref(reader[1], "the digit classifier", "reader", {"spec": reader[0]})
-    if len(z) == 2:
+    if len(z) == 2 and ck.model.has_encoder:  # the plane's dots are encoded test digits (a
+        # model without an encoder gets the sliders, as a model of more dimensions does)
         dataset = ck.train_config.dataset
         _, labels, classes = test_set(dataset)
         points = Blob(*pad_points(ck, POINTS))
