@@ -5,11 +5,15 @@ tests/e2e/test_foreign_decode.py, bench/latent_pad.py --foreign)."""
 
 from __future__ import annotations
 
+import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from foreign_models import write_foreign
+from torch import nn
 
 from vae_core import export_decoder, load_checkpoint
 
@@ -21,7 +25,28 @@ PAD_MODELS: dict[str, dict[str, Any]] = {
                          "output": "probabilities"},
     "foreign-conv-dynamo": {"kind": "conv", "dynamo": True, "flat": True, "latent_dim": 8,
                             "output": "probabilities"},
+    "foreign-upsample-gelu": {"kind": "upsample", "latent_dim": 2},
 }
+
+
+def write_upsampling(folder: Path, latent_dim: int = 2, seed: int = 0) -> Path:
+    """A decoder of nearest upsampling, GELU and Softplus (ops the pad gained for foreign
+    models), exported with the dynamo exporter (its softplus comes with a Where/Greater
+    threshold), logits out, and its model.json."""
+    torch.manual_seed(seed)
+    body = nn.Sequential(nn.Linear(latent_dim, 8 * 7 * 7), nn.GELU(), nn.Unflatten(1, (8, 7, 7)),
+                         nn.Upsample(scale_factor=2), nn.Conv2d(8, 8, 3, 1, 1), nn.Softplus(),
+                         nn.Upsample(scale_factor=2), nn.Conv2d(8, 1, 3, 1, 1)).eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(body, (torch.randn(2, latent_dim),), str(folder / "decoder.onnx"),
+                          input_names=["z"], output_names=["x"], dynamo=True,
+                          external_data=False, dynamic_shapes=({0: torch.export.Dim("N")},),
+                          verbose=False)
+    (folder / "model.json").write_text(json.dumps({"latent_dim": latent_dim,
+                                                   "output": "logits"}))
+    return folder
 
 
 def onnx_pixels(decoder: Path | bytes, z: np.ndarray, labels: Any = None, n_classes: int = 0,
@@ -47,7 +72,8 @@ def pad_models(root: Path, n_codes: int = 3, seed: int = 0) -> list[dict[str, An
     g = np.random.default_rng(seed)
     out = []
     for name, opts in PAD_MODELS.items():
-        folder = write_foreign(root / name, encoder=False, **opts)
+        folder = write_upsampling(root / name, opts["latent_dim"]) \
+            if opts["kind"] == "upsample" else write_foreign(root / name, encoder=False, **opts)
         spec, weights = export_decoder(load_checkpoint(folder).model)
         d, k = opts["latent_dim"], opts.get("n_classes", 0)
         cases = []

@@ -17,9 +17,11 @@ Conventions of the spec (a list of dicts, each with an "op"):
   "flatten" is its inverse.
 * "conv2d" / "conv_transpose2d": W as [cout, k, k, cin] / [cin, k, k, cout], then the bias;
   stride, padding and output_padding as in PyTorch (square kernels, no groups or dilation).
-* "relu", "leaky_relu" (slope), "elu" (alpha), "sigmoid", "tanh": element-wise.
+* "relu", "leaky_relu" (slope), "elu" (alpha), "sigmoid", "tanh", "softplus", "gelu" (the
+  exact, erf one): element-wise. (Our own models use the first five; foreign ones all.)
 * the decoder's output sigmoid is the spec's last layer, so the spec maps z to pixels in [0, 1].
 * "max_pool2d": non-overlapping k x k max pooling (stride k, no padding; floor of H / k).
+* "upsample": nearest-neighbour upsampling by an integer factor k (each value k x k times).
 * Dropout is skipped: the spec is the decoder in eval mode. A classifier's batch norms are
   folded into the convolution before them (`export_classifier`).
 * a conditional decoder (p(x|y,z)) starts with {"op": "one_hot", "classes": K, "shape":

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ExportError
 
-ELEMENTWISE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+ELEMENTWISE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus"}
 LAYOUT = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"}
 SHAPE_ONLY = {"Shape", "Size"}  # their outputs depend on a tensor's shape, not its values
 _WEIGHTED = {"linear", "conv2d", "conv_transpose2d"}
@@ -44,6 +44,7 @@ class Translator:
         self.z, self.y = inputs[0], (inputs[1] if n_classes else None)
         self.spec: list[dict[str, Any]] = []
         self.current = self.z
+        self.softplus_input = ""  # the input of the last Softplus (see `torch_threshold`)
 
     def shape(self, name: str) -> list[int]:
         """A data tensor's shape without the batch axis: [n] or (C, H, W), nothing else."""
@@ -68,10 +69,28 @@ class Translator:
         self.data = data
         return [n for n in on_path if any(o in needed for o in n.output)]
 
+    def torch_threshold(self, node: Any, after: Any) -> bool:
+        """torch's softplus as the dynamo exporter writes it: Where(Greater(x, 20), x,
+        Softplus(x)). Above the threshold softplus(x) is x to float precision: skip the pair."""
+        if node.op_type != "Greater" or after is None or after.op_type != "Where" or \
+                not self.spec or self.spec[-1]["op"] != "softplus":
+            return False
+        x, t = self.softplus_input, node.input[1]
+        return node.input[0] == x and t in self.values and self.values[t].size == 1 and \
+            float(self.values[t]) >= 15 and list(after.input) == [node.output[0], x, self.current]
+
     def layers(self) -> list[dict[str, Any]]:
         """The spec layers of the data path, weights still as arrays."""
-        for node in self.data_nodes():
-            data_in = [i for i in node.input if i in self.data]
+        nodes, skip = self.data_nodes(), 0
+        for i, node in enumerate(nodes):
+            if skip:
+                skip -= 1
+                self.current = node.output[0]
+                continue
+            data_in = [name for name in node.input if name in self.data]
+            if self.torch_threshold(node, nodes[i + 1] if i + 1 < len(nodes) else None):
+                skip = 1  # the Where after it: self.current stays the Softplus output
+                continue
             if node.op_type == "Concat" and not self.spec and self.y and \
                     list(node.input) == [self.current, self.y] and attr(node, "axis", 1) in (1, -1):
                 self.spec.append({"op": "one_hot", "classes": self.n_classes,
@@ -101,6 +120,11 @@ class Translator:
         spec_shape = x if len(x) == 1 else [x[1], x[2], x[0]]
         if op in ELEMENTWISE:
             self.spec.append({"op": ELEMENTWISE[op], "shape": spec_shape})
+            self.softplus_input = self.current
+        elif op == "Gelu" and attr(node, "approximate", "none") == "none":
+            self.spec.append({"op": "gelu", "shape": spec_shape})
+        elif op == "Resize":
+            self.spec.append(self.upsample(node, x, out))
         elif op == "LeakyRelu":
             self.spec.append({"op": "leaky_relu", "slope": float(attr(node, "alpha", 0.01)),
                               "shape": spec_shape})
@@ -187,6 +211,17 @@ class Translator:
         layer.update(k=k, stride=s, padding=p, cin=cin, cout=cout, W=w.transpose(0, 2, 3, 1),
                      B=bias, shape=[out[1], out[2], cout])
         return layer
+
+    def upsample(self, node: Any, x: list[int], out: list[int]) -> dict[str, Any]:
+        """Resize by nearest neighbour with one integer scale for H and W: every value
+        repeated k x k times (onnx_spec's final check holds any coordinate mode to it)."""
+        k = out[1] // x[1] if len(x) == 3 and x[1] else 0
+        if len(x) != 3 or attr(node, "mode", "nearest") != "nearest" or k < 1 or \
+                out != [x[0], x[1] * k, x[2] * k]:
+            raise ExportError(f"{node_name(node)} ({attr(node, 'mode', 'nearest')}, {x} to "
+                              f"{out}): the browser upsamples only by nearest neighbour, by one "
+                              "integer factor")
+        return {"op": "upsample", "k": k, "shape": [out[1], out[2], out[0]]}
 
     def per_output(self, c: np.ndarray, out: list[int], node: Any) -> np.ndarray:
         """A constant added to a layer's output as one value per output channel; ExportError

@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from .errors import ExportError
+
+_ERF = np.vectorize(math.erf, otypes=[np.float64])  # NumPy has no erf of its own
 
 
 def spec_classes(spec: list[dict[str, Any]]) -> int:
@@ -104,6 +107,8 @@ def run_spec(spec: list[dict[str, Any]], weights: np.ndarray, x: np.ndarray,
         elif op == "max_pool2d":
             k, (h, w, c) = layer["k"], shape
             x = x[:, :h * k, :w * k].reshape(b, h, k, w, k, c).max(axis=(2, 4))
+        elif op == "upsample":
+            x = x.repeat(layer["k"], axis=1).repeat(layer["k"], axis=2)
         elif op == "relu":
             x = np.maximum(x, 0.0)
         elif op == "leaky_relu":
@@ -114,6 +119,10 @@ def run_spec(spec: list[dict[str, Any]], weights: np.ndarray, x: np.ndarray,
             x = 1.0 / (1.0 + np.exp(-x))
         elif op == "tanh":
             x = np.tanh(x)
+        elif op == "softplus":
+            x = np.logaddexp(0.0, x)
+        elif op == "gelu":
+            x = 0.5 * x * (1.0 + _ERF(x / math.sqrt(2.0)))
         else:
             raise ExportError(f"unknown op {op!r} in the spec")
         if op in ("linear", "conv2d", "conv_transpose2d") and layer["b"] >= 0:

@@ -37,9 +37,9 @@ from vae_core import (CLASS_COLORS, decode_with_spec, decoded_cost, export_class
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "ui" / "frontend" / "latent_pad"
 MODELS = ["mnist-mlp-2d", "mnist-conv-2d", "mnist-cvae-2d", "mnist-conv-16d"]
-# node tests that need no fixture: decoder.test.js 4, cost.test.js 3, modules.test.js 1,
+# node tests that need no fixture: decoder.test.js 5, cost.test.js 3, modules.test.js 1,
 # keys.test.js 6
-STATIC_TESTS = 14
+STATIC_TESTS = 15
 IMPORT = re.compile(r'^import\s*\{[^}]*\}\s*from\s*"(\.{1,2}/[\w./]+)";', re.M)
 
 

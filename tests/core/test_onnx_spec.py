@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from foreign_decode import onnx_pixels
+from foreign_decode import onnx_pixels, write_upsampling
 from foreign_models import write_foreign
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
@@ -142,19 +142,33 @@ def test_batch_norms_fold_into_the_layer_before_them() -> None:
     _assert_draws_like_onnxruntime(data, spec, weights, 2)
 
 
-@pytest.mark.parametrize("layer,op", [
-    (nn.Softplus(), "Softplus"),
-    (nn.Upsample(scale_factor=2), "Resize"),
-    (nn.MaxPool2d(2), "MaxPool"),
+def test_upsampling_gelu_and_softplus_translate(tmp_path: Path) -> None:
+    """Ops the pad gained for foreign decoders, from both exporters (the dynamo one writes
+    torch's softplus threshold as Where(Greater(x, 20), x, Softplus(x)))."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(2, 4 * 7 * 7), nn.GELU(), nn.Unflatten(1, (4, 7, 7)),
+                      nn.Upsample(scale_factor=4), nn.Softplus(), nn.Conv2d(4, 1, 3, 1, 1))
+    legacy = _torch_onnx(m)
+    dynamo = (write_upsampling(tmp_path / "dynamo") / "decoder.onnx").read_bytes()
+    assert "Where" in {n.op_type for n in onnx.load_from_string(dynamo).graph.node}
+    for data in (legacy, dynamo):
+        spec, weights = onnx_graph_spec(data, 2)
+        ops = [L["op"] for L in spec]
+        assert {"gelu", "upsample", "softplus"} <= set(ops), ops
+        _assert_draws_like_onnxruntime(data, spec, weights, 2)
+
+
+@pytest.mark.parametrize("layer,side,message", [
+    (nn.Hardswish(), 28, "no HardSwish layer"),
+    (nn.Mish(), 28, "not a chain of layers .*Mul node"),  # x * tanh(softplus(x)): a branch
+    (nn.Upsample(scale_factor=2, mode="bilinear"), 14, "Resize node .*only by nearest neighbour"),
+    (nn.MaxPool2d(2), 56, "no MaxPool layer"),
+    (nn.GELU(approximate="tanh"), 28, "no Gelu layer"),
 ])
-def test_an_op_the_pad_lacks_is_named(layer: nn.Module, op: str) -> None:
-    m = nn.Sequential(nn.Linear(2, 4 * 28 * 28), nn.Unflatten(1, (4, 28, 28)), layer,
+def test_an_op_the_pad_lacks_is_named(layer: nn.Module, side: int, message: str) -> None:
+    m = nn.Sequential(nn.Linear(2, 4 * side * side), nn.Unflatten(1, (4, side, side)), layer,
                       nn.Conv2d(4, 1, 3, 1, 1), nn.Flatten())
-    if op == "Resize":
-        m[0], m[1] = nn.Linear(2, 4 * 14 * 14), nn.Unflatten(1, (4, 14, 14))
-    if op == "MaxPool":
-        m[0], m[1] = nn.Linear(2, 4 * 56 * 56), nn.Unflatten(1, (4, 56, 56))
-    with pytest.raises(ExportError, match=f"no {op} layer"):
+    with pytest.raises(ExportError, match=message):
         onnx_graph_spec(_torch_onnx(m), 2)
 
 

@@ -71,5 +71,6 @@ def test_chromium_decodes_foreign_decoders_like_onnxruntime(decoder_page, tmp_pa
         want = np.array([c["onnx"] for c in m["cases"]])
         assert np.abs(np.array(got) - want).max() < 1e-4, m["name"]
         kinds.update(L["op"] for L in m["spec"])
-    assert {"conv_transpose2d", "conv2d", "one_hot", "linear"} <= kinds
+    assert {"conv_transpose2d", "conv2d", "one_hot", "linear", "upsample", "gelu", "softplus"} \
+        <= kinds
     assert decoder_page.errors == []

@@ -108,6 +108,26 @@ export function maxPool(x, y, L, inShape) {
   }
 }
 
+// Nearest-neighbour upsampling by k, channels-last: output pixel (oy, ox) is input (oy/k, ox/k).
+export function upsample(x, y, L, inShape) {
+  const [, wd, c] = inShape, [ho, wo] = L.shape, k = L.k;
+  for (let oy = 0; oy < ho; oy++) {
+    for (let ox = 0; ox < wo; ox++) {
+      const yb = (oy * wo + ox) * c, xb = (Math.floor(oy / k) * wd + Math.floor(ox / k)) * c;
+      for (let ch = 0; ch < c; ch++) y[yb + ch] = x[xb + ch];
+    }
+  }
+}
+
+// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): JavaScript's Math has none.
+export function erf(v) {
+  const a = Math.abs(v), t = 1 / (1 + 0.3275911 * a);
+  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 +
+    t * (-1.453152027 + t * 1.061405429))));
+  const r = 1 - poly * Math.exp(-a * a);
+  return v < 0 ? -r : r;
+}
+
 export function elementwise(op, L, x, n) {
   switch (op) {
     case "relu": for (let i = 0; i < n; i++) if (x[i] < 0) x[i] = 0; break;
@@ -115,6 +135,15 @@ export function elementwise(op, L, x, n) {
     case "elu": for (let i = 0; i < n; i++) if (x[i] < 0) x[i] = L.alpha * Math.expm1(x[i]); break;
     case "sigmoid": for (let i = 0; i < n; i++) x[i] = 1 / (1 + Math.exp(-x[i])); break;
     case "tanh": for (let i = 0; i < n; i++) x[i] = Math.tanh(x[i]); break;
+    case "softplus":  // log(1 + e^x) without overflow for large x
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        x[i] = v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
+      }
+      break;
+    case "gelu":  // the exact GELU: x * Phi(x)
+      for (let i = 0; i < n; i++) x[i] = 0.5 * x[i] * (1 + erf(x[i] * Math.SQRT1_2));
+      break;
     default: throw new Error(`latent pad: unknown op ${op}`);
   }
 }
@@ -158,13 +187,14 @@ export class Decoder {
         }
         for (let i = 0; i < L.classes; i++) x[this.zdim + i] = i === label ? 1 : 0;
       } else if (op === "linear" || op === "conv2d" || op === "conv_transpose2d" ||
-          op === "flatten" || op === "unflatten" || op === "max_pool2d") {
+          op === "flatten" || op === "unflatten" || op === "max_pool2d" || op === "upsample") {
         const y = this.bufs[next];
         next ^= 1;
         if (op === "linear") linear(x, y, this.w, L.w, this.w, L.b, L.in, L.out);
         else if (op === "conv2d") conv(x, y, this.w, L, shape);
         else if (op === "conv_transpose2d") convTranspose(x, y, this.w, L, shape);
         else if (op === "max_pool2d") maxPool(x, y, L, shape);
+        else if (op === "upsample") upsample(x, y, L, shape);
         else if (op === "unflatten") {  // PyTorch's (C, H, W) -> channels-last
           const [h, wd, c] = L.shape, hw = h * wd;
           for (let ch = 0; ch < c; ch++) for (let q = 0; q < hw; q++) y[q * c + ch] = x[ch * hw + q];

@@ -5,7 +5,7 @@
 // pixels must be onnxruntime's.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Decoder, elementwise, linear } from "./decoder.js";
+import { Decoder, elementwise, erf, linear, upsample } from "./decoder.js";
 import { close, fixture as fx, maxDiff, weightsOf } from "./fixture.js";
 import { readingText, topClass } from "./reading.js";
 
@@ -22,7 +22,25 @@ test("elementwise ops act in place, and an unknown op is refused", () => {
   assert.deepEqual(Array.from(x), [-1, 0, 3]);
   elementwise("relu", {}, x, 3);
   assert.deepEqual(Array.from(x), [0, 0, 3]);
-  assert.throws(() => elementwise("gelu", {}, x, 3), /unknown op gelu/);
+  assert.throws(() => elementwise("swish", {}, x, 3), /unknown op swish/);
+});
+
+test("softplus, the exact gelu and nearest upsampling (ops of foreign decoders)", () => {
+  const x = new Float32Array([-30, -1, 0, 2, 40]);
+  elementwise("softplus", {}, x, 5);
+  [Math.exp(-30), Math.log1p(Math.exp(-1)), Math.LN2, 2 + Math.log1p(Math.exp(-2)), 40]
+    .forEach((v, i) => close(x[i], v, 1e-6 * Math.max(1, v), `softplus ${i}`));
+  // erf(1), erf(0.5) and erf(-2) to 10 digits: the gelu of 1.414.., 0.707.. and -2.828..
+  for (const [v, e] of [[1, 0.8427007929], [0.5, 0.5204998778], [-2, -0.9953222650]]) {
+    close(erf(v), e, 2e-7, `erf(${v})`);
+    const g = new Float32Array([v * Math.SQRT2]);
+    elementwise("gelu", {}, g, 1);
+    close(g[0], 0.5 * v * Math.SQRT2 * (1 + e), 1e-6, `gelu(${v * Math.SQRT2})`);
+  }
+  // A 1x2 image with 2 channels, channels-last, upsampled by 2 into 2x4.
+  const y = new Float32Array(16);
+  upsample(new Float32Array([1, 2, 3, 4]), y, { k: 2, shape: [2, 4, 2] }, [1, 2, 2]);
+  assert.deepEqual(Array.from(y), [1, 2, 1, 2, 3, 4, 3, 4, 1, 2, 1, 2, 3, 4, 3, 4]);
 });
 
 test("a conditional decoder needs a class in range", () => {
