@@ -54,7 +54,13 @@ def onnx_graph_spec(graph: Any, latent_dim: int, n_classes: int = 0, output: str
                           f"{' and y' if n_classes else ''} in and one image out")
     feed = _feed(inputs, latent_dim, n_classes)
     values = _run_all(proto, feed)
-    layers = Translator(proto.graph, inputs, values, n_classes).layers()
+    try:
+        layers = Translator(proto.graph, inputs, values, n_classes).layers()
+    except (KeyError, IndexError, ValueError, TypeError) as e:
+        # a node missing an input or attribute the op needs, or weights of the wrong size:
+        # a malformed graph onnxruntime happened to run; the server still decodes it
+        raise ExportError(f"decoder.onnx cannot be translated for the browser: "
+                          f"{type(e).__name__}: {e}") from None
     spec, weights = _finish(layers, output)
     _check(spec, weights, feed, values[proto.graph.output[0].name], output)
     return spec, weights

@@ -75,6 +75,27 @@ def test_export_decoder_translates_a_foreign_checkpoint(tmp_path: Path) -> None:
     assert spec[0] == {"op": "one_hot", "classes": 3, "shape": [5]}
 
 
+@pytest.mark.parametrize("name", ["mnist-conv-2d", "mnist-cvae-2d"])
+def test_our_own_onnx_export_translates_back_to_our_spec(tmp_path: Path, name: str) -> None:
+    """A folder `export --onnx` wrote is a foreign model too: its decoder.onnx translates to
+    the layers export_decoder gives the checkpoint, and draws the same digits."""
+    from vae_core import export_onnx
+
+    ck = load_checkpoint(Path(__file__).resolve().parents[2] / "checkpoints" / name)
+    export_onnx(ck, tmp_path / name)
+    k, d = ck.model.n_labels, ck.model_config.latent_dim
+    spec, weights = onnx_graph_spec((tmp_path / name / "decoder.onnx").read_bytes(), d, k)
+    ours, our_weights = export_decoder(ck.model)
+    def compute(s: list) -> list:  # a final unflatten + flatten pair is dropped, rightly
+        return [L["op"] for L in s if L["op"] not in ("flatten", "unflatten")]
+
+    assert compute(spec) == compute(ours)
+    z = _codes(d)
+    labels = np.arange(len(z)) % k if k else None
+    assert np.abs(decode_with_spec(spec, weights, z, labels)
+                  - decode_with_spec(ours, our_weights, z, labels)).max() < 1e-4
+
+
 def _graph(nodes: list, inits: dict[str, np.ndarray], out_shape: list, d: int = 2) -> bytes:
     graph = helper.make_graph(
         nodes, "decoder", [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", d])],
