@@ -17,35 +17,65 @@ from torch import nn
 
 from vae_core import export_decoder, load_checkpoint
 
-# name -> write_foreign's options: a conv and an MLP decoder, both exporters, both output
-# kinds, flat and 4-D images, and a conditional one.
+# name -> write_foreign's options (or write_module's kind): a conv and an MLP decoder, both
+# exporters, both output kinds, flat and 4-D images, a conditional one, one with the ops the
+# pad gained for foreign models, and a DCGAN-style one.
 PAD_MODELS: dict[str, dict[str, Any]] = {
     "foreign-conv-legacy": {"kind": "conv", "dynamo": False, "flat": False, "latent_dim": 2},
     "foreign-mlp-cvae": {"kind": "mlp", "dynamo": True, "n_classes": 10, "latent_dim": 3,
                          "output": "probabilities"},
     "foreign-conv-dynamo": {"kind": "conv", "dynamo": True, "flat": True, "latent_dim": 8,
                             "output": "probabilities"},
-    "foreign-upsample-gelu": {"kind": "upsample", "latent_dim": 2},
+    "foreign-upsample-gelu": {"kind": "upsample", "dynamo": True, "latent_dim": 2},
+    "foreign-dcgan": {"kind": "dcgan", "dynamo": False, "latent_dim": 4,
+                      "output": "probabilities"},
 }
 
 
-def write_upsampling(folder: Path, latent_dim: int = 2, seed: int = 0) -> Path:
-    """A decoder of nearest upsampling, GELU and Softplus (ops the pad gained for foreign
-    models), exported with the dynamo exporter (its softplus comes with a Where/Greater
-    threshold), logits out, and its model.json."""
+class ImageOfCode(nn.Module):
+    """A DCGAN-style decoder: z viewed as a [d, 1, 1] image (two Unsqueezes through a 3-D
+    tensor), transposed convolutions with a batch norm, a Sigmoid, then a view as [N, 784]."""
+
+    def __init__(self, latent_dim: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.ConvTranspose2d(latent_dim, 16, 7), nn.BatchNorm2d(16),
+                                 nn.LeakyReLU(0.2), nn.ConvTranspose2d(16, 8, 4, 2, 1),
+                                 nn.ReLU(), nn.ConvTranspose2d(8, 1, 4, 2, 1), nn.Sigmoid())
+        self.net[1].running_mean.uniform_(-1, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z[:, :, None, None]).view(-1, 784)
+
+
+def module(kind: str, latent_dim: int, seed: int = 0) -> nn.Module:
+    """The decoder of `kind`: "upsample" (nearest upsampling, GELU, Softplus) or "dcgan"."""
     torch.manual_seed(seed)
-    body = nn.Sequential(nn.Linear(latent_dim, 8 * 7 * 7), nn.GELU(), nn.Unflatten(1, (8, 7, 7)),
+    if kind == "dcgan":
+        return ImageOfCode(latent_dim).eval()
+    return nn.Sequential(nn.Linear(latent_dim, 8 * 7 * 7), nn.GELU(), nn.Unflatten(1, (8, 7, 7)),
                          nn.Upsample(scale_factor=2), nn.Conv2d(8, 8, 3, 1, 1), nn.Softplus(),
                          nn.Upsample(scale_factor=2), nn.Conv2d(8, 1, 3, 1, 1)).eval()
+
+
+def write_module(folder: Path, kind: str = "upsample", latent_dim: int = 2, *,
+                 dynamo: bool = True, output: str = "logits") -> Path:
+    """decoder.onnx of `module(kind)` (the dynamo exporter writes a softplus with its
+    Where/Greater threshold) and its model.json."""
+    body = module(kind, latent_dim)
     folder.mkdir(parents=True, exist_ok=True)
+    z = (torch.randn(2, latent_dim),)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(body, (torch.randn(2, latent_dim),), str(folder / "decoder.onnx"),
-                          input_names=["z"], output_names=["x"], dynamo=True,
-                          external_data=False, dynamic_shapes=({0: torch.export.Dim("N")},),
-                          verbose=False)
+        if dynamo:
+            torch.onnx.export(body, z, str(folder / "decoder.onnx"), input_names=["z"],
+                              output_names=["x"], dynamo=True, external_data=False,
+                              dynamic_shapes=({0: torch.export.Dim("N")},), verbose=False)
+        else:
+            torch.onnx.export(body, z, str(folder / "decoder.onnx"), input_names=["z"],
+                              output_names=["x"], dynamo=False,
+                              dynamic_axes={"z": {0: "N"}, "x": {0: "N"}})
     (folder / "model.json").write_text(json.dumps({"latent_dim": latent_dim,
-                                                   "output": "logits"}))
+                                                   "output": output}))
     return folder
 
 
@@ -72,8 +102,10 @@ def pad_models(root: Path, n_codes: int = 3, seed: int = 0) -> list[dict[str, An
     g = np.random.default_rng(seed)
     out = []
     for name, opts in PAD_MODELS.items():
-        folder = write_upsampling(root / name, opts["latent_dim"]) \
-            if opts["kind"] == "upsample" else write_foreign(root / name, encoder=False, **opts)
+        if opts["kind"] in ("upsample", "dcgan"):
+            folder = write_module(root / name, **opts)
+        else:
+            folder = write_foreign(root / name, encoder=False, **opts)
         spec, weights = export_decoder(load_checkpoint(folder).model)
         d, k = opts["latent_dim"], opts.get("n_classes", 0)
         cases = []

@@ -46,10 +46,11 @@ class Translator:
         self.current = self.z
         self.softplus_input = ""  # the input of the last Softplus (see `torch_threshold`)
 
-    def shape(self, name: str) -> list[int]:
-        """A data tensor's shape without the batch axis: [n] or (C, H, W), nothing else."""
+    def shape(self, name: str, loose: bool = False) -> list[int]:
+        """A data tensor's shape without the batch axis: [n] or (C, H, W), nothing else. Between
+        reshapes (`loose`) any shape will do: the pad holds those values as a flat vector."""
         s = list(self.values[name].shape)
-        if not s or s[0] != 2 or len(s) not in (2, 4):
+        if not s or s[0] != 2 or len(s) not in (2, 4) and not (loose and len(s) > 1):
             raise ExportError(f"tensor {name!r} has shape {s} at batch 2: the browser holds "
                               "[N, n] or [N, C, H, W] activations only")
         return s[1:]
@@ -116,6 +117,9 @@ class Translator:
 
     def translate(self, node: Any) -> None:
         op = node.op_type
+        if op in LAYOUT:
+            self.relayout(self.shape(self.current, True), self.shape(node.output[0], True))
+            return
         x, out = self.shape(self.current), self.shape(node.output[0])
         spec_shape = x if len(x) == 1 else [x[1], x[2], x[0]]
         if op in ELEMENTWISE:
@@ -131,8 +135,6 @@ class Translator:
         elif op == "Elu":
             self.spec.append({"op": "elu", "alpha": float(attr(node, "alpha", 1.0)),
                               "shape": spec_shape})
-        elif op in LAYOUT:
-            self.relayout(x, out)
         elif op in ("Gemm", "MatMul"):
             self.linear(node, x, out)
         elif op == "Add":
@@ -150,7 +152,8 @@ class Translator:
             raise ExportError(f"the browser's latent pad has no {op} layer ({node_name(node)})")
 
     def relayout(self, x: list[int], out: list[int]) -> None:
-        """Reshape-like ops: only how the pad stores the values can change, never the values."""
+        """Reshape-like ops: only how the pad stores the values can change, never the values.
+        A (C, H, W) tensor is stored channels-last; any other shape as it is, flat."""
         if x == out:
             return
         if len(x) == 3 and self.spec and self.spec[-1]["op"] == "unflatten":

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from foreign_decode import onnx_pixels, write_upsampling
+from foreign_decode import onnx_pixels, write_module
 from foreign_models import write_foreign
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
@@ -163,6 +163,15 @@ def test_batch_norms_fold_into_the_layer_before_them() -> None:
     _assert_draws_like_onnxruntime(data, spec, weights, 2)
 
 
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_a_code_viewed_as_an_image_translates(tmp_path: Path, dynamo: bool) -> None:
+    """z[:, :, None, None] passes through a 3-D tensor; a batch norm after a ConvTranspose."""
+    data = (write_module(tmp_path, "dcgan", 4, dynamo=dynamo) / "decoder.onnx").read_bytes()
+    spec, weights = onnx_graph_spec(data, 4, output="probabilities")
+    assert [L["op"] for L in spec][:2] == ["unflatten", "conv_transpose2d"]
+    _assert_draws_like_onnxruntime(data, spec, weights, 4, output="probabilities")
+
+
 def test_upsampling_gelu_and_softplus_translate(tmp_path: Path) -> None:
     """Ops the pad gained for foreign decoders, from both exporters (the dynamo one writes
     torch's softplus threshold as Where(Greater(x, 20), x, Softplus(x)))."""
@@ -170,7 +179,7 @@ def test_upsampling_gelu_and_softplus_translate(tmp_path: Path) -> None:
     m = nn.Sequential(nn.Linear(2, 4 * 7 * 7), nn.GELU(), nn.Unflatten(1, (4, 7, 7)),
                       nn.Upsample(scale_factor=4), nn.Softplus(), nn.Conv2d(4, 1, 3, 1, 1))
     legacy = _torch_onnx(m)
-    dynamo = (write_upsampling(tmp_path / "dynamo") / "decoder.onnx").read_bytes()
+    dynamo = (write_module(tmp_path / "dynamo") / "decoder.onnx").read_bytes()
     assert "Where" in {n.op_type for n in onnx.load_from_string(dynamo).graph.node}
     for data in (legacy, dynamo):
         spec, weights = onnx_graph_spec(data, 2)
