@@ -27,7 +27,7 @@ import torch
 from .checkpoint import Checkpoint
 from .classifier import CLASS_COLORS, load_classifier
 from .data import load_split
-from .errors import ExportError, VAEError
+from .errors import DataNotFoundError, ExportError, VAEError
 from .export import export_classifier, export_decoder, spec_classes
 from .latent import encode_dataset
 from .model import VAE
@@ -133,7 +133,10 @@ def pad_payload(model: VAE, dataset: str = "mnist", points: int = POINTS
         blobs["reader"] = reader[1]
         data["reader"] = _ref(reader[1], "the digit classifier", spec=reader[0])
     if zdim == 2 and getattr(model, "has_encoder", True) and points > 0:
-        mu, labels, images, classes = _test_codes(model, dataset, points)
+        try:
+            mu, labels, images, classes = _test_codes(model, dataset, points)
+        except DataNotFoundError:  # a foreign model's own data set ("folder"): no plane dots,
+            return data, blobs  # the sliders and the decoder work without them
         blobs["points"] = pad_points_bytes(mu, labels, len(mu))
         blobs["images"] = pad_images_bytes(images, len(mu))
         data["points"] = _ref(blobs["points"], "the test digits", n=len(mu))

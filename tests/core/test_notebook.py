@@ -230,3 +230,44 @@ def test_widget_js_links_the_pad_modules(widget, tmp_path: Path) -> None:
     assert order.index("decoder.js") < order.index("blobs.js") < order.index("plane.js")
     assert got["errors"] == ["module ./gone.js is missing (imported by pad.js)",
                              "import cycle: a.js -> b.js -> a.js"]
+
+
+def test_a_foreign_onnx_folder(tmp_path: Path) -> None:
+    """A model this project did not train (tests/foreign_models.py: torch.nn modules exported
+    with torch.onnx): its decoder.onnx translated for the page, its encoder.onnx's codes on the
+    plane; without an encoder, sliders only; a conditional one takes a label."""
+    from foreign_models import write_foreign
+
+    folder = write_foreign(tmp_path / "conv", kind="conv", latent_dim=2)
+    ck = vae_core.load(folder)
+    w = vae_core.explore(folder, points=40)
+    assert w.model_name == "conv" and w._data["decoder"]["spec"] == export_decoder(ck.model)[0]
+    test = load_split("mnist", train=False, limit=40)
+    mu = ck.model.encode(test.floats())[0].numpy()
+    np.testing.assert_allclose(np.frombuffer(w._points_bytes[:320], "<f4").reshape(40, 2), mu,
+                               atol=1e-5)
+    assert w._reader_bytes is not None
+    bare = vae_core.explore(write_foreign(tmp_path / "bare", latent_dim=2, encoder=False))
+    assert bare._data["points"] is None and bare._points_bytes is None
+    assert bare._data["dims"] == ["z0", "z1"]
+    cond = vae_core.explore(write_foreign(tmp_path / "cond", latent_dim=2, n_classes=10),
+                            label=7, points=10)
+    assert cond.label == 7 and cond._data["decoder"]["spec"][0]["op"] == "one_hot"
+    elsewhere = vae_core.explore(write_foreign(tmp_path / "other", latent_dim=2,
+                                               dataset="my-letters"), points=10)
+    assert elsewhere._data["points"] is None and elsewhere._data["reader"] is None
+
+
+def test_the_docs_example_runs_as_written() -> None:
+    """docs/notebook.md's python blocks run in order: the three-line example gives the widget
+    at z = 0, and its observe line hears a release."""
+    blocks = re.findall(r"^```python\n(.*?)^```", (ROOT / "docs" / "notebook.md").read_text(),
+                        re.M | re.S)
+    assert len(blocks) == 2 and "vae_core.explore(" in blocks[0]
+    ns: dict = {}
+    for block in blocks:
+        exec(block, ns)  # noqa: S102 - the doc's own example
+    w = ns["w"]
+    assert type(w).__name__ == "LatentPad" and w.z == [0.0, 0.0]
+    w.set_state({"z": [1.93, 1.29]})  # a release in the page
+    assert w.z == [1.93, 1.29]

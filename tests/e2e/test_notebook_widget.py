@@ -213,6 +213,8 @@ def test_the_widget_runs_in_jupyterlab(browser, jupyterlab: str) -> None:
             "latent-pad-reading").inner_text()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "notebook-widget.png"), full_page=True)
+        page.locator(".latent-pad-widget").screenshot(  # docs/notebook.png is one of these
+            path=str(ARTIFACTS / "notebook-widget-pad.png"))
         assert not errors, errors
     except Exception:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
