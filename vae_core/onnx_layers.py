@@ -117,7 +117,7 @@ class Translator:
 
     def translate(self, node: Any) -> None:
         op = node.op_type
-        if op in LAYOUT:
+        if op in LAYOUT or op == "Cast" and attr(node, "to", 0) == 1:  # 1: float32, a no-op
             self.relayout(self.shape(self.current, True), self.shape(node.output[0], True))
             return
         x, out = self.shape(self.current), self.shape(node.output[0])

@@ -113,7 +113,7 @@ def _rand(*shape: int) -> np.ndarray:
 
 def test_matmul_add_gemm_constants_and_reshapes_translate() -> None:
     """MatMul then Add (the bias in a Constant node), Gemm with transB=0 and alpha/beta,
-    Dropout, Identity, Unsqueeze and Reshape to [N, 1, 28, 28], and a final Sigmoid."""
+    Dropout, a Cast to float, Unsqueeze and Reshape to [N, 1, 28, 28], and a final Sigmoid."""
     nodes = [
         helper.make_node("MatMul", ["z", "w1"], ["h1"]),
         helper.make_node("Constant", [], ["b1"],
@@ -122,7 +122,7 @@ def test_matmul_add_gemm_constants_and_reshapes_translate() -> None:
         helper.make_node("Relu", ["h2"], ["h3"]),
         helper.make_node("Gemm", ["h3", "w2", "b2"], ["h4"], alpha=0.5, beta=2.0),
         helper.make_node("Dropout", ["h4"], ["h5"]),
-        helper.make_node("Identity", ["h5"], ["h6"]),
+        helper.make_node("Cast", ["h5"], ["h6"], to=TensorProto.FLOAT),
         helper.make_node("Sigmoid", ["h6"], ["h7"]),
         helper.make_node("Unsqueeze", ["h7", "axes"], ["h8"]),
         helper.make_node("Reshape", ["h8", "target"], ["x"]),
