@@ -45,7 +45,7 @@ def onnx_graph_spec(graph: Any, latent_dim: int, n_classes: int = 0, output: str
     try:
         proto = graph if isinstance(graph, onnx.ModelProto) else onnx.load_from_string(graph)
     except Exception as e:  # protobuf's DecodeError and friends: all mean a damaged file
-        raise ExportError(f"decoder.onnx cannot be read: {e}") from None
+        raise ExportError(f"decoder.onnx cannot be read: {_line(e)}") from None
     weights_in = {t.name for t in proto.graph.initializer}
     inputs = [i.name for i in proto.graph.input if i.name not in weights_in]
     if len(inputs) != 1 + bool(n_classes) or len(proto.graph.output) != 1:
@@ -60,10 +60,15 @@ def onnx_graph_spec(graph: Any, latent_dim: int, n_classes: int = 0, output: str
         # a node missing an input or attribute the op needs, or weights of the wrong size:
         # a malformed graph onnxruntime happened to run; the server still decodes it
         raise ExportError(f"decoder.onnx cannot be translated for the browser: "
-                          f"{type(e).__name__}: {e}") from None
+                          f"{type(e).__name__}: {_line(e)}") from None
     spec, weights = _finish(layers, output)
     _check(spec, weights, feed, values[proto.graph.output[0].name], output)
     return spec, weights
+
+
+def _line(e: BaseException) -> str:
+    """An exception's message as one short line (onnxruntime's run to several)."""
+    return " ".join(str(e).split())[:300]
 
 
 def _feed(inputs: list[str], latent_dim: int, n_classes: int) -> dict[str, np.ndarray]:
@@ -104,7 +109,7 @@ def _run_all(proto: Any, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         names = [o.name for o in session.get_outputs()]
         results = session.run(names, feed)
     except Exception as e:  # onnxruntime raises its own exception types for bad graphs
-        raise ExportError(f"decoder.onnx does not run in onnxruntime: {str(e)[:300]}") from None
+        raise ExportError(f"decoder.onnx does not run in onnxruntime: {_line(e)}") from None
     values.update(zip(names, (np.asarray(r) for r in results), strict=True))
     return values
 

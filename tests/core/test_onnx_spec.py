@@ -242,6 +242,9 @@ def test_probabilities_without_a_final_sigmoid_and_damaged_bytes_are_refused() -
         onnx_graph_spec(_graph(nodes, inits, [784]), 2, output="probabilities")
     with pytest.raises(ExportError, match="decoder.onnx cannot be read"):
         onnx_graph_spec(b"\x08\x07garbage" * 10, 2)
+    with pytest.raises(ExportError, match="does not run in onnxruntime") as wrong_z:
+        onnx_graph_spec(_graph(nodes, inits, [784]), 3)  # 3 values of z into a [784, 2] Gemm
+    assert "\n" not in str(wrong_z.value)
     with pytest.raises(ExportError, match="inputs \\['z'\\] .* z and y in"):
         onnx_graph_spec(_graph(nodes, inits, [784]), 2, n_classes=3)
 
