@@ -51,8 +51,8 @@ class Conditional(nn.Module):
 
 
 def decoder_body(kind: str, inputs: int, output: str, flat: bool) -> nn.Sequential:
-    """A plain Sequential decoder: "mlp" (Linear/ReLU/LeakyReLU) or "conv" (Linear, then
-    ConvTranspose2d up to 28x28, then a Conv2d)."""
+    """A plain Sequential decoder: "mlp" (Linear/ReLU/LeakyReLU), "conv" (Linear, then
+    ConvTranspose2d up to 28x28, then a Conv2d) or "hardswish" (an MLP with HardSwish)."""
     if kind == "mlp":
         layers: list[nn.Module] = [nn.Linear(inputs, 128), nn.ReLU(), nn.Linear(128, 256),
                                    nn.LeakyReLU(0.1), nn.Linear(256, PIXELS)]
@@ -65,8 +65,10 @@ def decoder_body(kind: str, inputs: int, output: str, flat: bool) -> nn.Sequenti
                   nn.Conv2d(8, 1, 3, 1, 1)]
         if flat:
             layers.append(nn.Flatten())
+    elif kind == "hardswish":  # an op the browser's pad lacks: the app decodes it on the server
+        layers = [nn.Linear(inputs, 64), nn.Hardswish(), nn.Linear(64, PIXELS)]
     else:
-        raise ValueError(f"kind must be mlp or conv, got {kind!r}")
+        raise ValueError(f"kind must be mlp, conv or hardswish, got {kind!r}")
     if output == "probabilities":
         layers.append(nn.Sigmoid())
     return nn.Sequential(*layers)

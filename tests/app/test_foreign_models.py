@@ -24,7 +24,8 @@ def foreign(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {"mlp": str(write_foreign(root / "their-mlp", "mlp", 2)),
             "conv": str(write_foreign(root / "their-conv", "conv", 2, encoder=False,
                                       output="probabilities")),
-            "mlp5": str(write_foreign(root / "their-mlp5", "mlp", 5, encoder=False))}
+            "mlp5": str(write_foreign(root / "their-mlp5", "mlp", 5, encoder=False)),
+            "odd": str(write_foreign(root / "their-hardswish", "hardswish", 2))}
 
 
 @pytest.fixture
@@ -78,3 +79,14 @@ def test_decoder_pages_work_without_an_encoder(models_dir, page, model):
     if page == "sliders":
         button = next(b for b in at.button if b.key == "sl_from_digit")
         assert button.disabled
+
+
+def test_a_decoder_with_an_op_the_pad_lacks_runs_on_the_server_and_says_why(models_dir):
+    ck = get_model(models_dir["odd"])
+    why = unavailable(ck)
+    assert why is not None and "HardSwish" in why, why
+    at = run_page("pages/sliders.py", models_dir["odd"])
+    assert not at.exception, [e.value for e in at.exception]
+    said = [c.value for c in at.caption if "Decoded on the server" in c.value]
+    assert len(said) == 1 and "HardSwish" in said[0], said
+    assert at.image, "the server's decoded image is missing"
