@@ -31,8 +31,9 @@ PRINTED = re.compile(r"Z=(\[[^\]]*\])")
 KERNEL = "latent-explorer-e2e"  # not "python3": the venv's own spec of that name comes first
 CELLS = [
     'import vae_core\nw = vae_core.explore("mnist-mlp-2d")\nw',
-    'import json\nprint("Z=" + json.dumps(w.z))',
+    'import json\nreleased = list(w.z)\nprint("Z=" + json.dumps(w.z))',
     "w.z = [-1.5, 2.25]",
+    "w.z = released",
 ]
 
 
@@ -171,7 +172,7 @@ def test_the_widget_runs_in_jupyterlab(browser, jupyterlab: str) -> None:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(f"{jupyterlab}/lab/tree/explore.ipynb")
-        page.locator(".jp-Notebook .jp-Cell").nth(2).wait_for()
+        page.locator(".jp-Notebook .jp-Cell").nth(3).wait_for()
         # The kernel must be up before a cell runs (a Shift+Enter before it is dropped).
         page.get_by_text(re.compile(rf"{KERNEL} \| Idle")).first.wait_for(timeout=120_000)
         _run_cell(page, 0)
@@ -208,6 +209,12 @@ def test_the_widget_runs_in_jupyterlab(browser, jupyterlab: str) -> None:
         end = time.monotonic() + 30
         while _pad_z(page) != [-1.5, 2.25]:
             assert time.monotonic() < end, f"the pad shows {_pad_z(page)} after w.z = ..."
+            page.wait_for_timeout(200)
+        # ... and back to the z of the drag (the pad's own last release: news all the same).
+        _run_cell(page, 3)
+        end = time.monotonic() + 30
+        while _pad_z(page) != shown:
+            assert time.monotonic() < end, f"the pad shows {_pad_z(page)}, not {shown}"
             page.wait_for_timeout(200)
         assert "the digit classifier reads" in page.get_by_test_id(
             "latent-pad-reading").inner_text()
