@@ -172,5 +172,13 @@ def widget_class() -> type:
             # a code set from Python beyond the sliders widens them, as the app's buttons do
             self.range = fitting_range(change["new"], self.range)
 
+        @t.observe("range")
+        def _keep_code(self, change: Any) -> None:
+            # a narrower range clips z, as the app's range input does (the sliders could not
+            # show it otherwise)
+            r = change["new"]
+            if any(abs(v) > r for v in self.z):
+                self.z = [min(max(v, -r), r) for v in self.z]
+
     return LatentPad
 

@@ -102,6 +102,10 @@ def test_z_from_python_and_from_the_page(widget) -> None:
     widget.set_state({"z": [0.75, 2]})  # what a release in the page sends
     assert widget.z == [0.75, 2.0]
     assert seen == [[1.25, -0.5], [0.5, -4.2], [0.75, 2.0]]
+    widget.range = 1.5  # narrower: z is clipped to it
+    assert widget.z == [0.75, 1.5] and widget.range == 1.5
+    widget.set_state({"z": [0.75, 2.0]})
+    assert widget.range == 2.0 and widget.z == [0.75, 2.0]
     for bad in ([1.0], [1.0, float("nan")], ["a", 1], [1, None]):
         with pytest.raises(traitlets.TraitError, match="z must be 2"):
             widget.z = bad
