@@ -17,10 +17,10 @@ from ui.figures import codes_table, tile, tiles_of
 from ui.inference import decode, device_of, numpy_terms, score_image, test_labels
 from ui.latent_map import draw_latent_map
 from ui.replay_figures import player_arrays
-from ui.state import blob_hash, classifier, encoded, key, test_set
+from ui.state import classifier, encoded, key, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, PRIOR_RADIUS, Checkpoint, VAEError,
                       classify, elbo_terms, eval_targets, hole_map, kl_per_dim, latent_stats,
-                      manifold, pad_images_bytes, pad_points_bytes, pca, prior_holes,
+                      manifold, pad_images_bytes, pad_points_bytes, payload_hash, pca, prior_holes,
                       round_trip_field, tint_grid)
 
 TSNE_DEFAULT_POINTS = 2000
@@ -249,7 +249,7 @@ def replay_frames(source: str, stamp: str, _replay: Any) -> tuple[list[dict[str,
     (ui.replay_figures.player_arrays), once per `source` (a model folder, a training run) and
     `stamp` (its replay file's mtime, its snapshot count and last step)."""
     layout, data = player_arrays(_replay)
-    return layout, blob_hash(data), data
+    return layout, payload_hash(data), data
 
 
 @st.cache_data(max_entries=16, show_spinner="Drawing codes from the prior...")
@@ -283,7 +283,7 @@ def prior_check(ck: Checkpoint, n: int, y: int | None, read: bool) -> dict[str, 
 def _pad_points(path: str, mtime: str, dataset: str, n: int, _mu: np.ndarray
                 ) -> tuple[str, bytes]:
     data = pad_points_bytes(_mu, test_set(dataset)[1], n)
-    return blob_hash(data), data
+    return payload_hash(data), data
 
 
 def pad_points(ck: Checkpoint, n: int) -> tuple[str, bytes]:
@@ -297,7 +297,7 @@ def pad_points(ck: Checkpoint, n: int) -> tuple[str, bytes]:
 def pad_images(dataset: str, n: int) -> tuple[str, bytes]:
     """(content hash, bytes): uint8 [n, 28, 28] images of the first n test digits."""
     data = pad_images_bytes(test_set(dataset)[0], n)
-    return blob_hash(data), data
+    return payload_hash(data), data
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

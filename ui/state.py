@@ -9,7 +9,6 @@ model go through `st.cache_data`, keyed by the checkpoint path and its mtime.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +37,7 @@ from vae_core import (
     load_classifier,
     load_replay,
     load_split,
+    payload_hash,
     user_models_dir,
     weights_mtime,
 )
@@ -164,11 +164,6 @@ def server_object(name: str, _make: Callable[[], T]) -> T:
 
 
 # --- the latent pad's exports: what ui.latent_pad serves to the browser ----------------------
-def blob_hash(data: bytes) -> str:
-    """The name a blob of bytes travels under to the browser (24 hex digits of its sha256)."""
-    return hashlib.sha256(data).hexdigest()[:24]
-
-
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _browser_decoder(path: str, mtime: str, _model: torch.nn.Module
                      ) -> tuple[list[dict[str, Any]], str, bytes] | str:
@@ -177,7 +172,7 @@ def _browser_decoder(path: str, mtime: str, _model: torch.nn.Module
     except ExportError as e:
         return str(e)
     data = weights.astype("<f4").tobytes()
-    return spec, blob_hash(data), data
+    return spec, payload_hash(data), data
 
 
 def browser_decoder(ck: Checkpoint) -> tuple[list[dict[str, Any]], str, bytes] | str:
@@ -201,7 +196,7 @@ def classifier() -> torch.nn.Module:
 def _browser_classifier(version: str) -> tuple[list[dict[str, Any]], str, bytes]:
     spec, weights = export_classifier(classifier())
     data = weights.astype("<f4").tobytes()
-    return spec, blob_hash(data), data
+    return spec, payload_hash(data), data
 
 
 def browser_classifier() -> tuple[list[dict[str, Any]], str, bytes]:

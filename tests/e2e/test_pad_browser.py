@@ -170,3 +170,28 @@ def test_pad_follows_a_button_after_a_click_that_moved_nothing(page) -> None:
     page.wait_for_function(
         "w => window.latentPadStats.z.every((v, i) => Math.abs(v - w[i]) < 0.006)",
         arg=want, timeout=10_000)
+
+
+def test_pad_follows_python_back_to_its_own_last_release(page) -> None:
+    """Python moves z away from the pad's last release, then sets that very z again: the pad
+    took the second z for an echo of its release and kept showing the first."""
+    open_pad(page)
+    page.get_by_role("button", name="Set from this digit").click()
+    wait_for_app(page, expect_rerun=True)
+    digit = python_z(page)
+    page.wait_for_function("w => window.latentPadStats.z.every((v, i) => v === w[i])",
+                           arg=digit, timeout=10_000)
+    slider = page.get_by_test_id("latent-pad-slider-0")
+    for key in ("ArrowRight", "ArrowLeft"):  # two releases; the last one is the digit's z
+        slider.focus()
+        page.keyboard.press(key)
+        wait_for_app(page, expect_rerun=True, settle=1.0)
+    wait_python_has(page, digit)
+    page.get_by_role("button", name="Reset to 0").click()
+    wait_for_app(page, expect_rerun=True)
+    page.wait_for_function("() => window.latentPadStats.z.every(v => v === 0)")
+    page.get_by_role("button", name="Set from this digit").click()
+    wait_for_app(page, expect_rerun=True)
+    assert python_z(page) == digit
+    page.wait_for_function("w => window.latentPadStats.z.every((v, i) => v === w[i])",
+                           arg=digit, timeout=10_000)

@@ -44,8 +44,8 @@ from ui.derived import class_mean_codes, pad_images, pad_points
 from ui.keys import ACK_KEY, HAVE_KEY
 from ui.plane_layers import (FIELD_COLOUR, HOLE_CELLS, HOLE_FULL, HOLE_RATIO, PadLayers,
                              cost_target, pad_arrays)
-from ui.state import blob_hash, browser_classifier, browser_decoder, test_set
-from vae_core import CLASS_COLORS, Checkpoint, VAEError
+from ui.state import browser_classifier, browser_decoder, test_set
+from vae_core import CLASS_COLORS, Checkpoint, VAEError, payload_hash
 
 NAME = "latent_explorer.latent_pad"
 KEY = "latent_pad"
@@ -69,7 +69,7 @@ class Blob:
 
     @classmethod
     def of(cls, data: bytes) -> Blob:
-        return cls(blob_hash(data), data)
+        return cls(payload_hash(data), data)
 
 
 def _decoder(ck: Checkpoint) -> tuple[list[dict[str, Any]], Blob] | str:

@@ -91,7 +91,9 @@ class Pad {
     if (this.pythonZ === null) take = true;
     else if (this.dragging) take = false;
     else if (this.sentN === null) take = !same(z, this.pythonZ);
-    else take = ack === this.sentN && !same(z, this.lastSent);
+    // Python has applied our last release: its z is news unless it is what we show (a z
+    // equal to that release, set again after a button moved away, is news too).
+    else take = ack === this.sentN && !same(z, this.z);
     if (take) {
       if (this.pythonZ !== null) this.announceDue = true;  // a button moved z: say so
       this.z = z.slice();

@@ -78,42 +78,25 @@ export function padData(model, ack) {
            range: model.get("range"), ack };
 }
 
-const same = (a, b) => !!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]);
-
 function render({ model, el }) {
   const host = document.createElement("div");
   host.className = "latent-pad-widget";
   el.appendChild(host);
   let pad = null, unmount = null, alive = true, ack = null;
-  let sent = null, releasing = false;  // the z of this view's last release; inside one
   const component = {
     parentElement: host,
     data: null,
     setStateValue(name, value) {
       if (name !== "release") return;
       ack = value.n;  // set first: model.set fires change:z at once, which shows it
-      sent = value.z.slice();
-      releasing = true;
-      try {
-        model.set("z", value.z.slice());
-      } finally {
-        releasing = false;
-      }
+      model.set("z", value.z.slice());
       model.save_changes();
     },
     setTriggerValue() {},  // "need": every payload has its URL here, there is nothing to ask
   };
   const show = () => {
     if (!alive || !pad) return;
-    const data = padData(model, ack);
-    // pad.js takes a z equal to its last release for an echo of it and keeps its own; when
-    // Python moved z elsewhere since and now sets that z again, it is news: a fresh pad
-    // (its payloads and manifold are cached per page) starts at it.
-    if (!releasing && unmount && same(data.z, sent) && !same(component.data.z, sent)) {
-      unmount();
-      sent = null;
-    }
-    component.data = data;
+    component.data = padData(model, ack);
     unmount = pad.default(component);
   };
   padModule(model.get("_modules")).then((m) => { pad = m; show(); }, (err) => {
