@@ -115,7 +115,7 @@ def explorer() -> None:
         if not readings.pad_reads(ck):  # no reading in the pad: say why
             st.markdown(readings.decoded_reading(ck, z, y))
         shown = ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if zdim > 16 else "")
-        what = "the red ring or a slider" if zdim == 2 else "a slider"
+        what = "the red ring or a slider" if zdim == 2 and ck.model.has_encoder else "a slider"
         st.caption(f"z on the server: ({shown}). Drag {what}: your browser decodes every "
                    "frame, and z comes back here when you let go.")
         plane_layers.pad_readout(ck, z, y, layers)
