@@ -127,7 +127,8 @@ def free_port() -> int:
 class Server:
     """`python -m streamlit run app.py` in its own process group; `stop()` always kills it."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: str = "streamlit", env: dict[str, str] | None = None) -> None:
+        self.module, self.env = module, env or {}  # e.g. bench.loadtest_profile's streamlit
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.models_dir = tempfile.mkdtemp(prefix="loadtest-models-")
@@ -141,7 +142,8 @@ class Server:
         # the pages' window.* hooks, which these benchmarks read (ui.frontend_modules.HOOKS_ENV;
         # a literal, so the benchmark does not import the app and its streamlit)
         env["VAE_TEST_HOOKS"] = "1"
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        env.update(self.env)
+        cmd = [sys.executable, "-m", self.module, "run", "app.py", "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
         log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND)

@@ -9,7 +9,9 @@ one core, so on a small machine the latency is the server's, not the browsers'.
 Latency of an action: from sending the rerun (the pad's release of the new z) or the file URL
 request (upload) to the end of the script run showing the result (slider: the caption
 "z on the server: (...)" with the new z, decoded by the browser, not the server; upload: a
-"reconstruction" image, fetched over HTTP).
+"reconstruction" image, fetched over HTTP). Like the page, a session fetches the pad's blobs
+(decoder weights, test digits...) once, before its first release and outside the timing, and
+each release reports the hashes it holds (the server then leaves their URLs out).
 Errors: exception elements, error alerts, page_not_found, compile errors, ref_hash messages,
 lost websockets, HTTP errors, timeouts and images that did not change.
 
@@ -61,6 +63,18 @@ def _own_cpu() -> float:
     return t.user + t.system  # this process: the event loop with every client
 
 
+async def fetch_blobs(c: StClient, data: dict[str, Any]) -> None:
+    """Fetch the pad's blobs this session lacks, as the page does when the pad mounts
+    (ui/frontend/latent_pad/blobs.js: once per hash per tab), and hold their hashes: each
+    release reports them, and the server then leaves their URLs out."""
+    refs = [data.get(k) for k in ("decoder", "reader", "points", "images")]
+    refs.append((data.get("layers") or {}).get("arrays"))
+    for ref in refs:
+        if ref and ref.get("url") and ref["hash"] not in c.held:
+            await c.fetch(ref["url"])
+            c.held.add(ref["hash"])
+
+
 async def slider_action(c: StClient, direction: int, stats: Stats) -> None:
     """Move z0 by KEY_STEPS steps as the latent pad reports it (one release with the final
     value); wait for the run whose caption shows the new z."""
@@ -68,11 +82,13 @@ async def slider_action(c: StClient, direction: int, stats: Stats) -> None:
     if not pads:
         raise ActionError("no latent pad on the page")
     data = json.loads(pads[0].json)
+    await fetch_blobs(c, data)
     z, r = data["z"], data["range"]
     z[0] = round(min(max(z[0] + direction * KEY_STEPS * STEP, -r), r), 2)
     target = "z on the server: (" + ", ".join(f"{v:.2f}" for v in z[:16])
     t0 = time.perf_counter()
-    await c.set_component_state(PAD, {"release": {"z": z, "n": f"ws-{t0}", "have": []}})
+    await c.set_component_state(PAD, {"release": {"z": z, "n": f"ws-{t0}",
+                                                  "have": sorted(c.held)}})
     if not any(target in cap for cap in c.captions()):
         raise ActionError(f"expected {target}...; captions: {c.captions()}")
     stats.latencies["slider"].append(time.perf_counter() - t0)

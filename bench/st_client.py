@@ -120,6 +120,7 @@ class StClient:
         self._run = ""  # id of the latest script run (from its new_session)
         self._frags: frozenset[str] = frozenset()  # the fragments that run runs
         self._runs = 0  # new_session messages seen
+        self.held: set[str] = set()  # content hashes of the latent pad's blobs fetched
 
     # --- HTTP: a tiny client over asyncio streams (no extra dependency, no thread pool) ----
     async def http(self, method: str, target: str, body: bytes = b"",

@@ -40,25 +40,23 @@ if classes.is_conditional(ck):
 
 # --- what the model makes of it ------------------------------------------------------------
 binarized = ck.train_config.binarize != "none"
-score = inference.score_image(ck, img, y=y)
-x_in = score["target"] if binarized else img
-recon = inference.reconstruct(ck, x_in, y=y)[0]
-samples = inference.posterior_samples(ck, x_in, N_SAMPLES, seed=0, y=y)
+view = derived.image_view(ck, img, N_SAMPLES, y)  # one encoding of the image as scored
+score, recon, samples = view["score"], view["recon"], view["samples"]
 upload_ck = readings.upload_model(ck)
 cols = st.columns([1, 1, 1, 2] if upload_ck else [1, 1, 2])
-cols[0].image(figures.png(img, SCALE), width=SCALE * 28,
-              caption=readings.labelled(f"your {noun}, 28×28", img, ck, names),
-              alt=readings.described(f"your {noun} as the model sees it", img, ck, names))
+cap, alt = readings.pictured(f"your {noun}, 28×28", f"your {noun} as the model sees it",
+                             img, ck, names)  # one reading per image: caption and alt text
+cols[0].image(figures.png(img, SCALE), width=SCALE * 28, caption=cap, alt=alt)
 as_y = "" if y is None else f" as {names[y]}"
-cols[1].image(figures.png(recon, SCALE), width=SCALE * 28, caption=readings.labelled(
-    f"reconstruction (decoded mean){as_y}", recon, ck, names),
-    alt=readings.described(f"your {noun} reconstructed by {ck.name}{as_y}", recon, ck, names))
+cap, alt = readings.pictured(f"reconstruction (decoded mean){as_y}",
+                             f"your {noun} reconstructed by {ck.name}{as_y}", recon, ck, names)
+cols[1].image(figures.png(recon, SCALE), width=SCALE * 28, caption=cap, alt=alt)
 if upload_ck:
-    up = inference.reconstruct(upload_ck, img)[0]
-    cols[2].image(figures.png(up, SCALE), width=SCALE * 28, caption=readings.labelled(
-        f"{upload_ck.name} (the {upload_ck.model_config.latent_dim}-D upload model)", up, ck,
-        names), alt=readings.described(f"your {noun} reconstructed by {upload_ck.name}", up,
-                                       ck, names))
+    up = derived.reconstruction(upload_ck, img)
+    cap, alt = readings.pictured(
+        f"{upload_ck.name} (the {upload_ck.model_config.latent_dim}-D upload model)",
+        f"your {noun} reconstructed by {upload_ck.name}", up, ck, names)
+    cols[2].image(figures.png(up, SCALE), width=SCALE * 28, caption=cap, alt=alt)
 cols[-1].image(figures.png(figures.tile(samples, 4), 3), width="content",
                caption=f"{N_SAMPLES} posterior samples z ~ q(z|x), decoded",
                alt=f"{N_SAMPLES} {noun}s decoded from codes sampled from q(z|x)")
@@ -84,10 +82,9 @@ if y is not None:
     every = inference.decode(ck, np.repeat(score["mu"][None], len(names), 0),
                            y=list(range(len(names))))
     for c, col in enumerate(st.columns(len(names))):
-        col.image(figures.png(every[c], 4), width="stretch",
-                  caption=readings.labelled(f"as {names[c]}", every[c], ck, names),
-                  alt=readings.described(f"your {noun}'s style decoded as {names[c]}", every[c],
-                                         ck, names))
+        cap, alt = readings.pictured(f"as {names[c]}", f"your {noun}'s style decoded as "
+                                     f"{names[c]}", every[c], ck, names)
+        col.image(figures.png(every[c], 4), width="stretch", caption=cap, alt=alt)
 
 # --- where it lands ------------------------------------------------------------------------
 st.header("Where it lands in latent space")
@@ -103,8 +100,8 @@ else:
 if y is not None:
     st.caption(f"Style codes: every test {noun} is encoded given its own label, yours given "
                f"{names[y]}. The classes overlap, because the label has left z.")
-fig = figures.latent_scatter(plane.xy, labels, np.arange(len(plane.xy)), names, plane.axes,
-                             opacity=0.35, marker_size=3, height=540)
+fig = derived.test_codes_figure(ck, plane.xy, plane.axes, opacity=0.35, marker_size=3,
+                               height=540)
 figures.add_posterior(fig, centre, cov)
 st.plotly_chart(fig, key="reconstruct_scatter")
 
@@ -120,8 +117,7 @@ m3.metric("KL", f"{score['kl']:.2f}")
 m4.metric("percentile among test images", f"{pct:.1f}%",
           help="Percentile of this −ELBO among the test set's: near 100% means the model "
                "finds the image unusual (a crude out-of-distribution score).")
-st.plotly_chart(figures.histogram_with_marker(test["neg_elbo"], score["neg_elbo"],
-                                              "−ELBO (nats per image)"),
+st.plotly_chart(figures.add_marker(derived.test_neg_elbo_histogram(ck), score["neg_elbo"]),
                 key="reconstruct_hist")
 verdict = ("looks **out of distribution** for this model" if pct >= 99 else
            "is **unusual** for this model" if pct >= 95 else

@@ -10,18 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ui.figures import codes_table, tile, tiles_of
-from ui.inference import decode, device_of, numpy_terms, score_image, test_labels
+from ui.figures import codes_table, latent_scatter, score_histogram, tile, tiles_of
+from ui.inference import (decode, device_of, numpy_terms, posterior_draws, reconstruct,
+                          score_image, test_labels)
 from ui.latent_map import draw_latent_map
 from ui.replay_figures import player_arrays
 from ui.state import classifier, encoded, key, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, PRIOR_RADIUS, Checkpoint, VAEError,
                       classify, elbo_terms, eval_targets, hole_map, kl_per_dim, latent_stats,
-                      manifold, pad_images_bytes, pad_points_bytes, payload_hash, pca, prior_holes,
-                      round_trip_field, tint_grid)
+                      manifold, pad_images_bytes, pad_points_bytes, payload_hash, pca,
+                      preprocess_image, prior_holes, round_trip_field, tint_grid)
 
 TSNE_DEFAULT_POINTS = 2000
 
@@ -140,6 +142,78 @@ def test_neg_elbo(ck: Checkpoint) -> dict[str, np.ndarray]:
     """Per-image test -ELBO, recon and KL [N] under the model's likelihood and binarization.
     Same protocol and random draws as evaluate_elbo, so the mean equals metrics.json's."""
     return _test_neg_elbo(*key(ck), ck.train_config.dataset, ck.train_config.binarize, ck.model)
+
+
+# --- figures of the test set alone (the pages add the user's image to a copy) ---------------
+def _figure(spec: dict[str, Any]) -> go.Figure:
+    """A figure from the cached dict of one built, so validated, before: validating 10,000
+    points again would cost about 40 ms a run, copying the dict costs about 1."""
+    return go.Figure(spec, _validate=False)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _test_codes_spec(path: str, mtime: str, dataset: str, axes: tuple[str, str],
+                     style: tuple[float, float, int], _xy: np.ndarray) -> dict[str, Any]:
+    _, labels, names = test_set(dataset)
+    opacity, marker_size, height = style
+    return latent_scatter(_xy, labels[:len(_xy)], np.arange(len(_xy)), names, axes,
+                          opacity=opacity, marker_size=marker_size, height=height).to_dict()
+
+
+def test_codes_figure(ck: Checkpoint, xy: np.ndarray, axes: tuple[str, str],
+                      opacity: float = 0.35, marker_size: float = 3.0, height: int = 540
+                      ) -> go.Figure:
+    """A new figure of `ck`'s test codes `xy` [N, 2] (its ui.latent_view plane), one trace
+    per class (figures.latent_scatter), built once per model and style."""
+    spec = _test_codes_spec(*key(ck), ck.train_config.dataset, tuple(axes),
+                            (opacity, marker_size, height), xy)
+    return _figure(spec)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _neg_elbo_spec(path: str, mtime: str, x_title: str, _values: np.ndarray) -> dict[str, Any]:
+    return score_histogram(_values, x_title).to_dict()
+
+
+def test_neg_elbo_histogram(ck: Checkpoint, x_title: str = "−ELBO (nats per image)"
+                            ) -> go.Figure:
+    """A new histogram figure of `ck`'s per-image test −ELBO (figures.score_histogram; mark
+    an image on it with figures.add_marker), built once per model."""
+    return _figure(_neg_elbo_spec(*key(ck), x_title, test_neg_elbo(ck)["neg_elbo"]))
+
+
+# --- one uploaded image: worked out once per image, not once per rerun ----------------------
+@st.cache_data(max_entries=64, show_spinner=False)
+def _image_view(path: str, mtime: str, img: np.ndarray, y: int | None, n: int,
+                _ck: Checkpoint) -> dict[str, Any]:
+    score = score_image(_ck, img, y=y)  # the one encoding: of the image as scored
+    return {"score": score, "recon": decode(_ck, score["mu"][None], y)[0],
+            "samples": posterior_draws(_ck, score["mu"], score["logvar"], n, 0, y)}
+
+
+def image_view(ck: Checkpoint, img: np.ndarray, n: int, y: int | None = None
+               ) -> dict[str, Any]:
+    """One image [28, 28] under `ck` (given label y), from one encoding of it as scored
+    (ui.inference.score_image: grey levels, or its fixed binarization): `score`, `recon` (its
+    posterior mean decoded) and n posterior `samples` decoded (seed 0); cached per image."""
+    return _image_view(*key(ck), np.asarray(img, np.float32), y, int(n), ck)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _reconstruction(path: str, mtime: str, img: np.ndarray, _ck: Checkpoint) -> np.ndarray:
+    return reconstruct(_ck, img)[0]
+
+
+def reconstruction(ck: Checkpoint, img: np.ndarray) -> np.ndarray:
+    """`ck`'s decoded posterior mean of one image [28, 28], cached per image."""
+    return _reconstruction(*key(ck), np.asarray(img, np.float32), ck)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def uploaded_image(data: bytes) -> np.ndarray:
+    """vae_core.preprocess_image of an uploaded file's bytes, once per file (cached by its
+    content); ImageError when it is no usable image."""
+    return preprocess_image(data)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

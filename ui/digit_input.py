@@ -8,9 +8,10 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
+from ui.derived import uploaded_image
 from ui.keys import CANVAS_ROUND
 from ui.wording import with_article
-from vae_core import ImageError, preprocess_image, to_gray, to_mnist
+from vae_core import ImageError, to_gray, to_mnist
 
 UPLOAD, DRAW = "Upload an image", "Draw a digit"
 
@@ -35,7 +36,7 @@ def upload_or_drawing(noun: str) -> np.ndarray:
             st.info(f"Upload a picture of {what}, or switch to *Draw {with_article(noun)}*.")
             st.stop()
         try:
-            return preprocess_image(upload.getvalue())
+            return uploaded_image(upload.getvalue())  # once per file, not per rerun
         except ImageError as e:
             st.error(f"Cannot use {upload.name!r}: {e}")
             st.stop()

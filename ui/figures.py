@@ -287,19 +287,34 @@ def percentile_of(values: np.ndarray, v: float) -> float:
     return 100.0 * float((values < v).mean()) if len(values) else float("nan")
 
 
+def score_histogram(values: np.ndarray, x_title: str, nbins: int = 80,
+                    height: int = 340) -> go.Figure:
+    """Histogram of a per-image score over the test set (`add_marker` marks one image)."""
+    fig = go.Figure(go.Histogram(x=np.asarray(values), nbinsx=nbins, name="test set",
+                                 marker_color="#9aa7b8",
+                                 hovertemplate="%{x}: %{y} images<extra></extra>"))
+    fig.update_layout(height=height, xaxis_title=x_title, yaxis_title="test images",
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False, bargap=0.02)
+    return fig
+
+
+def add_marker(fig: go.Figure, marker: float, marker_name: str = "your image") -> go.Figure:
+    """A vertical line at one image's score, named in an annotation: what fig.add_vline
+    writes (annotation at the top right), without its ~5 ms of generic axis handling."""
+    x = float(marker)
+    fig.add_shape(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain",
+                  line={"color": "crimson", "width": 3})
+    fig.add_annotation(text=f"{marker_name}: {marker:.1f}", x=x, xref="x", y=1,
+                       yref="y domain", xanchor="left", yanchor="top", showarrow=False)
+    return fig
+
+
 def histogram_with_marker(values: np.ndarray, marker: float, x_title: str,
                           marker_name: str = "your image", nbins: int = 80,
                           height: int = 340) -> go.Figure:
     """Histogram of a per-image score with a vertical line at one image's score."""
-    fig = go.Figure(go.Histogram(x=np.asarray(values), nbinsx=nbins, name="test set",
-                                 marker_color="#9aa7b8",
-                                 hovertemplate="%{x}: %{y} images<extra></extra>"))
-    fig.add_vline(x=float(marker), line={"color": "crimson", "width": 3},
-                  annotation_text=f"{marker_name}: {marker:.1f}",
-                  annotation_position="top right")
-    fig.update_layout(height=height, xaxis_title=x_title, yaxis_title="test images",
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False, bargap=0.02)
-    return fig
+    return add_marker(score_histogram(values, x_title, nbins, height), marker, marker_name)
+
 
 
 def kl_per_dim_bars(kl: Mapping[str, Sequence[float]], height: int = 360) -> go.Figure:

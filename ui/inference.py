@@ -102,6 +102,19 @@ def posterior_samples(ck: Checkpoint, image: np.ndarray, n: int, seed: int,
     return out[:, 0].cpu().numpy()
 
 
+def posterior_draws(ck: Checkpoint, mu: np.ndarray, logvar: np.ndarray, n: int, seed: int,
+                    y: int | None = None) -> np.ndarray:
+    """n decoded samples z ~ q(z|x) of one image, from its posterior mu, logvar [Z] (an
+    encoding already made): the draws of `posterior_samples` with the same seed."""
+    model = ck.model
+    g = torch.Generator(device=device_of(model)).manual_seed(seed)
+    with torch.no_grad():
+        m = torch.as_tensor(np.asarray(mu, np.float32)).to(device_of(model)).expand(n, -1)
+        lv = torch.as_tensor(np.asarray(logvar, np.float32)).to(m.device).expand(n, -1)
+        z = model.reparameterize(m, lv, g)  # the draws of model.reconstruct(sample=True)
+        return model.decode(z, _on(y, ck))[:, 0].cpu().numpy()
+
+
 def pixel_draw(ck: Checkpoint, mean: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """One draw x ~ p(x|z) given decoded means: Bernoulli pixels, or Gaussian noise (clipped)."""
     cfg = ck.model_config

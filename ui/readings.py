@@ -45,15 +45,6 @@ def reading(img: np.ndarray) -> tuple[int, float] | None:
         return None
 
 
-def reading_text(img: np.ndarray, names: Sequence[str] | None = None) -> str:
-    """'reads 7 (98%)': the classifier's reading of one image, for a caption."""
-    read = reading(img)
-    if read is None:
-        return "no classifier reading"
-    k, p = read
-    return f"reads {names[k] if names else k} ({p:.0%})"
-
-
 def sentence(image: np.ndarray, wanted: str | None = None) -> str:
     """One sentence on what the classifier reads in a decoded image [28, 28]; `wanted` is
     the class a conditional model was asked for."""
@@ -80,21 +71,30 @@ def decoded_reading(ck: Checkpoint, z: list[float], y: int | None,
     return sentence(decode(ck, [z], y)[0], None if y is None or names is None else names[y])
 
 
+def pictured(caption: str, what: str, img: np.ndarray, ck: Checkpoint,
+             names: Sequence[str] | None = None) -> tuple[str, str]:
+    """`labelled(caption, ...)` and `described(what, ...)` of one image, from one reading."""
+    if not digit_model(ck):
+        return caption, what
+    if (read := reading(img)) is None:
+        return f"{caption} · no classifier reading", what
+    k, p = read
+    name = names[k] if names else k
+    return f"{caption} · reads {name} ({p:.0%})", f"{what}, read as {name}, {p:.0%}"
+
+
 def labelled(caption: str, img: np.ndarray, ck: Checkpoint,
              names: Sequence[str] | None = None) -> str:
     """`caption` with the classifier's reading of `img` added when it reads `ck`'s pictures:
     'reconstruction · reads 7 (98%)'."""
-    return f"{caption} · {reading_text(img, names)}" if digit_model(ck) else caption
+    return pictured(caption, "", img, ck, names)[0]
 
 
 def described(what: str, img: np.ndarray, ck: Checkpoint,
               names: Sequence[str] | None = None) -> str:
     """A text alternative for one pictured image: what it is and, when the classifier reads
     `ck`'s pictures, what it reads there: 'decoded digit, read as 7, 94%'."""
-    if not digit_model(ck) or (read := reading(img)) is None:
-        return what
-    k, p = read
-    return f"{what}, read as {names[k] if names else k}, {p:.0%}"
+    return pictured("", what, img, ck, names)[1]
 
 
 def upload_model(active: Checkpoint) -> Checkpoint | None:
