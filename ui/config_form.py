@@ -19,8 +19,8 @@ from vae_core import FieldSpec, ModelConfig, TrainConfig, config_fields, format_
 GROUPS = {  # section title -> fields, four per row
     "Model": [s.name for s in config_fields(ModelConfig)],
     "Objective and optimization": ["beta", "warmup_epochs", "binarize", "iw_samples",
-                                   "optimizer", "lr", "lr_decay", "grad_clip",
-                                   "batch_size", "epochs", "seed", "precision"],
+                                   "optimizer", "lr", "lr_schedule", "lr_decay",
+                                   "grad_clip", "batch_size", "epochs", "seed", "precision"],
     "Data": ["dataset", "limit", "augment", "device"],
 }
 SPECS = {s.name: s for cls in (ModelConfig, TrainConfig) for s in config_fields(cls)}

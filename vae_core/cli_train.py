@@ -36,7 +36,8 @@ def add_train_args(tr: argparse.ArgumentParser) -> None:
                     "with --force; default: the --resume folder")
     tr.add_argument("--resume", metavar="CHECKPOINT",
                     help="continue this checkpoint (a folder or a model name); only --epochs, "
-                    "--lr, --lr-decay, --batch-size and --device may change")
+                    "--lr, --lr-decay, --lr-schedule, --batch-size, --device and --precision "
+                    "may change")
     tr.add_argument("--config", metavar="FILE",
                     help="start a new run from this JSON file (a checkpoint's config.json, or "
                     "{\"model\": {...}, \"train\": {...}}); flags given here override it")

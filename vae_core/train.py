@@ -43,6 +43,22 @@ def resolve_device(name: str = "auto") -> torch.device:
     return acc or torch.device("cpu")
 
 
+def resolve_precision(name: str, device: torch.device) -> str:
+    """'auto' is bf16 where `device` computes it natively (a CPU with AMX or AVX512-BF16: 2x
+    the fp32 images/s of the default model here, bench/README.md; a CUDA GPU with bf16), else
+    fp32 (emulated bf16 is slower than fp32)."""
+    if name != "auto":
+        return name
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        cpu = torch.cpu
+        native = (getattr(cpu, "_is_amx_tile_supported", lambda: False)()
+                  or getattr(cpu, "_is_avx512_bf16_supported", lambda: False)())
+        return "bf16" if native else "fp32"
+    return "fp32"
+
+
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     params = model.parameters()
     # Fused kernels update all parameters in one pass: +18-20% images/s on this CPU (bench/).
@@ -102,6 +118,7 @@ class Trainer:
         self.dist = init_distributed(self.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
+        self.precision = resolve_precision(self.train_cfg.precision, self.device)
         if not self.dist.is_main:  # only rank 0 logs and writes checkpoints
             self.callbacks, self.out_dir = [], None
         torch.manual_seed(self.train_cfg.seed)
@@ -112,6 +129,7 @@ class Trainer:
         self.run_info = run_record(dataset=self.train_cfg.dataset,
                                    train_images=len(self.train_data), device=self.device,
                                    command=self.command)
+        self.run_info["precision"] = self.precision  # what "auto" came to on this machine
         if self.resume:
             ck = load_checkpoint(self.resume)
             if ck.model_config != self.model_cfg:
@@ -143,8 +161,6 @@ class Trainer:
         if self.resume and (Path(self.resume) / OPTIM).exists():
             load_optimizer_state(self.optimizer, self.resume)
             self.optimizer_restored = True
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.train_cfg.lr * self.train_cfg.lr_decay ** self.start_epoch
         x = self.train_data.floats()
         if self.train_cfg.binarize == "static":
             x = binarize(x, self.train_cfg.seed)
@@ -159,6 +175,7 @@ class Trainer:
         self.batch = local_batch(self.train_cfg.batch_size, self.dist)
         shard = math.ceil(len(self.x_train) / self.dist.world_size)
         self.steps_per_epoch = math.ceil(shard / self.batch)
+        self._set_lr(self.lr_at(self.start_epoch, 0))
 
     def stop(self) -> None:
         """Ask training to stop; the current partial epoch is discarded, saved epochs stay."""
@@ -167,6 +184,17 @@ class Trainer:
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
+
+    def lr_at(self, epoch: int, step: int) -> float:
+        """The learning rate of step `step` of epoch `epoch` (both from 0): the schedule over
+        the run's `epochs`, times lr_decay per finished epoch."""
+        c = self.train_cfg
+        progress = (epoch * self.steps_per_epoch + step) / (c.epochs * self.steps_per_epoch)
+        return c.lr * c.lr_decay ** epoch * schedule_factor(c.lr_schedule, progress)
+
+    def _set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def beta_at(self, epoch_progress: float) -> float:
         c = self.train_cfg
@@ -199,8 +227,9 @@ class Trainer:
                 break
             sums = mean_across(sums, self.dist, self.device)
             self.train_seconds += time.perf_counter() - t0
-            for group in self.optimizer.param_groups:
-                group["lr"] *= c.lr_decay
+            if c.lr_schedule == "constant":  # (a callback may have set the rate: decay it)
+                for group in self.optimizer.param_groups:
+                    group["lr"] *= c.lr_decay
             record = {"epoch": epoch + 1, **sums, "seconds": round(self.train_seconds, 3)}
             # The last step of an epoch can leave NaN/Inf weights behind a finite loss: never
             # overwrite the previous good checkpoint with them.
@@ -243,7 +272,7 @@ class Trainer:
             g = torch.Generator().manual_seed(c.seed * 100_003 + epoch)
             perm = torch.randperm(len(self.x_train), generator=g).to(self.device)
         amp = torch.autocast(self.device.type, dtype=torch.bfloat16,
-                             enabled=c.precision == "bf16")
+                             enabled=self.precision == "bf16")
         tot = {"train_loss": 0.0, "train_recon": 0.0, "train_kl": 0.0}
         n_seen = 0
         # Its own stream, seeded per epoch and rank like the shuffle, so resume stays exact.
@@ -260,6 +289,9 @@ class Trainer:
             if c.binarize == "dynamic":
                 xb = torch.bernoulli(xb)
             beta = self.beta_at(epoch + step / self.steps_per_epoch)
+            if c.lr_schedule != "constant":  # a constant rate changes per epoch only
+                self._set_lr(self.lr_at(epoch, step))
+            lr = float(opt.param_groups[0]["lr"])
             if self.device.type == "cuda" and self.model_cfg.arch == "conv":
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with amp:
@@ -282,7 +314,8 @@ class Trainer:
             tot["train_kl"] += kl * b
             self._emit("on_step", {"epoch": epoch + 1, "step": step + 1,
                                    "global_step": epoch * self.steps_per_epoch + step + 1,
-                                   "loss": loss, "recon": rec, "kl": kl, "beta": beta})
+                                   "loss": loss, "recon": rec, "kl": kl, "beta": beta,
+                                   "lr": lr})
         return {k: v / max(n_seen, 1) for k, v in tot.items()}
 
     def _metrics(self) -> dict[str, Any]:
@@ -295,6 +328,22 @@ class Trainer:
                 "world_size": self.dist.world_size,
                 "likelihood": self.model_cfg.likelihood, "eval_seed": EVAL_SEED,
                 "history": self.history}
+
+
+ONECYCLE_RISE = 0.25  # fraction of the run over which "onecycle" rises from lr/25 to lr
+ONECYCLE_START = 1 / 25
+
+
+def schedule_factor(schedule: str, progress: float) -> float:
+    """The learning rate's multiplier at `progress` (0 = first step, 1 = end of the run)."""
+    t = min(max(progress, 0.0), 1.0)
+    if schedule == "constant":
+        return 1.0
+    if schedule == "onecycle":
+        if t < ONECYCLE_RISE:
+            return ONECYCLE_START + (1 - ONECYCLE_START) * t / ONECYCLE_RISE
+        t = (t - ONECYCLE_RISE) / (1 - ONECYCLE_RISE)
+    return 0.5 * (1 + math.cos(math.pi * t))
 
 
 def conditional_config(cfg: ModelConfig, train: Split, test: Split | None = None

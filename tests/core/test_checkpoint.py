@@ -158,7 +158,9 @@ def test_resume_continues_the_loss_curve(tmp_path: Path, mnist_train, mnist_test
     (per-epoch seeding + saved Adam state make resume exact)."""
     mcfg = ModelConfig(hidden=[64], latent_dim=4, dropout=0.1)
     data, test = subset(mnist_train, 600), subset(mnist_test, 200)
-    t1 = TrainConfig(epochs=1, batch_size=64, device="cpu", seed=5, binarize="dynamic")
+    # A constant rate: a schedule over the whole run changes with its epochs (2 here, 1 before).
+    t1 = TrainConfig(epochs=1, batch_size=64, device="cpu", seed=5, binarize="dynamic",
+                     lr_schedule="constant")
     t2 = TrainConfig.from_dict({**t1.to_dict(), "epochs": 2})
     d = tmp_path / "resumed"
     Trainer(mcfg, t1, data, test, out_dir=d).run()

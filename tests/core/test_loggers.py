@@ -22,7 +22,8 @@ N_TRAIN, N_TEST = 200, 100
 def tiny_trainer(train, test, subset, callbacks, epochs: int = 2, resume=None, out_dir=None,
                  **model) -> Trainer:
     mcfg = ModelConfig(arch="mlp", hidden=[16], latent_dim=2, **model)
-    tcfg = TrainConfig(epochs=epochs, batch_size=64, device="cpu", seed=3)
+    tcfg = TrainConfig(epochs=epochs, batch_size=64, device="cpu", seed=3,
+                       lr_schedule="constant")
     return Trainer(mcfg, tcfg, subset(train, N_TRAIN), subset(test, N_TEST), out_dir=out_dir,
                    callbacks=callbacks, resume=resume)
 

@@ -26,7 +26,8 @@ from vae_core import (Callback, CheckpointError, ConfigError, ModelConfig, Repla
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 MCFG = ModelConfig(hidden=[16], latent_dim=2)
-TCFG = TrainConfig(epochs=1, batch_size=100, device="cpu", seed=1, limit=1000)
+TCFG = TrainConfig(epochs=1, batch_size=100, device="cpu", seed=1, limit=1000,
+                   lr_schedule="constant")
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +213,7 @@ def test_resume_refuses_changes_to_model_data_or_objective(run, full_train, mnis
     out = run[1]
     changed = TrainConfig.from_dict({**TCFG.to_dict(), "beta": 2.0, "seed": 9})
     with pytest.raises(ConfigError, match=r"beta .*seed .*only epochs, lr, lr_decay, "
-                                          r"batch_size"):
+                                          r"lr_schedule, batch_size"):
         Trainer(MCFG, changed, full_train, mnist_test, out_dir=out, resume=out)
     with pytest.raises(ConfigError, match="limit"):
         Trainer(MCFG, TrainConfig.from_dict({**TCFG.to_dict(), "limit": 500}), full_train,

@@ -27,7 +27,8 @@ MCFG = ModelConfig(hidden=[32], latent_dim=3, dropout=0.1)
 
 
 def tcfg(**kw) -> TrainConfig:
-    return TrainConfig(**{"epochs": 2, "batch_size": 50, "device": "cpu", "seed": 3, **kw})
+    return TrainConfig(**{"epochs": 2, "batch_size": 50, "device": "cpu", "seed": 3,
+                          "precision": "fp32", **kw})
 
 
 @pytest.fixture(scope="module")
