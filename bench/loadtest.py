@@ -127,8 +127,10 @@ def free_port() -> int:
 class Server:
     """`python -m streamlit run app.py` in its own process group; `stop()` always kills it."""
 
-    def __init__(self, module: str = "streamlit", env: dict[str, str] | None = None) -> None:
+    def __init__(self, module: str = "streamlit", env: dict[str, str] | None = None,
+                 python: str = sys.executable) -> None:
         self.module, self.env = module, env or {}  # e.g. bench.loadtest_profile's streamlit
+        self.python = python  # another venv's interpreter (bench.loadtest_memory)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.models_dir = tempfile.mkdtemp(prefix="loadtest-models-")
@@ -143,7 +145,7 @@ class Server:
         # a literal, so the benchmark does not import the app and its streamlit)
         env["VAE_TEST_HOOKS"] = "1"
         env.update(self.env)
-        cmd = [sys.executable, "-m", self.module, "run", "app.py", "--server.headless", "true",
+        cmd = [self.python, "-m", self.module, "run", "app.py", "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
         log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND)
@@ -184,8 +186,9 @@ class Server:
 
 
 # --- the digits ----------------------------------------------------------------------------
-def digit_pngs(n: int = 20) -> list[bytes]:
-    """n real MNIST test digits, inverted (dark on light) and enlarged 8x, as PNG bytes."""
+def digit_pngs(n: int = 20, start: int = 0) -> list[bytes]:
+    """n real MNIST test digits from #start, inverted (dark on light) and enlarged 8x, as PNG
+    bytes."""
     # deferred: only the digits need PIL and vae_core (torch: seconds), not the modules that
     # import this one for its Server, free_port or chromium flags
     from PIL import Image
@@ -193,9 +196,9 @@ def digit_pngs(n: int = 20) -> list[bytes]:
     sys.path.insert(0, str(REPO_ROOT))
     from vae_core import load_split  # deferred, as PIL above
 
-    split = load_split("mnist", train=False, limit=n)
+    split = load_split("mnist", train=False, limit=start + n)
     out = []
-    for i in range(n):
+    for i in range(start, start + n):
         img = Image.fromarray(255 - split.images[i, 0].numpy(), mode="L")
         buf = io.BytesIO()
         img.resize((224, 224), Image.Resampling.BICUBIC).save(buf, format="PNG")

@@ -5,7 +5,10 @@
 Each script run (a full run or a fragment's, widget callbacks included) runs in its own thread
 under its own cProfile.Profile; when it ends its stats join the server's total. SIGUSR1 writes
 that total to $VAE_PROFILE_OUT (pstats' binary format) and starts a new one, so a benchmark
-can profile each kind of action apart (bench/loadtest_cpu.py does). The app is not changed:
+can profile each kind of action apart (bench/loadtest_cpu.py does); without
+$VAE_PROFILE_OUT nothing is profiled. SIGUSR2 writes the server's sessions and the bytes of its
+caches, session states and media files (Streamlit's own stats) to $VAE_SERVER_STATS/<pid>.json
+(bench/soak.py reads them). The app is not changed:
 the hook patches Streamlit's ScriptRunner in this process only. cProfile's overhead inflates
 Python-heavy code, so the shares rank costs; bench/loadtest_cpu measures them unprofiled.
 """
@@ -13,6 +16,7 @@ Python-heavy code, so the shares rank costs; bench/loadtest_cpu measures them un
 from __future__ import annotations
 
 import cProfile
+import json
 import os
 import pstats
 import signal
@@ -21,6 +25,7 @@ import threading
 from typing import Any
 
 ENV_OUT = "VAE_PROFILE_OUT"
+ENV_STATS = "VAE_SERVER_STATS"  # folder where SIGUSR2 writes <pid>.json: the server's stats
 _lock = threading.Lock()
 _total: list[pstats.Stats | None] = [None]
 
@@ -60,6 +65,37 @@ def _dump(_sig: int, _frame: Any) -> None:
         print(f"loadtest_profile: cannot write {out}: {e}", file=sys.stderr, flush=True)
 
 
+def server_stats() -> dict[str, Any]:
+    """Sessions, and the bytes Streamlit's own stats name per category (st.cache_data,
+    st.cache_resource, session state, the media file store): what each holds now."""
+    from streamlit.runtime import Runtime  # deferred: only inside the running server
+
+    rt = Runtime.instance()
+    by: dict[str, int] = {}
+    entries: dict[str, int] = {}
+    for stats in rt.stats_mgr.get_stats().values():
+        for stat in stats:
+            name = getattr(stat, "category_name", type(stat).__name__)
+            by[name] = by.get(name, 0) + int(getattr(stat, "byte_length", 0) or 0)
+            entries[name] = entries.get(name, 0) + 1
+    mgr = rt._session_mgr  # noqa: SLF001 - no public count of the sessions
+    return {"sessions": mgr.num_sessions(), "active_sessions": mgr.num_active_sessions(),
+            "bytes": by, "entries": entries}
+
+
+def _stats(_sig: int, _frame: Any) -> None:
+    folder = os.environ.get(ENV_STATS)
+    out = os.path.join(folder, f"{os.getpid()}.json") if folder else ""
+    try:  # a signal handler in the server's event loop: never let it raise
+        if out:
+            tmp = out + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(server_stats(), f)
+            os.replace(tmp, out)
+    except Exception as e:  # noqa: BLE001 - reported, the server goes on
+        print(f"loadtest_profile: no stats: {e}", file=sys.stderr, flush=True)
+
+
 def top(path: str, k: int = 25) -> dict[str, Any]:
     """The top functions of a dumped profile by cumulative time: all, and this repository's."""
     st = pstats.Stats(path)
@@ -90,8 +126,10 @@ def _short(name: str) -> str:
 
 
 def main() -> None:
-    _patch()
-    signal.signal(signal.SIGUSR1, _dump)
+    if os.environ.get(ENV_OUT):
+        _patch()
+        signal.signal(signal.SIGUSR1, _dump)
+    signal.signal(signal.SIGUSR2, _stats)
     from streamlit.web.cli import main as streamlit_main  # deferred: after the patch
 
     sys.argv[0] = "streamlit"

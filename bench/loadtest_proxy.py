@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.loadtest import REPO_ROOT, _proc_cpu, _ratio, digit_pngs, run_async
+from bench.loadtest_cpu import per_kind
 from bench.loadtest_ws import run_phase
 from deploy import launched
 
@@ -55,9 +56,10 @@ def _rss_mb(pid: int) -> int:
 
 def measure(replicas: int, sessions: list[int], duration: float, baseline_duration: float,
             warmup: float, timeout: float, pngs: list[bytes],
-            log: Callable[[str], None]) -> dict[str, Any]:
-    """One replica count: warm-up per replica, then 1 and each of `sessions` sessions through
-    the proxy; loadtest_ws.run_phase's dict per session count."""
+            log: Callable[[str], None], per_kind_n: int = 0) -> dict[str, Any]:
+    """One replica count: warm-up per replica, `per_kind_n` actions of each kind alone on the
+    first replica (its CPU per action), then 1 and each of `sessions` sessions through the
+    proxy; loadtest_ws.run_phase's dict per session count."""
     out: dict[str, Any] = {"replicas": replicas, "load_average_before": _load()}
     with tempfile.TemporaryDirectory(prefix="loadtest-proxy-") as tmp, launched(
             replicas, Path(tmp) / "run", env={"VAE_USER_MODELS_DIR": str(Path(tmp) / "models")}
@@ -67,6 +69,12 @@ def measure(replicas: int, sessions: list[int], duration: float, baseline_durati
         log(f"{replicas} replica(s) behind HAProxy on {run.url}")
         for r in state["replicas"]:  # fill each replica's caches (model, test set, codes)
             run_async(run_phase(f"http://127.0.0.1:{r['port']}", 1, warmup, timeout * 3, pngs))
+        out["replica_rss_mb_after_warmup"] = [_rss_mb(p) for p in pids]
+        if per_kind_n:  # each kind of action alone, on the first replica (bench.loadtest_cpu)
+            first = state["replicas"][0]
+            out["cpu_per_action"] = per_kind(f"http://127.0.0.1:{first['port']}", pids[0],
+                                             per_kind_n, timeout=timeout)  # new digits
+            log(f"  CPU per action, each kind alone: {out['cpu_per_action']}")
         proxy0 = _proc_cpu_s(state["proxy_pid"])
         for n in [1, *sessions]:
             each0 = [_proc_cpu_s(p) for p in pids]
@@ -90,24 +98,33 @@ def measure(replicas: int, sessions: list[int], duration: float, baseline_durati
 def _row(case: dict[str, Any], n: int) -> dict[str, Any]:
     one, many = case["1_sessions"], case[f"{n}_sessions"]
     cpu = many["cpu"].get("server_s")
+
+    def per(count: int) -> float | None:
+        return round(cpu * 1000 / count, 1) if cpu is not None and count else None
+
     return {"replicas": case["replicas"], "sessions": n, "errors": many["errors"],
             "p50_ms": many["p50_ms"], "p95_ms": many["p95_ms"],
             "p50_ms_1_user": one["p50_ms"], "p95_ms_1_user": one["p95_ms"],
             "ratio_p50": _ratio(many["p50_ms"], one["p50_ms"]),
             "ratio_p95": _ratio(many["p95_ms"], one["p95_ms"]),
             "actions_per_s": many["actions_per_s"], "server_cpu_s": cpu,
-            "server_cores_busy": round(cpu / many["wall_s"], 2) if cpu is not None else None}
+            "server_cores_busy": round(cpu / many["wall_s"], 2) if cpu is not None else None,
+            # server CPU over the window per action (pad release or upload; the page switch
+            # before each is folded in), and per request (switches counted too)
+            "server_cpu_ms_per_action": per(many["actions"]),
+            "server_cpu_ms_per_request": per(many["actions"] + many["navigation"]["n"])}
 
 
 def run(replicas: list[int], sessions: list[int], duration: float = 45.0,
         baseline_duration: float | None = None, warmup: float = 10.0, timeout: float = 60.0,
-        log: Callable[[str], None] = print) -> dict[str, Any]:
+        log: Callable[[str], None] = print, per_kind_n: int = 20) -> dict[str, Any]:
     """Every replica count in turn; the results dict with its table and ratios."""
     import streamlit  # deferred: ~2 s to import, only for its version in the results
 
     pngs = digit_pngs(20)
     bd = duration if baseline_duration is None else baseline_duration
-    cases = [measure(r, sessions, duration, bd, warmup, timeout, pngs, log) for r in replicas]
+    cases = [measure(r, sessions, duration, bd, warmup, timeout, pngs, log,
+                     per_kind_n if i == 0 else 0) for i, r in enumerate(replicas)]
     table = [_row(c, n) for c in cases for n in sessions]
     by = {(t["replicas"], t["sessions"]): t for t in table}
     scaling = {f"{r}_vs_{replicas[0]}_replicas_at_{n}_sessions": {
@@ -119,13 +136,18 @@ def run(replicas: list[int], sessions: list[int], duration: float = 45.0,
         "benchmark": "loadtest_proxy", "replicas": replicas, "sessions": sessions,
         "duration_s": duration, "baseline_duration_s": bd, "warmup_s": warmup,
         "errors": errors + sum(c["restarts"] for c in cases), "table": table,
-        "scaling": scaling, "cases": cases,
+        "scaling": scaling, "cpu_per_action": cases[0].get("cpu_per_action"),
+        "replica_rss_mb_after_warmup": {c["replicas"]: c["replica_rss_mb_after_warmup"]
+                                        for c in cases},
+        "cases": cases,
         "method": "python -m deploy --replicas R --proxy (HAProxy, cookie affinity) per replica "
                   "count; bench.loadtest_ws protocol sessions through the proxy (Latent sliders:"
                   " a latent pad release moving z0 by 0.05; Reconstruct: upload a 224x224 MNIST "
                   "test digit PNG), 1 session then each session count on the same warm "
                   "replicas. server_cpu_s: CPU seconds of all replica processes over the "
-                  "measured window; server_cores_busy: that over wall time.",
+                  "measured window; server_cores_busy: that over wall time; "
+                  "server_cpu_ms_per_action: that over the actions. cpu_per_action: each "
+                  "kind alone on the first replica after its warm-up (bench.loadtest_cpu).",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "streamlit": streamlit.__version__},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -146,15 +168,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds of unmeasured warm-up per replica")
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="seconds before one action counts as an error")
+    ap.add_argument("--per-kind", type=int, default=20,
+                    help="actions of each kind alone for the CPU per action (0: none)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = ap.parse_args(argv)
     res = run(args.replicas, args.sessions, args.duration, args.baseline_duration, args.warmup,
               args.timeout, log=lambda m: print(f"[loadtest_proxy] {m}", file=sys.stderr,
-                                               flush=True))
+                                               flush=True), per_kind_n=args.per_kind)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps({"errors": res["errors"], "table": res["table"],
-                      "scaling": res["scaling"]}, indent=1))
+                      "scaling": res["scaling"], "cpu_per_action": res["cpu_per_action"],
+                      "replica_rss_mb_after_warmup": res["replica_rss_mb_after_warmup"]},
+                     indent=1))
     return 0 if res["errors"] == 0 else 1
 
 

@@ -40,8 +40,14 @@ class DeployError(RuntimeError):
     """A one-line reason the launcher cannot start (exit code 2)."""
 
 
+ENV_STREAMLIT_MODULE = "VAE_STREAMLIT_MODULE"  # benchmarks: bench.loadtest_profile
+
+
 def streamlit_cmd(port: int, address: str) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    """A replica's command: `python -m streamlit run app.py ...` (or the module named by
+    $VAE_STREAMLIT_MODULE, which the soak test uses to read each replica's caches)."""
+    module = os.environ.get(ENV_STREAMLIT_MODULE) or "streamlit"
+    return [sys.executable, "-m", module, "run", "app.py", "--server.headless", "true",
             "--server.port", str(port), "--server.address", address,
             "--browser.gatherUsageStats", "false"]
 

@@ -34,6 +34,9 @@ PAGE_FLAGS = tuple(page.removeprefix("pages/").removesuffix(".py") for page, _, 
 HIDE_FLAGS = frozenset(PAGE_FLAGS) | {"upload"}  # the home page always stays
 LOCKS = frozenset({"model"})
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+PANEL_KEY = "lesson_panel"  # the Lesson link expander: open (True) or closed
+PANEL_WIDGETS = (*(f"lesson_hide_{f}" for f in PAGE_FLAGS), "lesson_hide_upload", "lesson_lock",
+                 "lesson_start")
 
 
 @dataclass(frozen=True)
@@ -196,8 +199,17 @@ def lesson_panel(model: str) -> None:
     Not drawn while a lesson is in force (students need no link builder)."""
     if current():
         return
+    # Built only while open (it reruns on open and close): closed, as for most visitors, the
+    # sidebar of every run skips its dozen widgets. Closed, the choices are kept as they are.
+    panel = st.expander("Lesson link", icon=":material/school:", key=PANEL_KEY,
+                        on_change="rerun")
+    if not panel.open:
+        for k in PANEL_WIDGETS:  # undrawn widgets lose their state: keep the teacher's
+            if k in st.session_state:
+                st.session_state[k] = st.session_state[k]
+        return
     model = shared_name(model)  # an upload goes by its published copy's name (ui.publish)
-    with st.expander("Lesson link", icon=":material/school:"):
+    with panel:
         st.caption(f"A link that opens this app on {model} with parts left out, for a "
                    "class. Pages to hide:")
         titles = {p.removeprefix("pages/").removesuffix(".py"): t for p, t, _ in PAGES[1:]}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui.lesson import (ENV_LESSON, HIDE_FLAGS, Lesson, lan_address, lesson_url, locked_path,
-                       parse_lesson, parse_lesson_text)
+from ui.lesson import (ENV_LESSON, HIDE_FLAGS, PANEL_KEY, Lesson, lan_address, lesson_url,
+                       locked_path, parse_lesson, parse_lesson_text)
 from ui.keys import MODEL_KEY
 from ui.state import ENV_USER_DIR
 
@@ -166,6 +166,9 @@ def test_the_lesson_panel_builds_the_link(no_user_models) -> None:
     at = open_link("sliders")
     assert not at.exception
     assert "Lesson link" in [e.label for e in at.sidebar.expander]
+    assert not at.sidebar.checkbox, "closed, the panel builds none of its widgets"
+    at.session_state[PANEL_KEY] = True  # the teacher opens it (it reruns on open)
+    at.run()
     at.sidebar.checkbox(key="lesson_hide_train").check()
     at.sidebar.checkbox(key="lesson_hide_compare").check()
     at.sidebar.checkbox(key="lesson_lock").check().run()
@@ -175,6 +178,13 @@ def test_the_lesson_panel_builds_the_link(no_user_models) -> None:
     at.sidebar.checkbox(key="lesson_lock").uncheck().run()  # the link still opens this model
     code = [c.value for c in at.sidebar.get("code")]
     assert code[0].endswith("/sliders?hide=compare,train&model=mnist-mlp-2d"), code
+    at.session_state[PANEL_KEY] = False  # closed and opened again: the choices are kept
+    at.run()
+    assert not at.sidebar.checkbox
+    at.session_state[PANEL_KEY] = True
+    at.run()
+    assert at.sidebar.checkbox(key="lesson_hide_train").value
+    assert at.sidebar.selectbox(key="lesson_start").value == "sliders"
 
 
 # --- corrections are named; no default values in a copied link ---------------------------------

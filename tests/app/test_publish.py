@@ -22,6 +22,7 @@ import vae_core
 from vae_core import CheckpointError, import_upload, is_checkpoint, publish_checkpoint
 from vae_core import publish as pub
 from ui.keys import MODEL_KEY
+from ui.lesson import PANEL_KEY
 from vae_core.archive import PORTABLE_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,6 +271,8 @@ def test_copy_link_on_an_upload_says_this_browser_only_then_publishes(
     box = at.sidebar.selectbox(key=MODEL_KEY)
     assert "(uploaded)" in box.format_func(box.value)  # the session keeps its upload
     # The sidebar's Lesson link keeps the published model too.
+    at.session_state[PANEL_KEY] = True  # open it: closed, it draws nothing
+    at.run()
     at.sidebar.checkbox(key="lesson_lock").check().run()
     lesson = [c.value for c in at.sidebar.get("code")]
     assert lesson and f"model={dest.name}" in lesson[0] and "lock=model" in lesson[0], lesson

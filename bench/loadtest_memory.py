@@ -1,0 +1,114 @@
+"""Where a replica's memory goes: resident memory after each heavy import, after the app's
+preload (its modules, the default model, test set and codes), after a warm-up, and per open
+session.
+
+Steps 1-2 run in a fresh interpreter (`--python`, this one by default: another venv, e.g. one
+with the CPU-only torch wheel, shows what that build saves). Step 3 starts `streamlit run
+app.py` with that interpreter, warms it up with one protocol session (bench/loadtest_ws.py's
+mix) and reads its RSS; then opens `--sessions` sessions on Latent sliders, each having
+released a z (so each holds its state), and reads the RSS again: the difference over the
+sessions is the memory of one open session. Writes bench/results/loadtest_memory.json.
+
+    python -m bench.loadtest_memory
+    python -m bench.loadtest_memory --python /tmp/cpuvenv/bin/python --out /tmp/cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.loadtest import REPO_ROOT, Server, Stats, digit_pngs, run_async
+from bench.loadtest_proxy import _rss_mb
+from bench.loadtest_ws import _open, run_phase, slider_action
+
+RESULTS = REPO_ROOT / "bench" / "results" / "loadtest_memory.json"
+
+# Run by the interpreter under test: RSS (and its anonymous part) after each step, in MB.
+STEPS = r"""
+import json, os, sys
+def mem():
+    f = {l.split(':')[0]: int(l.split()[1]) // 1024 for l in open('/proc/self/status')
+         if l.startswith(('VmRSS', 'RssAnon'))}
+    return [f['VmRSS'], f['RssAnon']]
+out = [['python', mem()]]
+import numpy; out.append(['numpy', mem()])
+import torch; out.append([f'torch {torch.__version__}', mem()])
+import streamlit; out.append(['streamlit', mem()])
+import pandas, plotly.graph_objects; out.append(['pandas, plotly', mem()])
+import scipy.ndimage, onnxruntime; out.append(['scipy.ndimage, onnxruntime', mem()])
+sys.path.insert(0, os.getcwd())
+from ui.preload import preload
+preload(); out.append(['ui.preload: page modules, default model, test set, codes', mem()])
+print(json.dumps(out))
+"""
+
+
+def import_steps(python: str) -> list[dict[str, Any]]:
+    """RSS after each import in a fresh `python` (cwd: the repository)."""
+    res = subprocess.run([python, "-c", STEPS], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    if res.returncode:
+        raise RuntimeError(res.stderr[-2000:])
+    rows = json.loads(res.stdout.strip().splitlines()[-1])
+    return [{"step": s, "rss_mb": m[0], "anon_mb": m[1]} for s, m in rows]
+
+
+async def _hold(url: str, n: int, timeout: float) -> list[Any]:
+    """n sessions on Latent sliders, each after one release; left open."""
+    clients = []
+    for _ in range(n):
+        c = await _open(url, "sliders", timeout)
+        await slider_action(c, 1, Stats())
+        clients.append(c)
+    return clients
+
+
+def replica(python: str, sessions: int, warmup: float = 10.0,
+            timeout: float = 60.0) -> dict[str, Any]:
+    """RSS of a served app after its warm-up, and with `sessions` sessions open."""
+    server = Server(python=python)
+    server.start()
+    try:
+        assert server.proc is not None
+        pid = server.proc.pid
+        started = _rss_mb(pid)
+        run_async(run_phase(server.url, 1, warmup, timeout * 3, digit_pngs(20)))
+        warm = _rss_mb(pid)
+
+        async def held() -> int:
+            clients = await _hold(server.url, sessions, timeout)
+            rss = _rss_mb(pid)
+            await asyncio.gather(*(c.close() for c in clients))
+            return rss
+
+        with_sessions = run_async(held())
+    finally:
+        server.stop()
+    return {"started_mb": started, "after_warm_up_mb": warm,
+            f"with_{sessions}_sessions_mb": with_sessions,
+            "per_session_mb": round((with_sessions - warm) / max(1, sessions), 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--python", default=sys.executable, help="the interpreter to measure")
+    ap.add_argument("--sessions", type=int, default=20, help="sessions held open")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    args = ap.parse_args(argv)
+    res = {"benchmark": "loadtest_memory", "python": args.python,
+           "imports": import_steps(args.python), "replica": replica(args.python, args.sessions)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
