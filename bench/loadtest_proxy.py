@@ -56,7 +56,8 @@ def _rss_mb(pid: int) -> int:
 
 def measure(replicas: int, sessions: list[int], duration: float, baseline_duration: float,
             warmup: float, timeout: float, pngs: list[bytes],
-            log: Callable[[str], None], per_kind_n: int = 0) -> dict[str, Any]:
+            log: Callable[[str], None], per_kind_n: int = 0, think: float = 0.0
+            ) -> dict[str, Any]:
     """One replica count: warm-up per replica, `per_kind_n` actions of each kind alone on the
     first replica (its CPU per action), then 1 and each of `sessions` sessions through the
     proxy; loadtest_ws.run_phase's dict per session count."""
@@ -79,7 +80,7 @@ def measure(replicas: int, sessions: list[int], duration: float, baseline_durati
         for n in [1, *sessions]:
             each0 = [_proc_cpu_s(p) for p in pids]
             res = run_async(run_phase(run.url, n, baseline_duration if n == 1 else duration,
-                                      timeout, pngs, pids))
+                                      timeout, pngs, pids, think))
             # per replica, setup included: how evenly the proxy spread the sessions
             res["replica_cpu_s"] = [round(_proc_cpu_s(p) - c, 1) for p, c in zip(pids, each0,
                                                                                  strict=True)]
@@ -117,14 +118,15 @@ def _row(case: dict[str, Any], n: int) -> dict[str, Any]:
 
 def run(replicas: list[int], sessions: list[int], duration: float = 45.0,
         baseline_duration: float | None = None, warmup: float = 10.0, timeout: float = 60.0,
-        log: Callable[[str], None] = print, per_kind_n: int = 20) -> dict[str, Any]:
+        log: Callable[[str], None] = print, per_kind_n: int = 20, think: float = 0.0
+        ) -> dict[str, Any]:
     """Every replica count in turn; the results dict with its table and ratios."""
     import streamlit  # deferred: ~2 s to import, only for its version in the results
 
     pngs = digit_pngs(20)
     bd = duration if baseline_duration is None else baseline_duration
     cases = [measure(r, sessions, duration, bd, warmup, timeout, pngs, log,
-                     per_kind_n if i == 0 else 0) for i, r in enumerate(replicas)]
+                     per_kind_n if i == 0 else 0, think) for i, r in enumerate(replicas)]
     table = [_row(c, n) for c in cases for n in sessions]
     by = {(t["replicas"], t["sessions"]): t for t in table}
     scaling = {f"{r}_vs_{replicas[0]}_replicas_at_{n}_sessions": {
@@ -135,6 +137,7 @@ def run(replicas: list[int], sessions: list[int], duration: float = 45.0,
     return {
         "benchmark": "loadtest_proxy", "replicas": replicas, "sessions": sessions,
         "duration_s": duration, "baseline_duration_s": bd, "warmup_s": warmup,
+        "think_s": think,
         "errors": errors + sum(c["restarts"] for c in cases), "table": table,
         "scaling": scaling, "cpu_per_action": cases[0].get("cpu_per_action"),
         "replica_rss_mb_after_warmup": {c["replicas"]: c["replica_rss_mb_after_warmup"]
@@ -168,13 +171,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds of unmeasured warm-up per replica")
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="seconds before one action counts as an error")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="seconds a session pauses after an action, up to twice that (a "
+                         "learner's pace; 0: back to back)")
     ap.add_argument("--per-kind", type=int, default=20,
                     help="actions of each kind alone for the CPU per action (0: none)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = ap.parse_args(argv)
     res = run(args.replicas, args.sessions, args.duration, args.baseline_duration, args.warmup,
               args.timeout, log=lambda m: print(f"[loadtest_proxy] {m}", file=sys.stderr,
-                                               flush=True), per_kind_n=args.per_kind)
+                                               flush=True), per_kind_n=args.per_kind,
+              think=args.think)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps({"errors": res["errors"], "table": res["table"],

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import json
+import math
 import os
+import random
 import sys
 import time
 from typing import Any
@@ -124,7 +125,7 @@ async def _open(url: str, page: str, timeout: float) -> StClient:
 
 async def _session(url: str, sid: int, pngs: list[bytes], ready: asyncio.Barrier,
                    setup_slots: asyncio.Semaphore, start: list[float], duration: float,
-                   timeout: float, stats: Stats) -> None:
+                   timeout: float, stats: Stats, think: float = 0.0) -> None:
     c: StClient | None = None
     async with setup_slots:  # setup, not measured: open the app, go to the sliders page
         try:
@@ -134,6 +135,9 @@ async def _session(url: str, sid: int, pngs: list[bytes], ready: asyncio.Barrier
             stats.errors.append(f"session {sid} setup: {_err(e)}")
     await ready.wait()
     i, on = 0, "sliders"
+    rng = random.Random(sid)
+    if think:  # learners do not start in step: a first wait of up to one pause
+        await asyncio.sleep(rng.uniform(0, 2 * think))
     try:
         while c is not None and time.perf_counter() - start[0] < duration:
             what = "slider" if i % 2 == 0 else "upload"
@@ -160,23 +164,26 @@ async def _session(url: str, sid: int, pngs: list[bytes], ready: asyncio.Barrier
                 except Exception as e2:  # noqa: BLE001 - counted; the session ends
                     stats.errors.append(f"session {sid} reload: {_err(e2)}")
             i += 1
+            if think:  # a learner's pause: one action every think to 2 x think seconds
+                await asyncio.sleep(rng.uniform(think, 2 * think))
     finally:
         if c is not None:
             await c.close()
 
 
 async def run_phase(url: str, sessions: int, duration: float, timeout: float,
-                    pngs: list[bytes], server_pid: int | list[int] | None = None
-                    ) -> dict[str, Any]:
+                    pngs: list[bytes], server_pid: int | list[int] | None = None,
+                    think: float = 0.0) -> dict[str, Any]:
     """`sessions` clients for `duration` s after all are set up; loadtest.summarize's dict
     plus the CPU seconds of the machine, the server (its pid, or the sum over a list of pids)
-    and this client process."""
+    and this client process. `think` > 0: each pauses think to 2 x think s after an action
+    (a learner's pace) instead of acting back to back."""
     start = [math.inf]
     stats = [Stats() for _ in range(sessions)]
     ready = asyncio.Barrier(sessions + 1)
     slots = asyncio.Semaphore(SETUP_CONCURRENCY)
     tasks = [asyncio.create_task(_session(url, s, pngs, ready, slots, start, duration, timeout,
-                                          stats[s])) for s in range(sessions)]
+                                          stats[s], think)) for s in range(sessions)]
     await ready.wait()
     cpu0, own0 = _cpu_seconds(server_pid), _own_cpu()
     start[0] = t0 = time.perf_counter()
