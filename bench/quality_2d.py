@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     snap = _Snapshot(epochs_at, x_test, a.is_samples)
     t0 = time.perf_counter()
     Trainer(ModelConfig(arch="mlp", hidden=[400], latent_dim=2, activation="relu"),
-            TrainConfig(epochs=max(epochs_at), batch_size=128, optimizer="adam", lr=1e-3),
+            TrainConfig(epochs=max(epochs_at), batch_size=128, optimizer="adam", lr=1e-3,
+                        lr_schedule="constant", precision="fp32"),
             load_split("mnist", True, a.data_dir), None, callbacks=[snap]).run()
     for ep, row in sorted(snap.rows.items()):
         results[f"baseline-784-400-2@{ep}ep"] = {"epochs": ep, **row}

@@ -3,6 +3,8 @@
     python -m bench --quick --json   # ~1 min: throughput + interactivity; last line is JSON
     python -m bench                  # everything (~20 min): latest.json, per-benchmark JSON, PNGs
     python -m bench --only interactive scaling --data-dir /path/to/mnist
+    python -m bench --only defaults   # ~3-6 min: the default train run + time to the example's
+                                      # 10-epoch loss (--quick: its 3-epoch loss)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .common import (
     write_json,
 )
 
-BENCHMARKS = ("training", "probes", "quality", "interactive", "scaling", "gpu")
+BENCHMARKS = ("training", "defaults", "probes", "quality", "interactive", "scaling", "gpu")
 QUICK = ("training", "interactive", "gpu")
 
 
@@ -102,6 +104,18 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
                      cold_start_first_html_s=round(cs["first_html_s"], 3))
     elif it:
         s["interactive"] = it.get("error")
+    d = results.get("defaults") or {}
+    if "default_command" in d:
+        dc, tt = d["default_command"], d["time_to_example_loss"]
+        s.update(default_run_wall_s=round(dc["wall_s"], 2),
+                 default_run_test_neg_elbo=round(dc["test_neg_elbo"], 2),
+                 default_run_epochs=dc["epochs"],
+                 example_epochs=tt["example"]["epochs"],
+                 example_s_to_its_loss=round(tt["example"]["wall_s"], 2),
+                 core_s_to_example_loss=tt["core"]["wall_s_at_target"],
+                 time_to_example_loss_ratio=tt["ratio_core_to_example"])
+    elif d:
+        s["defaults"] = d.get("error") or d.get("skipped")
     q = results.get("quality") or {}
     if "core" in q:
         s.update(time_to_quality_core_s=q["core"]["wall_s"],
@@ -140,6 +154,10 @@ def goals(results: dict[str, Any]) -> dict[str, bool | None]:
         g.update({f"{k}_ok": v for k, v in it["goals_met"].items()})
     if "core" in q:
         g["time_to_quality_le_quarter"] = q.get("goal_met")
+    d = results.get("defaults") or {}
+    if "default_command" in d:
+        g["default_run_le_142_in_30s"] = d["default_command"]["goal_met"]
+        g["time_to_example_loss_le_0.2"] = d["time_to_example_loss"]["goal_met"]
     return g
 
 
@@ -170,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     # deferred: torch and the benchmarks take seconds to import; --help and a bad flag need none
     import torch
 
-    from . import gpu, interactive, quality, scaling, training
+    from . import default_run, gpu, interactive, quality, scaling, training
 
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     z = dict(SIZES[mode])
@@ -196,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{results['env']['load_average']}")
     no_train = {"skipped": f"no MNIST training split found (data dir {data_dir}); pass "
                            "--data-dir or set VAE_DATA_DIR"}
-    needs_train = {"training", "probes", "quality"}
+    needs_train = {"training", "defaults", "probes", "quality"}
 
     for name in selected:
         if name in needs_train and not train_ok:
@@ -207,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
             _run(name, lambda: training.throughput(
                 data_dir, z["n_train"], z["reps"], peak_n=z["peak_n"], peak_reps=z["peak_reps"],
                 budget_s=z["budget_s"]), results)
+        elif name == "defaults":
+            _run(name, lambda: default_run.run_all(
+                data_dir, torch.get_num_threads(), 3 if mode == "quick" else
+                1 if mode == "smoke" else default_run.EXAMPLE_EPOCHS), results)
         elif name == "probes":
             _run(name, lambda: training.probes(
                 data_dir, min(z["n_train"], z["probe_n"]), z["reps"],

@@ -47,8 +47,10 @@ def core_model_config(arch: str = "mlp") -> Any:
 
 def core_train_config(batch_size: int = 128, epochs: int = 1, device: str = "cpu",
                       precision: str = "fp32") -> Any:
+    # The example's recipe (constant 1e-3), not the library's fast defaults (bench.default_run).
     return TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adam", lr=1e-3,
-                       binarize="none", device=device, precision=precision)
+                       lr_schedule="constant", binarize="none", device=device,
+                       precision=precision)
 
 
 @contextlib.contextmanager

@@ -44,13 +44,44 @@ def fmt_time(seconds: float | None) -> str:
     return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
+# Test -ELBO (nats, grey-level MNIST) of a good 2-D model: the defaults reach it in about 30 s
+# on 2 cores (docs/models.md), so the page says when a 2-D MNIST run first gets there.
+QUALITY_TARGET = 142.0
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    """'27.4 s' under a minute (the time to quality is a matter of seconds), else m:ss."""
+    if seconds is None or seconds >= 60:
+        return fmt_time(seconds)
+    return f"{seconds:.1f} s"
+
+
+def quality_line(history: list[dict], target: float | None = QUALITY_TARGET) -> str | None:
+    """The run's time to quality: its best test -ELBO so far and the wall time since Start at
+    which it came, and when the test -ELBO first fell to `target` (None: no target). None
+    before the first evaluated epoch."""
+    scored = [h for h in history if h.get("test_loss") is not None]
+    if not scored:
+        return None
+    best = min(scored, key=lambda h: h["test_loss"])
+    text = (f"Best test -ELBO {best['test_loss']:.1f} after epoch {best['epoch']} "
+            f"({fmt_seconds(best.get('wall_s'))} after Start)")
+    if target is not None:
+        hit = next((h for h in scored if h["test_loss"] <= target), None)
+        text += (f" · first ≤ {target:g} after epoch {hit['epoch']}, "
+                 f"{fmt_seconds(hit.get('wall_s'))} after Start" if hit else
+                 f" · not yet ≤ {target:g}")
+    return text
+
+
 def run_summary(job: TrainingJob) -> str:
     """One line: architecture, objective, optimizer and data of a run."""
     m, t = job.model_cfg, job.train_cfg
     layers = m.hidden if m.arch == "mlp" else m.channels
     started = time.strftime("%H:%M:%S", time.localtime(job.progress.snapshot()["started"]))
     return (f"{m.arch.upper()} {layers} · z={m.latent_dim} · {m.likelihood} · β={t.beta} · "
-            f"{t.optimizer} lr={t.lr:g} · batch {t.batch_size} · {t.epochs} epochs · "
+            f"{t.optimizer} lr={t.lr:g} {t.lr_schedule} · batch {t.batch_size} · {t.precision} · "
+            f"{t.epochs} epochs · "
             f"{job.n_images:,} {t.dataset} images · started {started}")
 
 
@@ -113,6 +144,11 @@ def live(job: TrainingJob, was_running: bool) -> None:
     if snap["status"] == RUNNING:
         c2.button("■ Stop", key="tr_stop", on_click=job.stop, width="stretch",
                   help="stop after the current step; the last complete epoch is kept")
+    m = job.model_cfg
+    target = QUALITY_TARGET if m.latent_dim == 2 and job.train_cfg.dataset == "mnist" else None
+    quality = quality_line(snap["history"], target)
+    if quality:
+        st.caption(quality)
     st.plotly_chart(training_figure(snap), key="tr_chart", config={"displayModeBar": False})
     if snap["status"] == RUNNING:
         run_replay(job.replay, job.train_cfg.dataset, live=True)

@@ -116,7 +116,8 @@ class Progress:
 
     def add_epoch(self, record: dict[str, Any], recon: np.ndarray) -> None:
         with self._lock:
-            self.history.append(dict(record))
+            # Wall time since Start, set-up and evaluations included: the page's time to quality.
+            self.history.append({**record, "wall_s": time.time() - self.started})
             self.recon = recon
 
     def snapshot(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ be found is recorded as unknown (None), it never stops a run.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import platform
 import shlex
@@ -81,13 +82,28 @@ def git_commit() -> str | None:
 
 def versions() -> dict[str, str]:
     """torch, torchvision and Python versions of this process."""
-    try:
-        import torchvision  # deferred: its import takes seconds, and only a save needs it
+    return {"torch": torch.__version__, "torchvision": torchvision_version(),
+            "python": platform.python_version()}
 
-        tv = torchvision.__version__
-    except (ImportError, AttributeError):  # provenance never stops a run
-        tv = "unknown"
-    return {"torch": torch.__version__, "torchvision": tv, "python": platform.python_version()}
+
+def torchvision_version() -> str:
+    """torchvision.__version__ without importing torchvision where it is not loaded yet: the
+    import takes 3 s, a tenth of the default training run (bench/README.md), and the Trainer
+    needs only this string. Its version.py is read instead (the metadata's version lacks the
+    build tag, e.g. +cu130); provenance never stops a run."""
+    loaded = sys.modules.get("torchvision")
+    if loaded is not None:
+        return str(getattr(loaded, "__version__", "unknown"))
+    try:
+        spec = importlib.util.find_spec("torchvision")
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            text = (Path(folder) / "version.py").read_text(encoding="utf-8")
+            for line in text.splitlines():
+                if line.startswith("__version__"):
+                    return line.split("=", 1)[1].strip().strip("'\"")
+        return metadata.version("torchvision")
+    except (ImportError, OSError, ValueError, metadata.PackageNotFoundError):
+        return "unknown"
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:

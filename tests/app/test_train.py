@@ -222,6 +222,9 @@ def test_train_one_epoch_then_save_as(train_env: Path) -> None:
     assert not at.exception and not at.error, [e.value for e in at.error]
     wait_until_idle(at)
     assert any("Finished: 1 epoch" in s.value for s in at.success), [s.value for s in at.success]
+    # the time to quality: 300 images for one epoch are far from a good 2-D model's 142
+    assert any(c.value.startswith("Best test -ELBO") and "not yet ≤ 142" in c.value
+               for c in at.caption), [c.value for c in at.caption]
     assert at.text_input(key="tr_save_name").value  # a suggested name
 
     for bad in ["../evil", "mnist-mlp-2d", "con"]:  # path trick, bundled name, reserved name
