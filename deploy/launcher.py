@@ -153,7 +153,11 @@ class Launcher:
         # One per launch, the same for every replica; several machines behind one proxy set
         # the same one in their environment.
         secret = os.environ.get("STREAMLIT_SERVER_COOKIE_SECRET") or secrets.token_hex(32)
-        base = {"STREAMLIT_SERVER_COOKIE_SECRET": secret, "PYTHONUNBUFFERED": "1", **(env or {})}
+        # Two malloc arenas, not glibc's 8 per core: each script run is a new thread, and
+        # under load the arenas' free pages kept ~70 MB more per replica (20 sessions back to
+        # back, same CPU and latency; docs/serving.md). The environment may set another value.
+        base = {"STREAMLIT_SERVER_COOKIE_SECRET": secret, "PYTHONUNBUFFERED": "1",
+                "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"), **(env or {})}
         self.replicas = [
             Child(f"r{i}", streamlit_cmd(port + i, "127.0.0.1"), self.run_dir / f"r{i}.log",
                   {**base, "VAE_SERVER_NAME": f"replica r{i} (port {port + i})"}, port + i)
