@@ -1,10 +1,10 @@
 """The bundled conditional model draws every class it is asked for (issue 31, item 2).
 
-The judge is an independent digit classifier trained here, not the bundled reference one
-(`vae_core.load_classifier`): two 3x3 conv layers and a linear read-out, two epochs of Adam on
-the bundled MNIST training set (about 30 s on one CPU thread). It must read the MNIST
-test set at >= 98.5% to be a credible judge. It is trained once per session and kept in
-pytest's temporary folder. Then 500 codes z ~ N(0, I) are drawn for every class K through
+The judge is an independent digit classifier trained here (tests/digit_judge.py), not the
+bundled reference one (`vae_core.load_classifier`): two 3x3 conv layers and a linear read-out,
+two epochs of Adam on the bundled MNIST training set (about 30 s on one CPU thread). It must
+read the MNIST test set at >= 98.5% to be a credible judge. It is trained once per session and
+kept in pytest's temporary folder. Then 500 codes z ~ N(0, I) are drawn for every class K through
 `load("mnist-cvae-2d").model.sample(500, generator, y=K)` (the same codes in every class), and
 the judge must read K in >= 97% of them for every K.
 
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from digit_judge import judge_net, read_digits, train_judge
 from torch import nn
 
 from vae_core import load, load_split
@@ -27,36 +28,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 N_PER_CLASS = 500
 MIN_CLASS_SHARE = 0.97
 MIN_JUDGE_ACCURACY = 0.985
-
-
-def judge_net() -> nn.Module:
-    """Conv 16 (3x3) -> pool -> conv 32 (3x3) -> pool -> linear: about 0.8 M multiply-adds."""
-    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
-
-
-def train_judge(x: torch.Tensor, y: torch.Tensor, epochs: int = 2) -> nn.Module:
-    """Adam with a one-cycle schedule (peak lr 3e-3), batch 64, seeded."""
-    torch.manual_seed(0)
-    net = judge_net()
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    g = torch.Generator().manual_seed(0)
-    steps = -(-len(x) // 64) * epochs
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(x), generator=g).split(64):
-            loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    return net.eval()
-
-
-@torch.no_grad()
-def read_digits(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return torch.cat([net(b).argmax(1) for b in x.split(1000)])
 
 
 @pytest.fixture(scope="session")

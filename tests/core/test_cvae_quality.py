@@ -1,7 +1,7 @@
 """The bundled conditional model draws the digit it is asked for (issue 17, item 5).
 
-A small CNN digit classifier is trained here on the bundled MNIST training set (2 epochs,
-about a minute on one CPU thread; it must reach 98% on the test set), then reads
+A small CNN digit classifier (tests/digit_judge.py) is trained here on the bundled MNIST training
+set (2 epochs, about 30 s on one CPU thread; it must reach 98% on the test set), then reads
 `python -m vae_core sample --checkpoint checkpoints/mnist-cvae-2d --label K --n 200` for every
 K: at least 95% of each class must be read as K. The conditional test -ELBO is compared with
 the unconditional 2-D model's. Nothing is cached outside pytest's temporary folder.
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from digit_judge import read_digits, train_judge
 
 from vae_core import evaluate_elbo, load_checkpoint, load_split
 from vae_core.__main__ import main
@@ -30,33 +30,11 @@ N_PER_CLASS = 200
 MIN_CLASS_ACCURACY = 0.95
 
 
-def digit_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int = 2) -> nn.Module:
-    """A LeNet-like CNN (about 1 M multiply-adds per image), Adam, batch 64."""
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(16, 32, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                        nn.Linear(32 * 4 * 4, 10))
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(x), generator=g).split(64):
-            loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return net.eval()
-
-
-@torch.no_grad()
-def predict(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return torch.cat([net(b).argmax(1) for b in x.split(1000)])
-
-
 def test_bundled_cvae_draws_the_asked_digit(tmp_path: Path, mnist_dir: Path) -> None:
     train = load_split("mnist", True, mnist_dir)
     test = load_split("mnist", False, mnist_dir)
-    net = digit_classifier(train.floats(), train.labels)
-    test_acc = float((predict(net, test.floats()) == test.labels).float().mean())
+    net = train_judge(train.floats(), train.labels)
+    test_acc = float((read_digits(net, test.floats()) == test.labels).float().mean())
     assert test_acc >= 0.98, test_acc
     per_class = {}
     for k in range(10):
@@ -65,7 +43,7 @@ def test_bundled_cvae_draws_the_asked_digit(tmp_path: Path, mnist_dir: Path) -> 
                      str(N_PER_CLASS), "--out", str(out)]) == 0
         imgs = torch.from_numpy(np.load(out)).unsqueeze(1)
         assert imgs.shape == (N_PER_CLASS, 1, 28, 28)
-        per_class[k] = float((predict(net, imgs) == k).float().mean())
+        per_class[k] = float((read_digits(net, imgs) == k).float().mean())
     cvae = load_checkpoint(CVAE)
     x = test.floats()
     elbo_c = evaluate_elbo(cvae.model, x, y=test.labels)["test_neg_elbo"]
