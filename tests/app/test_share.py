@@ -275,7 +275,7 @@ def test_every_linked_key_is_a_widget_key_of_its_page() -> None:
     root = Path(APP).parent
     sources = {"manifold": ["pages/manifold.py", "ui/class_maps.py"],
                "scatter": ["pages/scatter.py", "ui/plane_layers.py"],
-               "generate": ["pages/generate.py", "ui/classes.py"],
+               "generate": ["pages/generate.py", "ui/classes.py", "ui/generation.py"],
                "sliders": ["ui/plane_layers.py", "pages/sliders.py"],
                "compare": ["pages/compare.py"], "home": ["pages/home.py"],
                "replay": ["pages/replay.py"]}
