@@ -95,12 +95,8 @@ def model_card(ck: Checkpoint) -> None:
         st.bar_chart({"KL": kl}, height=120, x_label="dimension", y_label=None)
     with st.expander("Config"):
         st.json({"model": m.to_dict(), "train": t.to_dict()}, expanded=False)
-    st.download_button(
-        "Download this model (.zip)", partial(export_zip, ck.path, ck.name),
-        file_name=f"{ck.name}.zip", mime="application/zip", key="ckpt_download",
-        icon=":material/download:", on_click="ignore", width="stretch",
-        help="config.json + model.safetensors + metrics.json in one folder: the upload above "
-             "(or any copy of the app) takes it back")
+    _download(ck, "config.json + model.safetensors + metrics.json in one folder: the upload "
+                  "above (or any copy of the app) takes it back")
 
 
 def _foreign_card(ck: Checkpoint) -> None:
@@ -113,11 +109,15 @@ def _foreign_card(ck: Checkpoint) -> None:
                f"Dataset: {ck.train_config.dataset}.")
     with st.expander("model.json"):
         st.json(ck.model.manifest, expanded=False)
+    _download(ck, "its ONNX graphs and model.json in one folder, as uploaded")
+
+
+def _download(ck: Checkpoint, what: str) -> None:
+    """The active model's folder as a .zip (vae_core.export_zip), `what` said in its help."""
     st.download_button(
         "Download this model (.zip)", partial(export_zip, ck.path, ck.name),
         file_name=f"{ck.name}.zip", mime="application/zip", key="ckpt_download",
-        icon=":material/download:", on_click="ignore", width="stretch",
-        help="its ONNX graphs and model.json in one folder, as uploaded")
+        icon=":material/download:", on_click="ignore", width="stretch", help=what)
 
 
 def needs_encoder(ck: Checkpoint, what: str) -> bool:
