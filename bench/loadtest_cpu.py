@@ -36,7 +36,7 @@ from bench.loadtest_ws import _open, slider_action, upload_action
 from bench.st_client import StClient
 
 RESULTS = REPO_ROOT / "bench" / "results" / "loadtest_cpu.json"
-KINDS = ("switch", "release", "upload")
+KINDS = ("switch", "release", "upload", "upload_seen")
 
 
 def cpu_s(pid: int) -> float:
@@ -59,8 +59,10 @@ async def _one(c: StClient, kind: str, i: int, pngs: list[bytes]) -> None:
         await c.goto("reconstruct" if i % 2 == 0 else "sliders")
     elif kind == "release":
         await slider_action(c, 1 if i % 2 == 0 else -1, st)
-    else:
+    elif kind == "upload":
         await upload_action(c, pngs[i % len(pngs)], f"cpu-{i}.png", st)
+    else:  # digits the server has seen (uploaded before, by any session): the load tests'
+        await upload_action(c, pngs[i % 2], f"cpu-{i}.png", st)  # case (20 go round)
     if problems := c.take_errors() + c.problems():
         raise RuntimeError(f"{kind} {i}: {problems[0]}")
 
@@ -69,11 +71,14 @@ async def _kind(url: str, pid: int, kind: str, n: int, pngs: list[bytes], timeou
                 mark: Callable[[], None] = lambda: None) -> tuple[float, float, float]:
     """(CPU seconds, of them in the event loop, wall seconds) of the server over n actions of
     one kind; `mark()` right before and after them (the session's setup is left out)."""
-    c = await _open(url, "reconstruct" if kind == "upload" else "sliders", timeout)
+    c = await _open(url, "sliders" if kind in ("switch", "release") else "reconstruct",
+                    timeout)
     try:
         if kind == "switch":  # as in the load tests' turns: the pad's blobs are held (the
             await _one(c, "release", 0, pngs)  # server knows it from a release) once dragged
         # the first of a kind may fill a cache: not measured (an upload of a digit of its own)
+        if kind == "upload_seen":  # both digits once, the second last: the loop starts
+            await _one(c, kind, 0, pngs)  # with the first
         await _one(c, kind, n if kind == "upload" else 1, pngs)
         mark()
         cpu0, loop0, t0 = cpu_s(pid), main_thread_cpu_s(pid), time.perf_counter()
@@ -91,7 +96,9 @@ def per_kind(url: str, pid: int, n: int = 20, pngs: list[bytes] | None = None,
     """Server CPU and wall milliseconds per action of each kind, and their mean over the load
     tests' mix (each turn: a switch and a release, a switch and an upload). By default the
     uploads are digits the load tests never send (#100 on): each is new to the server, whose
-    caches would otherwise skip their preprocessing."""
+    caches would otherwise skip their preprocessing; `upload_seen` alternates two digits the
+    server has seen: what a replica mostly gets under the load tests, where 20 digits go
+    round (mix_seen: the load tests' mix with such uploads)."""
     pngs = pngs or digit_pngs(n + 1, start=100)
     out: dict[str, Any] = {"n": n}
     for kind in KINDS:
@@ -104,6 +111,8 @@ def per_kind(url: str, pid: int, n: int = 20, pngs: list[bytes] | None = None,
     out["mix_cpu_ms_per_action"] = round((2 * ms["switch"] + ms["release"] + ms["upload"]) / 2, 1)
     out["mix_cpu_ms_per_request"] = round((2 * ms["switch"] + ms["release"] + ms["upload"]) / 4,
                                           1)
+    out["mix_seen_cpu_ms_per_action"] = round(
+        (2 * ms["switch"] + ms["release"] + ms["upload_seen"]) / 2, 1)
     return out
 
 

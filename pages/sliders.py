@@ -19,8 +19,7 @@ from ui.latent_pad import latent_pad, unavailable as pad_unavailable
 from ui.share import copy_link, sliders_query
 from ui.state import encoded, test_set_or_stop
 
-MAP_TILES, MAP_SIZE = 15, 420  # background manifold of the 2-D map: tiles, pixels
-MAX_RANGE = 10.0
+MAP_TILES, MAP_SIZE, MAX_RANGE = 15, 420, 10.0  # the 2-D map's tiles and pixels; widest ±R
 
 ck = sidebar.active_model(conditional_ok=True)
 zdim = ck.model_config.latent_dim
@@ -88,6 +87,21 @@ def on_map_click() -> None:
 
 
 @st.fragment
+def pad_view(r: float, y: int | None, layers: plane_layers.PadLayers) -> None:
+    """The pad and what depends on z: a release reruns this alone, not the controls above."""
+    z = st.session_state[SL_CODE]
+    latent_pad(ck, z, r, dims, on_release=set_code, label=y, layers=layers)
+    if not readings.pad_reads(ck):  # no reading in the pad: say why
+        st.markdown(readings.decoded_reading(ck, z, y))
+    shown = ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if zdim > 16 else "")
+    what = "the red ring or a slider" if zdim == 2 and ck.model.has_encoder else "a slider"
+    st.caption(f"z on the server: ({shown}). Drag {what}: your browser decodes every frame, "
+               "and z comes back here when you let go.")
+    copy_link("sliders", sliders_query(ck), key="sl_link")
+    plane_layers.pad_readout(ck, z, y, layers)
+
+
+@st.fragment
 def explorer() -> None:
     images, labels, classes = test_set_or_stop(ck.train_config.dataset)
     y = class_picker(ck, None, SL_CLASS, horizontal=True)  # None for an unconditional model
@@ -108,23 +122,10 @@ def explorer() -> None:
     z = [st.session_state[z_key(i)] if server_only else min(max(v, -r), r)
          for i, v in enumerate(st.session_state[SL_CODE])]
     st.session_state[SL_CODE] = z
-    copy_link("sliders", sliders_query(ck), key="sl_link")
     if not server_only:
-        layers = plane_layers.pad_controls(ck)
-        latent_pad(ck, z, r, dims, on_release=set_code, label=y, layers=layers)
-        if not readings.pad_reads(ck):  # no reading in the pad: say why
-            st.markdown(readings.decoded_reading(ck, z, y))
-        shown = ", ".join(f"{v:.2f}" for v in z[:16]) + (", …" if zdim > 16 else "")
-        what = "the red ring or a slider" if zdim == 2 and ck.model.has_encoder else "a slider"
-        st.caption(f"z on the server: ({shown}). Drag {what}: your browser decodes every "
-                   "frame, and z comes back here when you let go.")
-        plane_layers.pad_readout(ck, z, y, layers)
-        if y is not None and zdim == 2:
-            st.caption(f"The plane's background is the decoder's **{class_labels(ck)[y]}** "
-                       "at every style; the dots are the test digits' style codes (each "
-                       "encoded with its own label), coloured by label. They overlap: the "
-                       "label has left z. Drag onto a dot to write this class in its style.")
+        pad_view(r, y, plane_layers.pad_controls(ck))
         return
+    copy_link("sliders", sliders_query(ck), key="sl_link")
     st.caption(f"Decoded on the server (each move is a round trip): {server_only}. The "
                "hole map, round-trip field and per-pixel cost need the in-browser pad.")
     left, right = st.columns([1, 1], gap="large")

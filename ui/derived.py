@@ -21,9 +21,10 @@ from ui.latent_map import draw_latent_map
 from ui.replay_figures import player_arrays
 from ui.state import classifier, encoded, key, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, PRIOR_RADIUS, Checkpoint, VAEError,
-                      classify, elbo_terms, eval_targets, hole_map, kl_per_dim, latent_stats,
-                      manifold, pad_images_bytes, pad_points_bytes, payload_hash, pca,
-                      preprocess_image, prior_holes, round_trip_field, tint_grid)
+                      classifier_version, classify, elbo_terms, eval_targets, hole_map,
+                      kl_per_dim, latent_stats, manifold, pad_images_bytes, pad_points_bytes,
+                      payload_hash, pca, preprocess_image, prior_holes, read_digit,
+                      round_trip_field, tint_grid)
 
 TSNE_DEFAULT_POINTS = 2000
 
@@ -214,6 +215,18 @@ def uploaded_image(data: bytes) -> np.ndarray:
     """vae_core.preprocess_image of an uploaded file's bytes, once per file (cached by its
     content); ImageError when it is no usable image."""
     return preprocess_image(data)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _digit_reading(version: str, img: np.ndarray) -> tuple[int, float]:
+    return read_digit(img, classifier())
+
+
+def digit_reading(img: np.ndarray) -> tuple[int, float]:
+    """The reference classifier's (class, probability) for one image [28, 28] (white ink on
+    black), read once per image and version of the classifier's files, not once per rerun;
+    VAEError (not cached) when its files are missing or damaged."""
+    return _digit_reading(classifier_version(), np.asarray(img, np.float32))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

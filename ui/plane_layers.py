@@ -111,9 +111,14 @@ def cost_target(ck: Checkpoint, index: int) -> dict[str, Any]:
 
 
 def pad_readout(ck: Checkpoint, z: list[float], y: int | None, layers: PadLayers) -> None:
-    """Under the pad: what the layers' colours mean, and on the server (z as of the last
-    release) the cost's total and the KL per dimension of the decoded digit's posterior,
-    which the browser cannot compute (it has the decoder, not the encoder)."""
+    """Under the pad: what the plane and the layers' colours show, and on the server (z as
+    of the last release) the cost's total and the KL per dimension of the decoded digit's
+    posterior, which the browser cannot compute (it has the decoder, not the encoder)."""
+    if y is not None and ck.model_config.latent_dim == 2:
+        st.caption(f"The plane's background is the decoder's **{class_labels(ck)[y]}** at "
+                   "every style; the dots are the test digits' style codes (each encoded with "
+                   "its own label), coloured by label. They overlap: the label has left z. "
+                   "Drag onto a dot to write this class in its style.")
     if layers.holes or layers.field:
         r = float(st.session_state.get(SL_RANGE, 3.0))
         said = []

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ui.derived import digit_reading
 from ui.inference import decode
 from ui.state import classifier, get_model
-from vae_core import (UPLOAD_MODEL_DIR, Checkpoint, VAEError, is_checkpoint, read_digit)
+from vae_core import UPLOAD_MODEL_DIR, Checkpoint, VAEError, is_checkpoint
 
 UNSURE = 0.5  # below this probability a reading is called unsure
 
@@ -40,7 +41,7 @@ def reading(img: np.ndarray) -> tuple[int, float] | None:
     """(class, confidence) the reference classifier reads in one [28, 28] image; None when
     the classifier's files are missing or damaged (the page goes on without readings)."""
     try:
-        return read_digit(np.asarray(img, dtype=np.float32), classifier())
+        return digit_reading(np.asarray(img, dtype=np.float32))
     except VAEError:
         return None
 
