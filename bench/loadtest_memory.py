@@ -7,9 +7,16 @@ with the CPU-only torch wheel, shows what that build saves). Step 3 starts `stre
 app.py` with that interpreter, warms it up with one protocol session (bench/loadtest_ws.py's
 mix) and reads its RSS; then opens `--sessions` sessions on Latent sliders, each having
 released a z (so each holds its state), and reads the RSS again: the difference over the
-sessions is the memory of one open session. Writes bench/results/loadtest_memory.json.
+sessions is the memory of one open session. Step 4 starts `python -m deploy --replicas 2
+--proxy` twice, with the replicas forked from the preloaded launcher and as separate processes
+($VAE_DEPLOY_FORK=0), warms each replica up with one protocol session and reads RSS, PSS and
+USS (private pages) of the launcher, the replicas and HAProxy from /proc/PID/smaps_rollup; the
+machine's total is the sum of PSS (shared pages split among the processes that map them).
+Writes bench/results/loadtest_memory.json (`--parts` runs some steps and keeps the others'
+results in that file).
 
     python -m bench.loadtest_memory
+    python -m bench.loadtest_memory --parts deploy
     python -m bench.loadtest_memory --python /tmp/cpuvenv/bin/python --out /tmp/cpu.json
 """
 
@@ -20,14 +27,19 @@ import asyncio
 import json
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from bench.loadtest import REPO_ROOT, Server, Stats, digit_pngs, run_async
 from bench.loadtest_proxy import _rss_mb
 from bench.loadtest_ws import _open, run_phase, slider_action
+from deploy import launched
+from deploy.forked import ENV_FORK
 
 RESULTS = REPO_ROOT / "bench" / "results" / "loadtest_memory.json"
+PARTS = ("imports", "replica", "deploy")
 
 # Run by the interpreter under test: RSS (and its anonymous part) after each step, in MB.
 STEPS = r"""
@@ -95,15 +107,64 @@ def replica(python: str, sessions: int, warmup: float = 10.0,
             "per_session_mb": round((with_sessions - warm) / max(1, sessions), 2)}
 
 
+def smaps_mb(pid: int) -> dict[str, int]:
+    """RSS, PSS and USS (Private_Clean + Private_Dirty) of process `pid`, in MB."""
+    kb = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = line.split(":", 1)
+        kb[key] = int(value.split()[0])
+    return {"rss_mb": kb["Rss"] // 1024, "pss_mb": kb["Pss"] // 1024,
+            "uss_mb": (kb["Private_Clean"] + kb["Private_Dirty"]) // 1024}
+
+
+def _warm(port: int, warmup: float, timeout: float) -> None:
+    """One protocol session on replica `port` (bench.loadtest_ws's mix), as replica() does."""
+    run_async(run_phase(f"http://127.0.0.1:{port}", 1, warmup, timeout * 3, digit_pngs(20)))
+
+
+def deployment(fork: bool, warmup: float = 10.0, timeout: float = 60.0) -> dict[str, Any]:
+    """`python -m deploy --replicas 2 --proxy` (forked or separate replicas): each replica's,
+    the launcher's and HAProxy's memory after one warm-up session per replica."""
+    with tempfile.TemporaryDirectory(prefix="loadtest-memory-") as tmp:
+        env = {ENV_FORK: "1" if fork else "0", "VAE_USER_MODELS_DIR": f"{tmp}/models"}
+        with launched(2, Path(tmp) / "run", env=env) as run:
+            state = run.state()
+            for r in state["replicas"]:
+                _warm(r["port"], warmup, timeout)
+            time.sleep(2.0)  # let the last script runs end
+            replicas = [{"name": r["name"], **smaps_mb(r["pid"])} for r in state["replicas"]]
+            launcher = smaps_mb(state["launcher_pid"])
+            proxy = smaps_mb(state["proxy_pid"])
+    return {"launcher": launcher, "replicas": replicas, "haproxy": proxy,
+            "total_pss_mb": launcher["pss_mb"] + sum(r["pss_mb"] for r in replicas)}
+
+
+def deploy_step() -> dict[str, Any]:
+    """Forked and separate replicas, one deployment after the other."""
+    return {"command": "python -m deploy --replicas 2 --proxy",
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "total": "sum of PSS over the launcher and the replicas (HAProxy apart)",
+            "forked": deployment(True), "separate": deployment(False)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--python", default=sys.executable, help="the interpreter to measure")
     ap.add_argument("--sessions", type=int, default=20, help="sessions held open")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    ap.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                    help="steps to run; the others' results are kept from --out")
     args = ap.parse_args(argv)
-    res = {"benchmark": "loadtest_memory", "python": args.python,
-           "imports": import_steps(args.python), "replica": replica(args.python, args.sessions)}
+    keep = set(args.parts) != set(PARTS) and args.out.exists()
+    res = json.loads(args.out.read_text()) if keep else {}
+    res.update({"benchmark": "loadtest_memory", "python": args.python})
+    if "imports" in args.parts:
+        res["imports"] = import_steps(args.python)
+    if "replica" in args.parts:
+        res["replica"] = replica(args.python, args.sessions)
+    if "deploy" in args.parts:  # the deployment runs this interpreter's `python -m deploy`
+        res["deploy"] = deploy_step()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=1))

@@ -2,6 +2,9 @@
 
 With --replicas 1 (no proxy) it is `streamlit run app.py --server.port PORT`, as today;
 --proxy puts HAProxy in front of that one replica too (to compare 1 and N like for like).
+Behind the proxy the replicas are forked from this process once it has imported torch,
+Streamlit and the pages' modules, so they share those pages (deploy/forked.py);
+VAE_DEPLOY_FORK=0 starts them as separate `python -m streamlit` processes instead.
 Errors (HAProxy missing, a port taken, a bad limit) are one line on stderr, exit code 2.
 """
 

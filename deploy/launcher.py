@@ -2,9 +2,12 @@
 stopped together on Ctrl-C or SIGTERM.
 
 Each replica is `streamlit run app.py` on 127.0.0.1:<port+i>, in its own process group, with a
-parent-death signal so that not even a SIGKILL of the launcher leaves it running. They share
-one cookie secret (a session's XSRF cookie stays valid on the replica it fails over to) and
-the user-models folder (models and the training lock, see `vae_core.training_slots`).
+parent-death signal so that not even a SIGKILL of the launcher leaves it running. Replicas are
+forked from the launcher after it has imported torch, Streamlit and the pages' modules once
+(`deploy.forked`: their pages are shared), or started as separate processes with
+$VAE_DEPLOY_FORK=0 or when that preload fails. They share one cookie secret (a session's XSRF
+cookie stays valid on the replica it fails over to) and the user-models folder (models and the
+training lock, see `vae_core.training_slots`).
 HAProxy's config is rendered from `haproxy.cfg.template` next to this file.
 """
 
@@ -29,6 +32,8 @@ from pathlib import Path
 from string import Template
 
 from vae_core import app_root
+
+from .forked import ForkedProcess, fork_module, fork_wanted, preload_for_fork
 
 REPO_ROOT = app_root()  # where app.py is (vae_core.resources)
 TEMPLATE = Path(__file__).with_name("haproxy.cfg.template")
@@ -73,7 +78,7 @@ def render_config(port: int, bind: str, replicas: list[tuple[str, int | str]],
                                                      maxconn=maxconn, cookie=cookie)
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _die_with_parent() -> None:  # in the child, after the fork (and before exec)
     os.setsid()
     try:  # PR_SET_PDEATHSIG = 1: the kernel sends SIGTERM when the launcher dies
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
@@ -120,11 +125,16 @@ class Child:
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen | ForkedProcess | None = None
     started: float = 0.0
     restarts: int = 0
+    forked: bool = False  # forked from the launcher (a replica after the preload)
 
     def start(self) -> None:
+        if self.forked:
+            self.proc = fork_module(self.cmd, REPO_ROOT, self.env, self.log, _die_with_parent)
+            self.started = time.monotonic()
+            return
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(self.cmd, cwd=REPO_ROOT, env={**os.environ, **self.env},
                                          stdin=subprocess.DEVNULL, stdout=out,
@@ -156,14 +166,17 @@ class Launcher:
         # Two malloc arenas, not glibc's 8 per core: each script run is a new thread, and
         # under load the arenas' free pages kept ~70 MB more per replica (20 sessions back to
         # back, same CPU and latency; docs/serving.md). The environment may set another value.
+        # (Forked replicas get it from mallopt in the launcher: glibc reads it at start only.)
         base = {"STREAMLIT_SERVER_COOKIE_SECRET": secret, "PYTHONUNBUFFERED": "1",
                 "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"), **(env or {})}
+        self.arenas = base["MALLOC_ARENA_MAX"]
         self.replicas = [
             Child(f"r{i}", streamlit_cmd(port + i, "127.0.0.1"), self.run_dir / f"r{i}.log",
                   {**base, "VAE_SERVER_NAME": f"replica r{i} (port {port + i})"}, port + i)
             for i in range(1, replicas + 1)]
         self.proxy: Child | None = None
         self.stopping = threading.Event()
+        self.fork = fork_wanted()
 
     def preflight(self) -> None:
         """Every reason not to start, as DeployError, before anything starts."""
@@ -199,7 +212,9 @@ class Launcher:
         """Start everything and supervise until stop(); 0 on a clean stop, 1 if HAProxy died."""
         self.preflight()
         try:
+            self.fork = self.fork and preload_for_fork(self.log, self.arenas)
             for r in self.replicas:
+                r.forked = self.fork
                 r.start()
             self.proxy.start()
             self._write_state()

@@ -320,3 +320,119 @@ def test_two_machines_behind_a_front_proxy(tmp_path: Path) -> None:
         finally:
             front.terminate()
             front.wait(10)
+
+
+# --- replicas forked from the preloaded launcher (deploy.forked) ----------------------------
+FORKED = """
+import subprocess, sys, time
+from pathlib import Path
+from deploy.forked import fork_module
+tmp = Path(sys.argv[1])
+exits = fork_module([sys.executable, "-m", "exits"], tmp, {"VAE_PROBE": "from-env"},
+                    tmp / "exits.log")
+print("code", exits.wait(30), exits.poll(), flush=True)
+sleeps = fork_module([sys.executable, "-m", "sleeps"], tmp, {}, tmp / "sleeps.log")
+try:
+    sleeps.wait(0.3)
+except subprocess.TimeoutExpired:
+    print("timeout", sleeps.poll(), flush=True)
+sleeps.wait(30)
+print("slept", sleeps.returncode, flush=True)
+"""
+
+
+def test_fork_module_runs_a_module_as_python_m_would(tmp_path: Path) -> None:
+    """The child: cwd first on sys.path, its env, argv, output to its log, stdin /dev/null,
+    the module's exit code; the handle polls, waits and times out as Popen does."""
+    (tmp_path / "exits.py").write_text(
+        "import os, sys\n"
+        "print('argv', sys.argv, 'cwd', os.getcwd(), 'env', os.environ['VAE_PROBE'])\n"
+        "print('stdin', repr(sys.stdin.read()), file=sys.stderr)\n"
+        "sys.exit(3)\n")
+    (tmp_path / "sleeps.py").write_text("import time\ntime.sleep(1)\n")
+    res = subprocess.run([sys.executable, "-c", FORKED, str(tmp_path)], cwd=REPO, text=True,
+                         input="the launcher's stdin\n", capture_output=True, timeout=60)
+    assert res.stdout.split("\n")[:3] == ["code 3 3", "timeout None", "slept 0"], res.stderr
+    log = (tmp_path / "exits.log").read_text()
+    assert f"argv ['{tmp_path / 'exits.py'}'] cwd {tmp_path} env from-env" in log
+    assert "stdin ''" in log
+
+
+def test_fork_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deploy.forked import ENV_FORK, fork_wanted
+
+    monkeypatch.delenv(ENV_FORK, raising=False)
+    assert fork_wanted() and Launcher(2, 8501).fork
+    monkeypatch.setenv(ENV_FORK, "0")
+    assert not fork_wanted() and not Launcher(2, 8501).fork
+
+
+def _proc(pid: int) -> tuple[int, str, int]:
+    """(parent pid, command line, shared dirty kB) of process `pid`."""
+    ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    cmdline = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").strip()
+    rollup = dict(line.split(":", 1) for line in
+                  Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+    return ppid, cmdline, int(rollup["Shared_Dirty"].split()[0])
+
+
+async def _one_session(url: str) -> None:
+    from bench.loadtest import Stats
+    from bench.loadtest_ws import slider_action
+    from bench.st_client import StClient
+
+    c = StClient(url, 60)
+    await c.connect("sliders")
+    stats = Stats()
+    await slider_action(c, 1, stats)
+    assert not c.take_errors() and not c.problems() and stats.latencies["slider"]
+    await c.close()
+
+
+def test_replicas_are_forked_from_the_launcher_and_restarted(tmp_path: Path) -> None:
+    """Each replica is a fork of the launcher (its parent, same command line), shares the
+    preloaded pages with it, serves a session, is forked again after a SIGKILL, and dies with
+    the launcher when that is SIGKILLed (SIGTERM: the tests above, forked by default)."""
+    run_dir = tmp_path / "run"
+    with launched(1, run_dir, env={"VAE_USER_MODELS_DIR": str(tmp_path / "models")}) as run:
+        launcher = run.state()["launcher_pid"]
+        assert launcher == run.proc.pid and "replicas forked from this launcher" in run.output()
+        first = run.state()["replicas"][0]
+        me = _proc(launcher)
+        ppid, cmdline, shared_kb = _proc(first["pid"])
+        assert (ppid, cmdline) == (launcher, me[1]) and "-m deploy" in cmdline
+        assert shared_kb > 150 * 1024, "the preloaded modules' heap is not shared"
+        run_async(_one_session(run.url))
+        os.kill(first["pid"], signal.SIGKILL)
+        _wait(lambda: run.state()["replicas"][0]["restarts"] == 1 and healthy(first["port"]),
+              90, "the restart of r1")
+        again = run.state()["replicas"][0]["pid"]
+        assert again != first["pid"] and _proc(again)[:2] == (launcher, me[1])
+        _wait(lambda: proxy_sees_up(run_dir / "haproxy.log", "r1"), 30, "HAProxy to see r1")
+        run_async(_one_session(run.url))
+        assert "replica r1 (port" in run.output() and "restarting" in run.output()
+        pids = run.pids()
+        run.proc.kill()
+        run.proc.wait()
+        _wait(lambda: not [p for p in pids if alive(p)], 30,
+              f"the replica and HAProxy to die with the launcher: {pids}")
+
+
+def test_replicas_are_separate_processes_when_the_preload_fails(tmp_path: Path) -> None:
+    """A module the launcher preloads is broken (scipy, which a replica imports only for an
+    upload): one line says so, and the replicas are `python -m streamlit` processes."""
+    (tmp_path / "shadow" / "scipy").mkdir(parents=True)
+    (tmp_path / "shadow" / "scipy" / "__init__.py").write_text(
+        "raise ImportError('scipy broken for this test')\n")
+    env = {"VAE_USER_MODELS_DIR": str(tmp_path / "models"),
+           "PYTHONPATH": str(tmp_path / "shadow")}
+    with launched(1, tmp_path / "run", env=env) as run:
+        out = run.output()
+        assert ("preload failed (ImportError: scipy broken for this test); replicas start as "
+                "separate processes") in out and "forked" not in out
+        replica = run.state()["replicas"][0]["pid"]
+        ppid, cmdline, _ = _proc(replica)
+        assert ppid == run.proc.pid and "-m streamlit run app.py" in cmdline
+        run_async(_one_session(run.url))
+        pids = run.pids()
+    assert run.proc.returncode == 0 and not [p for p in pids if alive(p)]
