@@ -11,7 +11,8 @@ sessions is the memory of one open session. Step 4 starts `python -m deploy --re
 --proxy` twice, with the replicas forked from the preloaded launcher and as separate processes
 ($VAE_DEPLOY_FORK=0), warms each replica up with one protocol session and reads RSS, PSS and
 USS (private pages) of the launcher, the replicas and HAProxy from /proc/PID/smaps_rollup; the
-machine's total is the sum of PSS (shared pages split among the processes that map them).
+machine's total is the sum of PSS (shared pages split among the processes that map them);
+then the same after `--load` sessions acting back to back through the proxy.
 Writes bench/results/loadtest_memory.json (`--parts` runs some steps and keeps the others'
 results in that file).
 
@@ -122,9 +123,20 @@ def _warm(port: int, warmup: float, timeout: float) -> None:
     run_async(run_phase(f"http://127.0.0.1:{port}", 1, warmup, timeout * 3, digit_pngs(20)))
 
 
-def deployment(fork: bool, warmup: float = 10.0, timeout: float = 60.0) -> dict[str, Any]:
-    """`python -m deploy --replicas 2 --proxy` (forked or separate replicas): each replica's,
-    the launcher's and HAProxy's memory after one warm-up session per replica."""
+def _snapshot(state: dict[str, Any]) -> dict[str, Any]:
+    """RSS, PSS and USS of the launcher, the replicas and HAProxy (replicas.json's pids), and
+    the machine's total: PSS summed over the launcher and the replicas."""
+    replicas = [{"name": r["name"], **smaps_mb(r["pid"])} for r in state["replicas"]]
+    launcher = smaps_mb(state["launcher_pid"])
+    return {"launcher": launcher, "replicas": replicas, "haproxy": smaps_mb(state["proxy_pid"]),
+            "total_pss_mb": launcher["pss_mb"] + sum(r["pss_mb"] for r in replicas)}
+
+
+def deployment(fork: bool, load: tuple[int, float], warmup: float = 10.0,
+               timeout: float = 60.0) -> dict[str, Any]:
+    """`python -m deploy --replicas 2 --proxy` (forked or separate replicas): memory after one
+    warm-up session per replica (top-level keys), then after `load` (sessions, seconds) of
+    sessions acting back to back through the proxy ("after_load")."""
     with tempfile.TemporaryDirectory(prefix="loadtest-memory-") as tmp:
         env = {ENV_FORK: "1" if fork else "0", "VAE_USER_MODELS_DIR": f"{tmp}/models"}
         with launched(2, Path(tmp) / "run", env=env) as run:
@@ -132,19 +144,21 @@ def deployment(fork: bool, warmup: float = 10.0, timeout: float = 60.0) -> dict[
             for r in state["replicas"]:
                 _warm(r["port"], warmup, timeout)
             time.sleep(2.0)  # let the last script runs end
-            replicas = [{"name": r["name"], **smaps_mb(r["pid"])} for r in state["replicas"]]
-            launcher = smaps_mb(state["launcher_pid"])
-            proxy = smaps_mb(state["proxy_pid"])
-    return {"launcher": launcher, "replicas": replicas, "haproxy": proxy,
-            "total_pss_mb": launcher["pss_mb"] + sum(r["pss_mb"] for r in replicas)}
+            warm = _snapshot(state)
+            phase = run_async(run_phase(run.url, load[0], load[1], timeout * 3,
+                                        digit_pngs(20)))
+            time.sleep(2.0)
+            loaded = {**_snapshot(state), "sessions": load[0], "duration_s": load[1],
+                      "actions": phase["actions"], "errors": phase["errors"]}
+    return {**warm, "after_load": loaded}
 
 
-def deploy_step() -> dict[str, Any]:
+def deploy_step(load: tuple[int, float]) -> dict[str, Any]:
     """Forked and separate replicas, one deployment after the other."""
     return {"command": "python -m deploy --replicas 2 --proxy",
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "total": "sum of PSS over the launcher and the replicas (HAProxy apart)",
-            "forked": deployment(True), "separate": deployment(False)}
+            "forked": deployment(True, load), "separate": deployment(False, load)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     ap.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
                     help="steps to run; the others' results are kept from --out")
+    ap.add_argument("--load", type=float, nargs=2, default=[10, 30],
+                    metavar=("SESSIONS", "SECONDS"),
+                    help="deploy: sessions acting back to back through the proxy, and for how "
+                         "long, after the warm-up")
     args = ap.parse_args(argv)
     keep = set(args.parts) != set(PARTS) and args.out.exists()
     res = json.loads(args.out.read_text()) if keep else {}
@@ -164,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     if "replica" in args.parts:
         res["replica"] = replica(args.python, args.sessions)
     if "deploy" in args.parts:  # the deployment runs this interpreter's `python -m deploy`
-        res["deploy"] = deploy_step()
+        res["deploy"] = deploy_step((int(args.load[0]), args.load[1]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=1))
