@@ -22,8 +22,8 @@ from ui.replay_figures import player_arrays
 from ui.state import classifier, encoded, key, test_set
 from vae_core import (ACTIVE_THRESHOLD, EVAL_SEED, PRIOR_RADIUS, Checkpoint, VAEError,
                       classifier_version, classify, elbo_terms, eval_targets, hole_map,
-                      kl_per_dim, latent_stats, manifold, pad_images_bytes, pad_points_bytes,
-                      payload_hash, pca, preprocess_image, prior_holes, read_digit,
+                      kl_per_dim, latent_stats, manifold, payload_hash, pca, preprocess_image,
+                      prior_holes, read_digit,
                       round_trip_field, tint_grid)
 
 TSNE_DEFAULT_POINTS = 2000
@@ -365,28 +365,7 @@ def prior_check(ck: Checkpoint, n: int, y: int | None, read: bool) -> dict[str, 
     return _prior_check(*key(ck), n, y, read, ck, mu, logvar)
 
 
-# --- the latent pad's byte arrays: what ui.latent_pad serves to a 2-D model's plane ----------
-@st.cache_data(max_entries=16, show_spinner=False)
-def _pad_points(path: str, mtime: str, dataset: str, n: int, _mu: np.ndarray
-                ) -> tuple[str, bytes]:
-    data = pad_points_bytes(_mu, test_set(dataset)[1], n)
-    return payload_hash(data), data
-
-
-def pad_points(ck: Checkpoint, n: int) -> tuple[str, bytes]:
-    """(content hash, bytes): float32 [n, 2] codes then uint8 [n] labels of the first n test
-    digits (fewer if the test set is smaller)."""
-    n = min(n, len(test_set(ck.train_config.dataset)[1]))
-    return _pad_points(*key(ck), ck.train_config.dataset, n, encoded(ck)[0])
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def pad_images(dataset: str, n: int) -> tuple[str, bytes]:
-    """(content hash, bytes): uint8 [n, 28, 28] images of the first n test digits."""
-    data = pad_images_bytes(test_set(dataset)[0], n)
-    return payload_hash(data), data
-
-
+# --- the latent pad's class means (its bytes are resources: ui.state) -----------------------
 @st.cache_data(max_entries=16, show_spinner=False)
 def _class_means(path: str, mtime: str, dataset: str, _mu: np.ndarray) -> np.ndarray:
     _, labels, classes = test_set(dataset)

@@ -37,6 +37,8 @@ from vae_core import (
     load_classifier,
     load_replay,
     load_split,
+    pad_images_bytes,
+    pad_points_bytes,
     payload_hash,
     user_models_dir,
     weights_mtime,
@@ -203,3 +205,26 @@ def browser_classifier() -> tuple[list[dict[str, Any]], str, bytes]:
     """The digit classifier for the browser (vae_core.export_classifier): spec, content hash
     and little-endian float32 bytes; VAEError when its files are missing or damaged."""
     return _browser_classifier(classifier_version())
+
+
+# The latent pad's byte arrays (what ui.latent_pad serves to a 2-D model's plane): resources,
+# not cache_data, so that a pad's run (each release) does not unpickle a copy of them.
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _pad_points(path: str, mtime: str, dataset: str, n: int, _mu: np.ndarray
+                ) -> tuple[str, bytes]:
+    data = pad_points_bytes(_mu, test_set(dataset)[1], n)
+    return payload_hash(data), data
+
+
+def pad_points(ck: Checkpoint, n: int) -> tuple[str, bytes]:
+    """(content hash, bytes): float32 [n, 2] codes then uint8 [n] labels of the first n test
+    digits (fewer if the test set is smaller)."""
+    n = min(n, len(test_set(ck.train_config.dataset)[1]))
+    return _pad_points(*key(ck), ck.train_config.dataset, n, encoded(ck)[0])
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def pad_images(dataset: str, n: int) -> tuple[str, bytes]:
+    """(content hash, bytes): uint8 [n, 28, 28] images of the first n test digits."""
+    data = pad_images_bytes(test_set(dataset)[0], n)
+    return payload_hash(data), data

@@ -80,6 +80,10 @@ def test_histogram_percentile_and_kl_bars() -> None:
     assert figures.percentile_of(vals, 1000.0) == 100.0
     fig = figures.histogram_with_marker(vals, 42.0, "x")
     assert fig.layout.shapes[0].x0 == 42.0
+    bins = fig.data[0]  # counted here: 80 bars, not the 100 scores
+    assert len(bins.y) == 80 and sum(bins.y) == 100 and bins.customdata[0][0] == 0.0
+    with_nan = figures.score_histogram(np.array([1.0, np.nan, 2.0, np.inf]), "x", nbins=4)
+    assert sum(with_nan.data[0].y) == 2  # what cannot be placed is left out
     bars = figures.kl_per_dim_bars({"a": [1.0, 2.0], "b": [0.5, 0.1, 0.2]})
     assert [t.name for t in bars.data] == ["a", "b"]
 

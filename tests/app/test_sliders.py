@@ -226,7 +226,7 @@ def test_sliders_class_picker_changes_the_pads_digit_and_the_reading() -> None:
 def test_sliders_plane_shows_style_codes_encoded_with_their_labels() -> None:
     """The pad's dots for a conditional model are q(z|x, y) means: the classes overlap (the
     label has left z), unlike the unconditional model's clusters."""
-    from ui.derived import pad_points
+    from ui.state import pad_points
     from ui.state import encoded, get_model, test_set
 
     _, labels, _ = test_set("mnist")

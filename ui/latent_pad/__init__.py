@@ -40,11 +40,11 @@ import streamlit as st
 from streamlit import runtime
 
 from ui.frontend_modules import component, hooks_wanted
-from ui.derived import class_mean_codes, pad_images, pad_points
+from ui.derived import class_mean_codes
 from ui.keys import ACK_KEY, HAVE_KEY
 from ui.plane_layers import (FIELD_COLOUR, HOLE_CELLS, HOLE_FULL, HOLE_RATIO, PadLayers,
                              cost_target, pad_arrays)
-from ui.state import browser_classifier, browser_decoder, test_set
+from ui.state import browser_classifier, browser_decoder, pad_images, pad_points, test_set
 from vae_core import CLASS_COLORS, Checkpoint, VAEError, payload_hash
 
 NAME = "latent_explorer.latent_pad"
