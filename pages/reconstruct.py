@@ -107,8 +107,7 @@ def reconstruct() -> None:
         st.caption(f"Style codes: every test {noun} is encoded given its own label, yours given "
                    f"{names[y]}. The classes overlap, because the label has left z.")
     fig = derived.test_codes_figure(ck, plane.xy, plane.axes, opacity=0.35, marker_size=3,
-                                   height=540)
-    figures.add_posterior(fig, centre, cov)
+                                   height=540, extra=figures.posterior_traces(centre, cov))
     st.plotly_chart(fig, key="reconstruct_scatter")
 
     # --- how typical it is ---------------------------------------------------------------------

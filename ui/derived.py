@@ -162,12 +162,14 @@ def _test_codes_spec(path: str, mtime: str, dataset: str, axes: tuple[str, str],
 
 
 def test_codes_figure(ck: Checkpoint, xy: np.ndarray, axes: tuple[str, str],
-                      opacity: float = 0.35, marker_size: float = 3.0, height: int = 540
-                      ) -> go.Figure:
+                      opacity: float = 0.35, marker_size: float = 3.0, height: int = 540,
+                      extra: list[dict[str, Any]] | None = None) -> go.Figure:
     """A new figure of `ck`'s test codes `xy` [N, 2] (its ui.latent_view plane), one trace
-    per class (figures.latent_scatter), built once per model and style."""
+    per class (figures.latent_scatter), built once per model and style; `extra` traces
+    (e.g. figures.posterior_traces) are drawn over them, unvalidated."""
     spec = _test_codes_spec(*key(ck), ck.train_config.dataset, tuple(axes),
                             (opacity, marker_size, height), xy)
+    spec["data"] = [*spec["data"], *(extra or [])]
     return _figure(spec)
 
 

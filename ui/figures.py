@@ -252,20 +252,29 @@ def ellipse_xy(center: Sequence[float], cov: np.ndarray, n_std: float = 1.0,
     return np.asarray(center, dtype=np.float64) + (circle * radii) @ vecs.T
 
 
-def add_posterior(fig: go.Figure, center: Sequence[float], cov: np.ndarray,
-                  name: str = "your image") -> go.Figure:
-    """Mark a posterior q(z|x): its mean as a star and its 1σ and 2σ ellipses.
-
-    WebGL like the points: SVG traces would be drawn underneath a Scattergl cloud."""
+def posterior_traces(center: Sequence[float], cov: np.ndarray, name: str = "your image"
+                     ) -> list[dict[str, Any]]:
+    """A posterior q(z|x) as plot traces (plain dicts): its mean as a star, its 1σ and 2σ
+    ellipses. WebGL like the points: SVG traces would be drawn underneath a Scattergl cloud.
+    A figure built from a spec takes them as they are (`ui.derived.test_codes_figure`)."""
+    out: list[dict[str, Any]] = []
     for k, dash in ((1, "solid"), (2, "dot")):
         e = ellipse_xy(center, cov, k)
-        fig.add_trace(go.Scattergl(x=e[:, 0], y=e[:, 1], mode="lines", name=f"{name}: {k}σ",
-                                 line={"color": "black", "width": 2, "dash": dash},
-                                 hoverinfo="skip"))
-    fig.add_trace(go.Scattergl(x=[center[0]], y=[center[1]], mode="markers", name=f"{name}: mean",
-                             marker={"symbol": "star", "size": 18, "color": "gold",
-                                         "line": {"color": "black", "width": 1.5}},
-                             hovertemplate="mean (%{x:.2f}, %{y:.2f})<extra></extra>"))
+        out.append({"type": "scattergl", "x": e[:, 0], "y": e[:, 1], "mode": "lines",
+                    "name": f"{name}: {k}σ", "line": {"color": "black", "width": 2, "dash": dash},
+                    "hoverinfo": "skip"})
+    out.append({"type": "scattergl", "x": [float(center[0])], "y": [float(center[1])],
+                "mode": "markers", "name": f"{name}: mean",
+                "marker": {"symbol": "star", "size": 18, "color": "gold",
+                           "line": {"color": "black", "width": 1.5}},
+                "hovertemplate": "mean (%{x:.2f}, %{y:.2f})<extra></extra>"})
+    return out
+
+
+def add_posterior(fig: go.Figure, center: Sequence[float], cov: np.ndarray,
+                  name: str = "your image") -> go.Figure:
+    """Mark a posterior q(z|x) on `fig` (posterior_traces, validated as they are added)."""
+    fig.add_traces(posterior_traces(center, cov, name))
     return fig
 
 
