@@ -13,7 +13,6 @@ HAProxy's config is rendered from `haproxy.cfg.template` next to this file.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import json
 import os
@@ -26,12 +25,12 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from string import Template
 
-from vae_core import app_root
+from vae_core import ENV_TRAINING_CPUS, app_root
 
 from .forked import ForkedProcess, fork_module, fork_wanted, preload_for_fork
 
@@ -46,6 +45,7 @@ class DeployError(RuntimeError):
 
 
 ENV_STREAMLIT_MODULE = "VAE_STREAMLIT_MODULE"  # benchmarks: bench.loadtest_profile
+ENV_PIN = "VAE_DEPLOY_PIN"  # "0": replicas free to run on any core (pinned_cpus)
 
 
 def streamlit_cmd(port: int, address: str) -> list[str]:
@@ -78,12 +78,27 @@ def render_config(port: int, bind: str, replicas: list[tuple[str, int | str]],
                                                      maxconn=maxconn, cookie=cookie)
 
 
-def _die_with_parent() -> None:  # in the child, after the fork (and before exec)
-    os.setsid()
+def _die_with_parent(cpu: int | None = None) -> None:  # in the child, after the fork (and
+    os.setsid()  # before exec)
     try:  # PR_SET_PDEATHSIG = 1: the kernel sends SIGTERM when the launcher dies
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
     except (OSError, AttributeError):
         pass
+    if cpu is not None:  # every thread the replica starts inherits it (see pinned_cpus)
+        os.sched_setaffinity(0, {cpu})
+
+
+def pinned_cpus(replicas: int) -> list[int | None]:
+    """The core each replica is pinned to: the launcher's cores in turn, or None for every
+    replica with $VAE_DEPLOY_PIN=0. A replica is one Python process whose script runs (one
+    thread per rerun) and event loop take turns on its interpreter lock: left free to move
+    between cores, those threads hand the lock across cores, and 20 sessions acting back to
+    back on 2 cores cost about 30 ms of CPU per action instead of 21 (docs/serving.md). Its
+    training runs widen their thread to the launcher's cores again ($VAE_TRAINING_CPUS)."""
+    if os.environ.get(ENV_PIN, "1").strip() == "0":
+        return [None] * replicas
+    cpus = sorted(os.sched_getaffinity(0))
+    return [cpus[i % len(cpus)] for i in range(replicas)]
 
 
 def healthy(port: int, timeout: float = 1.0) -> bool:
@@ -129,16 +144,18 @@ class Child:
     started: float = 0.0
     restarts: int = 0
     forked: bool = False  # forked from the launcher (a replica after the preload)
+    cpu: int | None = None  # the core a replica is pinned to (pinned_cpus)
 
     def start(self) -> None:
+        setup = partial(_die_with_parent, self.cpu)
         if self.forked:
-            self.proc = fork_module(self.cmd, REPO_ROOT, self.env, self.log, _die_with_parent)
+            self.proc = fork_module(self.cmd, REPO_ROOT, self.env, self.log, setup)
             self.started = time.monotonic()
             return
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(self.cmd, cwd=REPO_ROOT, env={**os.environ, **self.env},
                                          stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                                         stderr=subprocess.STDOUT, preexec_fn=setup)
         self.started = time.monotonic()
 
     def exited(self) -> int | None:
@@ -170,9 +187,13 @@ class Launcher:
         base = {"STREAMLIT_SERVER_COOKIE_SECRET": secret, "PYTHONUNBUFFERED": "1",
                 "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"), **(env or {})}
         self.arenas = base["MALLOC_ARENA_MAX"]
+        cpus = pinned_cpus(replicas)
+        if any(c is not None for c in cpus):  # a pinned replica trains on all of them
+            base[ENV_TRAINING_CPUS] = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
         self.replicas = [
             Child(f"r{i}", streamlit_cmd(port + i, "127.0.0.1"), self.run_dir / f"r{i}.log",
-                  {**base, "VAE_SERVER_NAME": f"replica r{i} (port {port + i})"}, port + i)
+                  {**base, "VAE_SERVER_NAME": f"replica r{i} (port {port + i})"}, port + i,
+                  cpu=cpus[i - 1])
             for i in range(1, replicas + 1)]
         self.proxy: Child | None = None
         self.stopping = threading.Event()
@@ -266,76 +287,3 @@ class Launcher:
             except subprocess.TimeoutExpired:
                 c.signal(signal.SIGKILL)
                 c.proc.wait()
-
-
-# --- the launcher as a subprocess (tests, benchmarks) --------------------------------------
-def free_port_block(n: int) -> int:
-    """A port p with p .. p+n-1 free on every interface of this machine."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        try:
-            for i in range(n):
-                check_port_free(base + i)
-        except DeployError:
-            continue
-        if base + n < 65000:
-            return base
-    raise DeployError(f"no block of {n} free ports found")
-
-
-@dataclass
-class Launched:
-    """A running `python -m deploy` (see `launched`)."""
-
-    url: str
-    port: int
-    run_dir: Path
-    proc: subprocess.Popen
-
-    def state(self) -> dict:
-        """replicas.json: the proxy's and the replicas' pids, ports and restarts."""
-        return json.loads((self.run_dir / "replicas.json").read_text())
-
-    def pids(self) -> list[int]:
-        """The proxy's and the replicas' process ids as replicas.json has them now."""
-        state = self.state()
-        return [p for p in [state["proxy_pid"], *(r["pid"] for r in state["replicas"])] if p]
-
-    def output(self) -> str:
-        """What the launcher printed so far."""
-        return (self.run_dir / "launcher.log").read_text(errors="replace")
-
-
-@contextlib.contextmanager
-def launched(replicas: int, run_dir: Path, env: dict[str, str] | None = None,
-             proxy: bool = True, timeout: float = 180.0) -> Iterator[Launched]:
-    """`python -m deploy --replicas N` on free local ports (HAProxy even for N = 1 unless
-    `proxy` is False), yielded once it has printed "ready"; on exit SIGTERM, as Ctrl-C or
-    systemd would, and SIGKILL of its process group if it has not stopped within 60 s."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port_block(replicas + 1)
-    cmd = [sys.executable, "-m", "deploy", "--replicas", str(replicas), "--port", str(port),
-           "--bind", "127.0.0.1", "--run-dir", str(run_dir), *(["--proxy"] if proxy else [])]
-    with open(run_dir / "launcher.log", "ab") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env={**os.environ, **(env or {})},
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    run = Launched(f"http://127.0.0.1:{port}", port, run_dir, proc)
-    try:
-        deadline = time.monotonic() + timeout
-        while not (("ready: " in run.output()) if proxy or replicas > 1 else healthy(port)):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise DeployError(f"python -m deploy did not get ready (exit code "
-                                  f"{proc.poll()}): {run.output()[-2000:]}")
-            time.sleep(0.5)
-        yield run
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()

@@ -49,6 +49,7 @@ from vae_core import (
     safe_name,
     slot_holders,
     weights_mtime,
+    widen_to_training_cpus,
 )
 
 from ui.state import BUNDLED_DIR, server_object, training_split, user_dir
@@ -311,6 +312,7 @@ class TrainingManager:
     def _run(self, job: TrainingJob) -> None:
         # Per thread for running threads, but threads started later inherit it: restore it.
         threads, trainer = torch.get_num_threads(), job.trainer
+        widen_to_training_cpus()  # a replica pinned to one core (deploy) trains on them all
         torch.set_num_threads(training_threads())
         status, error = FINISHED, ""
         try:

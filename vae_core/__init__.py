@@ -44,8 +44,9 @@ from .train import Callback, Trainer, resolve_device
 from .checkpoint import check_output_dir, write_safetensors
 from .config import RESUMABLE, resume_config
 from .model import as_images
-from .training_slots import (ENV_MAX_TRAINING, SlotHolder, TrainingSlot, acquire_training_slot,
-                             max_training_runs, slot_holders)
+from .training_slots import (ENV_MAX_TRAINING, ENV_TRAINING_CPUS, SlotHolder, TrainingSlot,
+                             acquire_training_slot, max_training_runs, slot_holders,
+                             widen_to_training_cpus)
 
 __all__ = [
     "ACTIVE_THRESHOLD", "Callback", "Checkpoint", "CheckpointError", "ConfigError",
@@ -66,7 +67,8 @@ __all__ = [
     "tint_grid",
     "Labels", "batch_labels", "one_hot_labels",
     "EVAL_SEED", "elbo_terms", "eval_targets", "kl_per_dim",
-    "ENV_MAX_TRAINING", "SlotHolder", "TrainingSlot", "acquire_training_slot",
+    "ENV_MAX_TRAINING", "ENV_TRAINING_CPUS", "SlotHolder", "TrainingSlot", "acquire_training_slot",
+    "widen_to_training_cpus",
     "max_training_runs", "slot_holders",
     "MAX_REPLAY_BYTES", "REPLAY", "Replay", "ReplayRecorder", "follow_set", "has_replay",
     "load_replay", "save_replay",

@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 from .errors import ConfigError, TrainingBusy
 
 ENV_MAX_TRAINING = "VAE_MAX_TRAINING"  # concurrent training runs per machine (default 1)
+ENV_TRAINING_CPUS = "VAE_TRAINING_CPUS"  # cores a training run may use: "0,1" (deploy sets it)
 LOCK_DIR = ".locks"
 
 
@@ -34,6 +35,20 @@ def max_training_runs() -> int:
     if n < 1:
         raise ConfigError(f"{ENV_MAX_TRAINING} must be a whole number >= 1, not {raw!r}")
     return n
+
+
+def widen_to_training_cpus() -> None:
+    """Let the calling thread, a training run's, use the cores listed in $VAE_TRAINING_CPUS
+    (and the threads it starts: torch's intra-op pool). `python -m deploy` pins each replica
+    to one core and sets it to the launcher's cores, so that training is not confined to
+    that core. Nothing without the variable or where the system has no CPU affinity."""
+    raw = os.environ.get(ENV_TRAINING_CPUS, "").strip()
+    if not raw or not hasattr(os, "sched_setaffinity"):
+        return
+    try:
+        os.sched_setaffinity(0, {int(c) for c in raw.split(",")})
+    except (ValueError, OSError):  # a core this machine lacks: stay where the server runs
+        pass
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -27,7 +28,9 @@ from deploy import (
     proxy_sees_up,
     render_config,
 )
+from deploy.launcher import ENV_PIN, pinned_cpus
 from vae_core import (
+    ENV_TRAINING_CPUS,
     ConfigError,
     ModelConfig,
     TrainConfig,
@@ -36,6 +39,7 @@ from vae_core import (
     load_checkpoint,
     max_training_runs,
     slot_holders,
+    widen_to_training_cpus,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -367,6 +371,56 @@ def test_fork_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not fork_wanted() and not Launcher(2, 8501).fork
 
 
+def _pinned(pid: int) -> str:
+    """The cores process `pid` may run on, as /proc says: '0', or '0-1'."""
+    status = dict(line.split(":\t", 1) for line in
+                  Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line)
+    return status["Cpus_allowed_list"].strip()
+
+
+def test_replicas_take_the_cores_in_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    """One core each, in turn; their training runs may use every core of the launcher."""
+    cpus = sorted(os.sched_getaffinity(0))
+    assert pinned_cpus(len(cpus) + 1) == [*cpus, cpus[0]]
+    replicas = Launcher(len(cpus) + 1, 18501, run_dir=tmp_path).replicas
+    assert [r.cpu for r in replicas] == [*cpus, cpus[0]]
+    assert {r.env[ENV_TRAINING_CPUS] for r in replicas} == {",".join(map(str, cpus))}
+    monkeypatch.setenv(ENV_PIN, "0")
+    assert pinned_cpus(2) == [None, None]
+    assert [ENV_TRAINING_CPUS in r.env for r in Launcher(2, 18501, run_dir=tmp_path).replicas
+            ] == [False, False]
+
+
+def test_a_training_thread_widens_to_the_launchers_cores(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """A replica is pinned to one core; its training thread (and the threads that thread
+    starts) get every core the launcher had back."""
+    cpus = os.sched_getaffinity(0)
+    monkeypatch.setenv(ENV_TRAINING_CPUS, ",".join(str(c) for c in sorted(cpus)))
+    seen: list[set[int]] = []
+
+    def replica_thread() -> None:  # pinned, as every thread of a pinned replica is
+        os.sched_setaffinity(0, {min(cpus)})
+
+        def training() -> None:
+            widen_to_training_cpus()
+            seen.append(os.sched_getaffinity(0))
+
+        t = threading.Thread(target=training)
+        t.start()
+        t.join()
+        seen.append(os.sched_getaffinity(0))  # only the training thread widened
+
+    t = threading.Thread(target=replica_thread)
+    t.start()
+    t.join()
+    assert seen == [cpus, {min(cpus)}]
+    monkeypatch.setenv(ENV_TRAINING_CPUS, "9999")  # a core this machine lacks: no change
+    widen_to_training_cpus()
+    assert os.sched_getaffinity(0) == cpus
+
+
 def _proc(pid: int) -> tuple[int, str, int]:
     """(parent pid, command line, shared dirty kB) of process `pid`."""
     ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -402,6 +456,7 @@ def test_replicas_are_forked_from_the_launcher_and_restarted(tmp_path: Path) -> 
         ppid, cmdline, shared_kb = _proc(first["pid"])
         assert (ppid, cmdline) == (launcher, me[1]) and "-m deploy" in cmdline
         assert shared_kb > 150 * 1024, "the preloaded modules' heap is not shared"
+        assert _pinned(first["pid"]) == str(min(os.sched_getaffinity(0)))  # one core
         run_async(_one_session(run.url))
         os.kill(first["pid"], signal.SIGKILL)
         _wait(lambda: run.state()["replicas"][0]["restarts"] == 1 and healthy(first["port"]),
@@ -433,6 +488,7 @@ def test_replicas_are_separate_processes_when_the_preload_fails(tmp_path: Path) 
         replica = run.state()["replicas"][0]["pid"]
         ppid, cmdline, _ = _proc(replica)
         assert ppid == run.proc.pid and "-m streamlit run app.py" in cmdline
+        assert _pinned(replica) == str(min(os.sched_getaffinity(0)))  # pinned there too
         run_async(_one_session(run.url))
         pids = run.pids()
     assert run.proc.returncode == 0 and not [p for p in pids if alive(p)]
