@@ -72,3 +72,39 @@ def test_two_sessions_act_on_both_pages(server: Server) -> None:
     assert res["slider"]["n"] >= 2 and res["upload"]["n"] >= 2, res
     assert res["navigation"]["n"] >= 2, res
     assert res["cpu"]["client_s"] < res["cpu"]["server_s"], res["cpu"]
+
+
+def test_a_release_and_an_upload_rerun_only_what_depends_on_them(server: Server) -> None:
+    """A pad release reruns the pad's fragment, not the controls above it; an upload reruns
+    Reconstruct's image views, not the sidebar (what the server sends again is what ran)."""
+    png = digit_pngs(1, start=300)[0]
+
+    async def go() -> None:
+        c = StClient(server.url, timeout=60)
+        await c.connect()
+        try:
+            await c.goto("sliders")
+
+            def button():
+                return c.find("button", "Random draw")[0]
+
+            def pad():
+                return [n for n in c.find("bidi_component") if n.body.component_name == PAD][0]
+
+            controls, drawn = button().run, pad().run
+            await c.set_component_state(PAD, {"release": {"z": [0.1, 0.0], "n": "scope"}})
+            assert c.last_status == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+            assert any("z on the server: (0.10, 0.00)" in t for t in c.captions())
+            assert pad().run != drawn and button().run == controls  # the controls: not rerun
+
+            await c.goto("reconstruct")
+            sidebar = {p: n.run for p, n in c.nodes.items() if p[0] == 1}
+            assert sidebar
+            await c.upload(png, "digit.png")
+            assert c.last_status == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+            assert c.image(RECON) is not None and c.problems() == []
+            assert {p: n.run for p, n in c.nodes.items() if p[0] == 1} == sidebar
+        finally:
+            await c.close()
+
+    run_async(go())
