@@ -99,13 +99,13 @@ def test_reconstruct_shows_no_upload_model_beside_a_large_latent(model: str) -> 
 def test_reconstruct_without_the_classifier_goes_on_without_readings(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A missing or damaged classifier costs the readings, not the page."""
-    import ui.derived
+    import ui.derived.pictures as pictures
 
     def broken(*_: object) -> None:
         raise CheckpointError("classifier.safetensors is missing")
 
-    monkeypatch.setattr(ui.derived, "read_digit", broken)
-    ui.derived._digit_reading.clear()  # readings other tests cached
+    monkeypatch.setattr(pictures, "read_digit", broken)
+    pictures._digit_reading.clear()  # readings other tests cached
     at = upload(open_whole_page("reconstruct", CVAE_DIR), 0)
     assert at.selectbox(key="reconstruct_label").value == 0, "no suggestion: the first class"
     assert any("Pick the class of your digit" in c.value for c in at.caption)
