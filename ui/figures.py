@@ -256,7 +256,8 @@ def posterior_traces(center: Sequence[float], cov: np.ndarray, name: str = "your
                      ) -> list[dict[str, Any]]:
     """A posterior q(z|x) as plot traces (plain dicts): its mean as a star, its 1σ and 2σ
     ellipses. WebGL like the points: SVG traces would be drawn underneath a Scattergl cloud.
-    A figure built from a spec takes them as they are (`ui.derived.test_codes_figure`)."""
+    A figure built from a spec takes them as they are (`ui.derived.test_codes_figure`), or
+    `fig.add_traces` them."""
     out: list[dict[str, Any]] = []
     for k, dash in ((1, "solid"), (2, "dot")):
         e = ellipse_xy(center, cov, k)
@@ -269,13 +270,6 @@ def posterior_traces(center: Sequence[float], cov: np.ndarray, name: str = "your
                            "line": {"color": "black", "width": 1.5}},
                 "hovertemplate": "mean (%{x:.2f}, %{y:.2f})<extra></extra>"})
     return out
-
-
-def add_posterior(fig: go.Figure, center: Sequence[float], cov: np.ndarray,
-                  name: str = "your image") -> go.Figure:
-    """Mark a posterior q(z|x) on `fig` (posterior_traces, validated as they are added)."""
-    fig.add_traces(posterior_traces(center, cov, name))
-    return fig
 
 
 def add_path(fig: go.Figure, xy: np.ndarray, name: str, color: str = "black",
@@ -322,14 +316,6 @@ def add_marker(fig: go.Figure, marker: float, marker_name: str = "your image") -
     fig.add_annotation(text=f"{marker_name}: {marker:.1f}", x=x, xref="x", y=1,
                        yref="y domain", xanchor="left", yanchor="top", showarrow=False)
     return fig
-
-
-def histogram_with_marker(values: np.ndarray, marker: float, x_title: str,
-                          marker_name: str = "your image", nbins: int = 80,
-                          height: int = 340) -> go.Figure:
-    """Histogram of a per-image score with a vertical line at one image's score."""
-    return add_marker(score_histogram(values, x_title, nbins, height), marker, marker_name)
-
 
 
 def kl_per_dim_bars(kl: Mapping[str, Sequence[float]], height: int = 360) -> go.Figure:

@@ -28,29 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from vae_core import (
-    ENV_VARS,
-    Callback,
-    CheckpointError,
-    ModelConfig,
-    ReplayRecorder,
-    Split,
-    TrainConfig,
-    Trainer,
-    TrainingBusy,
-    TrainingDiverged,
-    TrainingSlot,
-    VAEError,
-    acquire_training_slot,
-    copy_checkpoint,
-    eval_targets,
-    is_checkpoint,
-    load_checkpoint,
-    safe_name,
-    slot_holders,
-    weights_mtime,
-    widen_to_training_cpus,
-)
+from vae_core import (ENV_VARS, Callback, CheckpointError, ModelConfig, ReplayRecorder, Split,
+                      TrainConfig, Trainer, TrainingBusy, TrainingDiverged, TrainingSlot,
+                      VAEError, acquire_training_slot, copy_checkpoint, eval_targets,
+                      is_checkpoint, load_checkpoint, safe_name, slot_holders, weights_mtime,
+                      widen_to_training_cpus)
 
 from ui.state import BUNDLED_DIR, server_object, training_split, user_dir
 

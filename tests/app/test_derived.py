@@ -1,4 +1,4 @@
-"""ui/derived (codes.py, pictures.py) and the data it shares: projections, the per-image −ELBO against
+"""ui.derived (codes, pictures) and the data it shares: projections, the per-image −ELBO against
 metrics.json, one read-only copy of the test set and its codes, and one seeded −ELBO estimate
 (vae_core.metrics.elbo_terms) that Home and Reconstruct both show."""
 

@@ -62,8 +62,10 @@ def test_pad_2d() -> None:
 def test_ellipse_and_posterior_marker() -> None:
     e = figures.ellipse_xy((1.0, -1.0), np.diag([4.0, 1.0]), n_std=1.0)
     assert np.isclose(e[:, 0].max(), 3.0, atol=1e-2) and np.isclose(e[:, 1].min(), -2.0, atol=1e-2)
-    fig = figures.add_posterior(go.Figure(), (0, 0), np.eye(2))
-    assert len(fig.data) == 3
+    traces = figures.posterior_traces((0.5, -1.0), np.eye(2))
+    fig = go.Figure().add_traces(traces)  # valid as Plotly checks them
+    assert [t.name for t in fig.data] == ["your image: 1σ", "your image: 2σ", "your image: mean"]
+    assert (fig.data[2].x, fig.data[2].y) == ((0.5,), (-1.0,))
 
 
 def test_image_background_and_path() -> None:
@@ -78,7 +80,7 @@ def test_histogram_percentile_and_kl_bars() -> None:
     vals = np.arange(100.0)
     assert figures.percentile_of(vals, 50.0) == 50.0
     assert figures.percentile_of(vals, 1000.0) == 100.0
-    fig = figures.histogram_with_marker(vals, 42.0, "x")
+    fig = figures.add_marker(figures.score_histogram(vals, "x"), 42.0)
     assert fig.layout.shapes[0].x0 == 42.0
     bins = fig.data[0]  # counted here: 80 bars, not the 100 scores
     assert len(bins.y) == 80 and sum(bins.y) == 100 and bins.customdata[0][0] == 0.0
