@@ -85,7 +85,15 @@ def _die_with_parent(cpu: int | None = None) -> None:  # in the child, after the
     except (OSError, AttributeError):
         pass
     if cpu is not None:  # every thread the replica starts inherits it (see pinned_cpus)
-        os.sched_setaffinity(0, {cpu})
+        try:
+            os.sched_setaffinity(0, {cpu})
+        except OSError:  # the core went away (a container's CPU set changed): run unpinned
+            pass
+
+
+def launcher_cpus() -> list[int]:
+    """The cores this process may run on ([] where the system has no CPU affinity)."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
 
 def pinned_cpus(replicas: int) -> list[int | None]:
@@ -95,9 +103,9 @@ def pinned_cpus(replicas: int) -> list[int | None]:
     between cores, those threads hand the lock across cores, and 20 sessions acting back to
     back on 2 cores cost about 30 ms of CPU per action instead of 21 (docs/serving.md). Its
     training runs widen their thread to the launcher's cores again ($VAE_TRAINING_CPUS)."""
-    if os.environ.get(ENV_PIN, "1").strip() == "0":
+    cpus = launcher_cpus()
+    if not cpus or os.environ.get(ENV_PIN, "1").strip() == "0":
         return [None] * replicas
-    cpus = sorted(os.sched_getaffinity(0))
     return [cpus[i % len(cpus)] for i in range(replicas)]
 
 
@@ -189,7 +197,7 @@ class Launcher:
         self.arenas = base["MALLOC_ARENA_MAX"]
         cpus = pinned_cpus(replicas)
         if any(c is not None for c in cpus):  # a pinned replica trains on all of them
-            base[ENV_TRAINING_CPUS] = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+            base[ENV_TRAINING_CPUS] = ",".join(str(c) for c in launcher_cpus())
         self.replicas = [
             Child(f"r{i}", streamlit_cmd(port + i, "127.0.0.1"), self.run_dir / f"r{i}.log",
                   {**base, "VAE_SERVER_NAME": f"replica r{i} (port {port + i})"}, port + i,

@@ -303,7 +303,7 @@ def score_histogram(values: np.ndarray, x_title: str, nbins: int = 80,
                            hovertemplate="%{customdata[0]:.1f} to %{customdata[1]:.1f}: "
                                          "%{y} images<extra></extra>"))
     fig.update_layout(height=height, xaxis_title=x_title, yaxis_title="test images",
-                      margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False, bargap=0.02)
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False)
     return fig
 
 

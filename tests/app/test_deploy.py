@@ -388,8 +388,20 @@ def test_replicas_take_the_cores_in_turn(tmp_path: Path, monkeypatch: pytest.Mon
     assert {r.env[ENV_TRAINING_CPUS] for r in replicas} == {",".join(map(str, cpus))}
     monkeypatch.setenv(ENV_PIN, "0")
     assert pinned_cpus(2) == [None, None]
+    monkeypatch.delenv(ENV_PIN)
+    monkeypatch.delattr(os, "sched_getaffinity")  # a system without CPU affinity: unpinned
+    assert pinned_cpus(2) == [None, None]
     assert [ENV_TRAINING_CPUS in r.env for r in Launcher(2, 18501, run_dir=tmp_path).replicas
             ] == [False, False]
+
+
+def test_a_core_that_went_away_leaves_the_replica_unpinned() -> None:
+    """Pinning is best effort: a core the child may not use does not stop it starting."""
+    code = subprocess.run([sys.executable, "-c", "import os, sys; from deploy.launcher import "
+                           "_die_with_parent; _die_with_parent(4096); "
+                           "sys.exit(len(os.sched_getaffinity(0)) == 0)"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert code.returncode == 0, code.stderr
 
 
 def test_a_training_thread_widens_to_the_launchers_cores(monkeypatch: pytest.MonkeyPatch
